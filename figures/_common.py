@@ -1,0 +1,26 @@
+"""Shared command line for figure scripts: ``--out DIR`` and ``--fast`` (CI's quick mode)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+
+def parse_args(doc: str, argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("figures/out"), help="output folder")
+    parser.add_argument("--fast", action="store_true", help="coarse grids, fewer samples (CI)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def save(fig, args: argparse.Namespace, name: str) -> Path:
+    path = args.out / f"{name}.png"
+    fig.savefig(path, dpi=90 if args.fast else 150, bbox_inches="tight")
+    print(f"wrote {path}")
+    return path

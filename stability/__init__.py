@@ -1,0 +1,22 @@
+"""stability: iterative retraining of generative models on their own data.
+
+Bounds, closed forms, numerical operators, simulators and experiments for the theory of
+Bertrand, Bose, Duplessis, Jiralerspong and Gidel, "On the Stability of Iterative Retraining of
+Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
+"""
+
+from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
+from .collapse import c4, expected_sigma, expected_variance, log_det_drift
+
+__all__ = [
+    "bound",
+    "c4",
+    "expected_sigma",
+    "expected_variance",
+    "finite_sample_bound",
+    "log_det_drift",
+    "max_lambda",
+    "sharp_bound",
+]
+
+__version__ = "0.1.0"
