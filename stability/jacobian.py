@@ -1,0 +1,192 @@
+r"""The Jacobian of the retraining map at its fixed point (THEORY.md §3, "[exact]").
+
+With :math:`A = -E_{data}[\nabla^2_\theta \log p_{\theta^*}] \succ 0` and
+:math:`B = -E_{p_{\theta^*}}[\nabla^2_\theta \log p_{\theta^*}] = I(\theta^*) \succeq 0`, the implicit
+function theorem gives
+
+.. math:: J = \lambda (A + \lambda B)^{-1} B,
+
+whose eigenvalues are :math:`\lambda\gamma_i/(1+\lambda\gamma_i)` for the generalised eigenvalues
+:math:`B v = \gamma A v`. The exact local contraction rate is
+:math:`\rho_{exact} = \lambda\gamma_{max}/(1+\lambda\gamma_{max}) < 1` for every finite
+:math:`\lambda`. :math:`J` is self-adjoint in the :math:`(A+\lambda B)`-inner product, where its norm
+equals :math:`\rho_{exact}`; its Euclidean norm can be larger.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from ._domains import check
+
+__all__ = [
+    "JacobianAnalysis",
+    "analyze_jacobian",
+    "check_psd",
+    "check_spd",
+    "energy_norm",
+    "fixed_point_jacobian",
+    "generalized_eigenvalues",
+    "rate_exact",
+]
+
+# Symmetry and semi-definiteness are judged relative to the matrix scale: rounding in a computed
+# Hessian or Fisher matrix leaves asymmetries and negative eigenvalues of order 1e-13 * ||M||, and
+# 1e-8 * ||M|| separates those from a genuinely wrong input.
+SYM_RTOL = 1e-8
+
+
+def _square(name: str, m) -> np.ndarray:
+    m = np.asarray(m, dtype=float)
+    if m.ndim == 0:
+        m = m.reshape(1, 1)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"{name} must be finite, got a matrix containing NaN or inf")
+    scale = max(np.abs(m).max(), np.finfo(float).tiny)
+    if np.abs(m - m.T).max() > SYM_RTOL * scale:
+        raise ValueError(f"{name} must be symmetric, got max |{name} - {name}^T| = {np.abs(m - m.T).max():.3g}")
+    return (m + m.T) / 2
+
+
+def check_spd(name: str, m) -> np.ndarray:
+    """Return the symmetrised matrix, or raise if it is not symmetric positive definite."""
+    m = _square(name, m)
+    try:
+        linalg.cholesky(m, lower=True)
+    except linalg.LinAlgError:
+        lo = np.linalg.eigvalsh(m).min()
+        raise ValueError(f"{name} must be positive definite, got smallest eigenvalue {lo:.3g}") from None
+    return m
+
+
+def check_psd(name: str, m) -> np.ndarray:
+    """Return the symmetrised matrix, or raise if it is not symmetric positive semi-definite."""
+    m = _square(name, m)
+    lo = np.linalg.eigvalsh(m).min()
+    if lo < -SYM_RTOL * max(np.abs(m).max(), np.finfo(float).tiny):
+        raise ValueError(f"{name} must be positive semi-definite, got smallest eigenvalue {lo:.3g}")
+    return m
+
+
+def _pair(A, B) -> tuple[np.ndarray, np.ndarray]:
+    A = check_spd("A", A)
+    B = check_psd("B", B)
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    return A, B
+
+
+def generalized_eigenvalues(A, B) -> np.ndarray:
+    r"""Generalised eigenvalues :math:`\gamma` of :math:`B v = \gamma A v`, ascending, clipped at 0.
+
+    Negative values of order rounding (B is only semi-definite) are set to zero.
+
+    >>> generalized_eigenvalues(np.eye(2), np.diag([2.0, 0.5]))
+    array([0.5, 2. ])
+    """
+    A, B = _pair(A, B)
+    return np.clip(linalg.eigh(B, A, eigvals_only=True), 0.0, None)
+
+
+def _rate(gamma: np.ndarray, lam: float) -> np.ndarray:
+    if math.isinf(lam):
+        return (gamma > 0).astype(float)
+    return lam * gamma / (1.0 + lam * gamma)
+
+
+def fixed_point_jacobian(A, B, lambda_) -> np.ndarray:
+    r""":math:`J = \lambda(A+\lambda B)^{-1}B` by a Cholesky solve (no explicit inverse).
+
+    :math:`\lambda = \infty` gives the limit :math:`V\,\mathrm{diag}(1_{\gamma_i>0})V^\top A` (the
+    identity when :math:`B \succ 0`): purely synthetic retraining does not contract.
+
+    >>> fixed_point_jacobian(np.eye(2), np.eye(2), 1.0)
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+    """
+    lam = float(check("lambda_", lambda_))
+    A, B = _pair(A, B)
+    if math.isinf(lam):
+        gamma, V = linalg.eigh(B, A)
+        return (V * _rate(np.clip(gamma, 0, None), lam)) @ V.T @ A
+    if lam == 0:
+        return np.zeros_like(A)
+    factor = linalg.cho_factor(A + lam * B, lower=True)
+    return linalg.cho_solve(factor, lam * B)
+
+
+def rate_exact(A, B, lambda_) -> float:
+    r"""Exact local contraction rate :math:`\lambda\gamma_{max}/(1+\lambda\gamma_{max})`.
+
+    Below one for every finite :math:`\lambda`; one at :math:`\lambda=\infty` unless :math:`B = 0`.
+
+    >>> rate_exact(np.eye(3), np.eye(3), 1.0)
+    0.5
+    """
+    lam = float(check("lambda_", lambda_))
+    return float(_rate(generalized_eigenvalues(A, B)[-1:], lam)[0])
+
+
+def energy_norm(J, M) -> float:
+    r"""Operator norm of ``J`` in the inner product :math:`\langle x, y\rangle_M = x^\top M y`.
+
+    :math:`\|J\|_M = \|R J R^{-1}\|_2` with :math:`M = R^\top R` (Cholesky, triangular solves).
+    """
+    M = check_spd("M", M)
+    J = np.asarray(J, dtype=float)
+    if J.shape != M.shape:
+        raise ValueError(f"J must have the shape of M {M.shape}, got {J.shape}")
+    R = linalg.cholesky(M, lower=False)
+    RJ = R @ J
+    # (R J) R^{-1} = solve(R^T, (R J)^T)^T
+    K = linalg.solve_triangular(R, RJ.T, trans="T", lower=False).T
+    return float(np.linalg.norm(K, 2))
+
+
+@dataclass(frozen=True)
+class JacobianAnalysis:
+    """Everything about :math:`J = \\lambda(A+\\lambda B)^{-1}B` at one :math:`\\lambda`.
+
+    ``norm_energy`` is the norm in the :math:`(A+\\lambda B)`-inner product (the :math:`A`-inner
+    product at :math:`\\lambda=\\infty`); it equals ``rate_exact`` up to rounding.
+    """
+
+    lambda_: float
+    jacobian: np.ndarray
+    gammas: np.ndarray
+    eigenvalues: np.ndarray
+    rate_exact: float
+    norm2: float
+    norm_energy: float
+    alpha: float
+
+
+def analyze_jacobian(A, B, lambda_) -> JacobianAnalysis:
+    """Jacobian, generalised spectrum, exact rate and norms for the pair (A, B) at ``lambda_``.
+
+    >>> r = analyze_jacobian(np.diag([1.0, 4.0]), np.diag([2.0, 4.0]), 1.0)
+    >>> round(r.rate_exact, 6), round(r.norm2, 6)
+    (0.666667, 0.666667)
+    """
+    lam = float(check("lambda_", lambda_))
+    A, B = _pair(A, B)
+    gammas = np.clip(linalg.eigh(B, A, eigvals_only=True), 0.0, None)
+    J = fixed_point_jacobian(A, B, lam)
+    eig = _rate(gammas, lam)
+    M = A if math.isinf(lam) else A + lam * B
+    return JacobianAnalysis(
+        lambda_=lam,
+        jacobian=J,
+        gammas=gammas,
+        eigenvalues=eig,
+        rate_exact=float(eig[-1]),
+        norm2=float(np.linalg.norm(J, 2)),
+        norm_energy=energy_norm(J, M),
+        alpha=float(np.linalg.eigvalsh(A)[0]),
+    )

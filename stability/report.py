@@ -1,0 +1,156 @@
+"""One entry point, :func:`analyze`: the paper's guarantee next to the exact behaviour.
+
+A model plugs in by providing ``local_constants(data) -> LocalConstants`` (the best model
+:math:`\\theta^*`, the matrices :math:`A` and :math:`B`, and the constants :math:`\\alpha, L,
+\\varepsilon` with how each was obtained). :func:`build_report` turns those into a
+:class:`StabilityReport` at a given :math:`\\lambda`: the Jacobian, the exact rate, its Euclidean
+norm and the sharp and paper bounds evaluated at the same constants. Models are looked up by name
+in :data:`MODELS` (filled by :func:`register_model`) or passed as objects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._domains import check
+from .bounds import bound, sharp_bound
+from .jacobian import analyze_jacobian
+
+__all__ = ["MODELS", "LocalConstants", "StabilityModel", "StabilityReport", "analyze", "build_report", "register_model"]
+
+
+@dataclass(frozen=True)
+class LocalConstants:
+    """What a model knows about itself near :math:`\\theta^*` for given data.
+
+    ``L`` and ``eps`` are ``nan`` where they are not defined or not computed; ``details`` says how
+    each quantity was obtained (closed form, quadrature, Monte Carlo, optimiser status, ...).
+    """
+
+    model: str
+    theta_star: np.ndarray
+    A: np.ndarray
+    B: np.ndarray
+    alpha: float
+    L: float = math.nan
+    eps: float = math.nan
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class StabilityModel(Protocol):
+    def local_constants(self, data) -> LocalConstants: ...
+
+
+@dataclass(frozen=True)
+class StabilityReport:
+    """The exact local behaviour of retraining at :math:`\\theta^*` and the bounds that cover it.
+
+    Ordering whenever the bounds are finite (THEORY.md §4):
+    ``rate_exact <= norm2 <= rate_sharp <= rate_paper``.
+    """
+
+    model: str
+    lambda_: float
+    theta_star: np.ndarray
+    jacobian: np.ndarray
+    gammas: np.ndarray
+    rate_exact: float
+    norm2: float
+    norm_energy: float
+    alpha: float
+    L: float
+    eps: float
+    rate_sharp: float
+    rate_paper: float
+    A: np.ndarray
+    B: np.ndarray
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        def fmt(x):
+            return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+        theta = np.array2string(np.asarray(self.theta_star), precision=5, separator=", ")
+        rows = [
+            ("model", self.model),
+            ("lambda", fmt(self.lambda_)),
+            ("theta*", theta),
+            ("alpha (min eig A)", fmt(self.alpha)),
+            ("L", fmt(self.L)),
+            ("eps = W1(p_theta*, p_data)", fmt(self.eps)),
+            ("gamma_max", fmt(float(self.gammas[-1]))),
+            ("rate_exact", fmt(self.rate_exact)),
+            ("||J||_2", fmt(self.norm2)),
+            ("rate_sharp (Ferbach et al.)", fmt(self.rate_sharp)),
+            ("rate_paper (Theorem 1)", fmt(self.rate_paper)),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"{k:<{width}}  {v}" for k, v in rows]
+        verdict = "contraction guaranteed" if self.rate_paper < 1 else "no guarantee"
+        lines.append(f"{'Theorem 1':<{width}}  {verdict}; exact local rate {'<' if self.rate_exact < 1 else '>='} 1")
+        return "\n".join(lines)
+
+
+def build_report(constants: LocalConstants, lambda_) -> StabilityReport:
+    """Evaluate the Jacobian, the exact rate and both bounds at the model's constants."""
+    lam = float(check("lambda_", lambda_))
+    jac = analyze_jacobian(constants.A, constants.B, lam)
+    L, eps = constants.L, constants.eps
+    if math.isnan(L) or math.isnan(eps):
+        rate_sharp = rate_paper = math.nan
+    else:
+        rate_sharp = sharp_bound(lam, eps, constants.alpha, L)
+        rate_paper = bound(lam, eps, constants.alpha, L)
+    return StabilityReport(
+        model=constants.model,
+        lambda_=lam,
+        theta_star=np.asarray(constants.theta_star, dtype=float),
+        jacobian=jac.jacobian,
+        gammas=jac.gammas,
+        rate_exact=jac.rate_exact,
+        norm2=jac.norm2,
+        norm_energy=jac.norm_energy,
+        alpha=float(constants.alpha),
+        L=float(L),
+        eps=float(eps),
+        rate_sharp=float(rate_sharp),
+        rate_paper=float(rate_paper),
+        A=np.asarray(constants.A, dtype=float),
+        B=np.asarray(constants.B, dtype=float),
+        details=dict(constants.details),
+    )
+
+
+# name -> factory(**options) returning an object with ``local_constants(data)``
+MODELS: dict[str, Callable[..., StabilityModel]] = {}
+
+
+def register_model(name: str, factory: Callable[..., StabilityModel]) -> None:
+    """Make ``analyze(name, ...)`` build the model with ``factory()``."""
+    MODELS[name] = factory
+
+
+def analyze(model, data, lambda_, **options) -> StabilityReport:
+    """Analyse retraining of ``model`` on ``data`` at ratio ``lambda_``.
+
+    ``model`` is a registered name (see :data:`MODELS`) or an object with
+    ``local_constants(data)``; ``options`` go to the named model's factory.
+    """
+    if isinstance(model, str):
+        if model not in MODELS:
+            names = ", ".join(sorted(MODELS)) or "(none registered)"
+            raise ValueError(f"model must be one of {names}, got {model!r}")
+        model = MODELS[model](**options)
+    elif options:
+        raise ValueError(f"options {sorted(options)} are only accepted with a model name")
+    if not hasattr(model, "local_constants"):
+        raise ValueError(f"model must be a name or have a local_constants(data) method, got {type(model).__name__}")
+    return build_report(model.local_constants(data), lambda_)
