@@ -65,6 +65,8 @@ DOMAINS: dict[str, Interval] = {
     "d": Interval(1.0, integer=True),  # dimension
     "sigma0": Interval(0.0, low_closed=False),  # initial standard deviation
     "delta": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # failure probability
+    "generations": Interval(0.0, integer=True),  # retraining rounds simulated
+    "chains": Interval(1.0, integer=True),  # independent simulated chains
 }
 
 
