@@ -40,7 +40,7 @@ from .._domains import check, check_choice
 from ._families import family_spec
 from .simulate import ESTIMATORS, _gaussian_params, synthetic_count
 
-__all__ = ["MomentPrediction", "family_moments", "gaussian_moments", "gaussian_stationary", "family_stationary"]
+__all__ = ["MomentPrediction", "family_moments", "family_stationary", "gaussian_moments", "gaussian_stationary"]
 
 CLOSED_FORM_SCHEMES = ("fixed-real", "fresh-real", "replace")
 
