@@ -203,7 +203,9 @@ class SimulationResult:
 
         ``stat``: ``"w2"``, ``"kl"``, ``"error"``, or an array of shape (generations + 1, chains).
         The mean of a statistic that is infinite on collapsed chains is ``inf``; the median stays
-        informative (collapse is almost sure while the mean can stay flat).
+        informative (collapse is almost sure while the mean can stay flat). Quantiles are those of
+        the empirical distribution (``inverted_cdf``, no interpolation, so infinite values stay
+        ``inf`` instead of becoming ``inf - inf = nan``).
         """
         x = getattr(self, stat) if isinstance(stat, str) else np.asarray(stat, dtype=float)
         if x.shape != self.mean.shape[:2]:
@@ -213,7 +215,7 @@ class SimulationResult:
             raise ValueError(f"quantiles must satisfy 0 <= lower < upper <= 1, got {quantiles}")
         with np.errstate(invalid="ignore"):  # inf - inf inside the mean of collapsed chains
             mean = np.mean(x, axis=1)
-        q = np.quantile(x, [lo, 0.5, hi], axis=1)
+        q = np.quantile(x, [lo, 0.5, hi], axis=1, method="inverted_cdf")
         return Band(np.arange(x.shape[0]), mean, q[1], q[0], q[2], (lo, hi))
 
     def save(self, path) -> Path:
