@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import gammaincinv
 
 from .._domains import check, check_choice
 from ..bounds import bound, finite_sample_bound
@@ -57,7 +57,8 @@ def gaussian_stat_err(*, n, lambda_, delta, dim=1, sigma=1.0) -> float:
         raise ValueError("lambda_ must be finite for Theorem 2 (rho_paper < 1 needs lambda_ < 1/2), got inf")
     w = k / (n + k)
     var = (1 - w) ** 2 / n + (w**2 / k if k else 0.0)
-    return s * math.sqrt(var * chi2.ppf(1.0 - dlt, d))
+    q = 2.0 * gammaincinv(d / 2.0, 1.0 - dlt)  # chi^2_d quantile: P(chi^2_d <= x) = P(d/2, x/2)
+    return s * math.sqrt(var * q)
 
 
 @dataclass(frozen=True, eq=False)
