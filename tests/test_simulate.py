@@ -160,3 +160,13 @@ def test_save_roundtrip(tmp_path):
     with np.load(path) as z:
         np.testing.assert_array_equal(z["cov"], r.cov)
         assert str(z["scheme"]) == "fixed-real" and int(z["k"]) == 10
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    simulate("poisson", n=10, lambda_=1.0, generations=3, chains=2, seed=0, progress=True)
+    assert capsys.readouterr().err == ""  # not a TTY under pytest: no bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    simulate("poisson", n=10, lambda_=1.0, generations=3, chains=2, seed=0, progress=True)
+    assert "generations" in capsys.readouterr().err

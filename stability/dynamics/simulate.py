@@ -27,8 +27,10 @@ Methods: ``exact`` draws the fitted sufficient statistics from their law
 (:math:`R, Q` the real and synthetic scatter matrices); a generation costs :math:`O(d^3)` per chain
 whatever :math:`n` and :math:`k`, and memory is :math:`O(\text{chains}\cdot d^2)` per stored
 generation. ``naive`` draws the points (chains in blocks, so memory stays bounded) and refits from
-raw sums :math:`\sum x`, :math:`\sum xx^\top` (a different route, the reference the exact method
-must agree with in law). The covariance is :math:`T/N` (``estimator="mle"``) or :math:`T/(N-1)`
+raw sums :math:`\sum x`, :math:`\sum xx^\top` centred at the data mean (a different route, the
+reference the exact method must agree with in law; raw sums lose relative accuracy once
+:math:`\Sigma_t` is tiny compared with :math:`\|\mu_t-\mu_d\|^2`, so use ``exact`` for long
+collapsing runs). The covariance is :math:`T/N` (``estimator="mle"``) or :math:`T/(N-1)`
 (``"unbiased"``), :math:`N` the training-set size; for the other families the MLE of the mean
 parameter is the sample mean, which is unbiased, so the two estimators coincide.
 
