@@ -5,15 +5,13 @@ fitted by maximum likelihood, i.e. by moment matching of its mean parameter
 :math:`\eta = E[T(x)]` (THEORY.md §3), so a fit depends on the points only through
 :math:`\sum_i T(x_i)`:
 
-========== =============================== ================ =============================
-family     data keys (default)             :math:`\eta`      :math:`\mathrm{Cov}(T)` = V(η)
-========== =============================== ================ =============================
-bernoulli  ``p`` (0.3)                     p                 η(1-η)
-categorical``probs`` ([0.5, 0.3, 0.2])     probabilities     diag(η) - ηηᵀ
-poisson    ``rate`` (3.0)                  rate              η
-exponential``mean`` (1.0)                  mean              η²
-gamma      ``shape`` (2.0), ``mean`` (1.0)  mean (shape known) η²/a
-========== =============================== ================ =============================
+- ``bernoulli``: data key ``p`` (default 0.3); :math:`\eta = p`, :math:`V(\eta) = \eta(1-\eta)`.
+- ``categorical``: ``probs`` (default [0.5, 0.3, 0.2]); :math:`\eta` = the probabilities,
+  :math:`V(\eta) = \mathrm{diag}(\eta) - \eta\eta^\top`.
+- ``poisson``: ``rate`` (default 3.0); :math:`\eta` = rate, :math:`V(\eta) = \eta`.
+- ``exponential``: ``mean`` (default 1.0); :math:`\eta` = mean, :math:`V(\eta) = \eta^2`.
+- ``gamma``: ``shape`` :math:`a` (default 2.0, known) and ``mean`` (default 1.0); :math:`\eta` = mean,
+  :math:`V(\eta) = \eta^2/a`.
 
 The gamma family has a *known* shape :math:`a` (only the scale is fitted): with both parameters
 free the sufficient statistic includes :math:`\sum\log x_i`, whose law has no closed form, so no
