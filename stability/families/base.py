@@ -144,7 +144,16 @@ class ExponentialFamily(ABC):
     def w1(self, theta, data) -> tuple[float, str]:
         """:math:`W_1(p_\\theta, p_{data})` and a sentence saying how it was computed (with its error)."""
 
+    def log_base_measure(self, x) -> np.ndarray:
+        r""":math:`\log h(x)` per data point (zero unless a family overrides it)."""
+        return np.zeros(self.statistic(x).shape[0])
+
     # ------------------------------------------------------------------ derived: closed forms
+    def logpdf(self, theta, x) -> np.ndarray:
+        r""":math:`\log p_\theta(x) = \log h(x) + \theta\cdot T(x) - A(\theta)` per data point."""
+        theta = self.check_natural(theta)
+        return self.log_base_measure(x) + self.statistic(x) @ theta - self.log_partition(theta)
+
     def data_mean(self, data) -> tuple[np.ndarray, str]:
         """:math:`\\mu_{data}` and how it was obtained (closed form, or quadrature where a
         distribution's moment has no closed form)."""

@@ -269,6 +269,9 @@ class Poisson(ExponentialFamily):
     def statistic(self, x) -> np.ndarray:
         return self.check_sample(x)[:, None]
 
+    def log_base_measure(self, x) -> np.ndarray:
+        return -special.gammaln(self.check_sample(x) + 1.0)  # h(x) = 1 / x!
+
     def log_partition(self, theta) -> float:
         return float(np.exp(self.check_natural(theta)[0]))
 

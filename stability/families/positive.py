@@ -60,7 +60,10 @@ def solve_gamma_shape(s: float, tol: float = 4 * np.finfo(float).eps, max_iter: 
     :math:`f(a) = \log a - \psi(a)` decreases from :math:`\infty` to 0, so the root is unique.
     Newton's method on :math:`u = \log a`, :math:`f'(a)\,a = 1 - a\psi'(a)`, started at Minka's
     approximation :math:`a_0 = (3 - s + \sqrt{(s-3)^2 + 24 s})/(12 s)`; stops when the step in
-    :math:`u` is below ``tol``. The residual is :math:`|\log a - \psi(a) - s|`.
+    :math:`u` is below ``tol`` or when :math:`|f(a) - s|` is at the rounding level of its
+    evaluation, :math:`4\epsilon(|\log a| + |\psi(a)| + s)` (for large :math:`a`,
+    :math:`\log a - \psi(a) \approx 1/(2a)` is a difference of nearly equal numbers, so smaller
+    steps are noise). The residual is :math:`|\log a - \psi(a) - s|`.
 
     >>> r = solve_gamma_shape(float(np.log(2.0) - special.digamma(2.0)))
     >>> round(r.value, 12), r.converged
@@ -72,11 +75,13 @@ def solve_gamma_shape(s: float, tol: float = 4 * np.finfo(float).eps, max_iter: 
     u = math.log((3.0 - s + math.sqrt((s - 3.0) ** 2 + 24.0 * s)) / (12.0 * s))
     for it in range(1, max_iter + 1):  # Newton is a recursion
         a = math.exp(u)
-        f = math.log(a) - special.digamma(a) - s
-        g = 1.0 - a * special.polygamma(1, a)  # d f / d u < 0
+        psi = float(special.digamma(a))
+        f = math.log(a) - psi - s
+        noise = 4 * np.finfo(float).eps * (abs(math.log(a)) + abs(psi) + s)
+        g = 1.0 - a * float(special.polygamma(1, a))  # d f / d u < 0
         step = f / g
         u -= step
-        if abs(step) <= tol:
+        if abs(step) <= tol or abs(f) <= noise:
             a = math.exp(u)
             return MeanMapSolve(a, it, abs(math.log(a) - special.digamma(a) - s), True)
     a = math.exp(u)
