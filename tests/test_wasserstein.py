@@ -109,3 +109,9 @@ def test_gaussian_family_uses_pot_in_two_dimensions_with_stated_sizes():
     eps, how = g.w1(g.fixed_point(x), x)
     assert "100 data points and 100 model samples" in how and eps > 0
     assert eps == g.w1(g.fixed_point(x), x)[0]  # same seed, same number
+
+
+def test_quadrature_failure_is_reported_not_hidden():
+    # a Cauchy distribution has no first moment: W1 to any normal is infinite
+    with pytest.raises(ValueError, match=r"^W1 quadrature did not converge"):
+        w1_cdf_quadrature(stats.cauchy().cdf, stats.norm().cdf, [0.0])

@@ -18,6 +18,7 @@ Four routes, each stating its error:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -63,7 +64,8 @@ def w1_cdf_quadrature(cdf_a, cdf_b, points=()) -> tuple[float, float]:
     r""":math:`\int_{-\infty}^{\infty} |F_a(x) - F_b(x)|\,dx` by ``scipy.integrate.quad``.
 
     ``points``: finite break points (e.g. the two means) where the integral is split. Returns the
-    value and quad's absolute error estimate (summed over the pieces).
+    value and quad's absolute error estimate (summed over the pieces); raises ``ValueError`` when
+    quad reports that it did not converge (e.g. heavy tails without a first moment).
 
     >>> from scipy import stats
     >>> v, err = w1_cdf_quadrature(stats.norm(0, 1).cdf, stats.norm(0.5, 1).cdf, [0.0, 0.5])
@@ -73,10 +75,18 @@ def w1_cdf_quadrature(cdf_a, cdf_b, points=()) -> tuple[float, float]:
     pts = sorted({float(p) for p in points} | {0.0})
     edges = [-np.inf, *pts, np.inf]
     total, err = 0.0, 0.0
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        v, e = integrate.quad(lambda t: abs(float(cdf_a(t)) - float(cdf_b(t))), a, b, limit=200)
-        total += v
-        err += e
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", integrate.IntegrationWarning)
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            try:
+                v, e = integrate.quad(lambda t: abs(float(cdf_a(t)) - float(cdf_b(t))), a, b, limit=200)
+            except integrate.IntegrationWarning as w:
+                raise ValueError(
+                    f"W1 quadrature did not converge on [{a:g}, {b:g}] (a distribution without a finite "
+                    f"mean has W1 = inf): {str(w).splitlines()[0]}"
+                ) from None
+            total += v
+            err += e
     return total, err
 
 
