@@ -200,7 +200,10 @@ class ExponentialFamily(ABC):
         """Deterministic iterates :math:`\\theta_0, \\dots, \\theta_{steps}` of :math:`G_\\lambda`,
         shape ``(steps + 1, dim)``."""
         lam = float(check("lambda_", lambda_))
-        steps = int(check("t", steps))
+        steps_ = float(check("t", steps))
+        if math.isinf(steps_):
+            raise ValueError("steps must be a finite integer >= 0, got inf")
+        steps = int(steps_)
         mu_data = self.data_mean(data)[0]
         out = np.empty((steps + 1, self.dim))
         out[0] = self.check_natural(theta0)
