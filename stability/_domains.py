@@ -67,6 +67,12 @@ DOMAINS: dict[str, Interval] = {
     "delta": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # failure probability
     "generations": Interval(0.0, integer=True),  # retraining rounds simulated
     "chains": Interval(1.0, integer=True),  # independent simulated chains
+    # exponential families (stability.families)
+    "k": Interval(2.0, integer=True),  # number of categories
+    "p": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # Bernoulli success probability
+    "rate": Interval(0.0, low_closed=False),  # Poisson / exponential / gamma rate
+    "shape": Interval(0.0, low_closed=False),  # gamma shape
+    "w1_points": Interval(2.0, integer=True),  # sample size of a POT estimate of W1
 }
 
 

@@ -23,6 +23,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS = [
     "stability.cli",  # ``bound``
     "stability.dynamics.cli",  # ``simulate``
+    "stability.analyze_cli",  # ``analyze``
 ]
 
 
