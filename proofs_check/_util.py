@@ -54,9 +54,7 @@ def expect_zero(expr, label: str, domain: dict | None = None, seed: int = 0) -> 
     if _is_zero(expr):
         return Outcome(True, f"{label}: simplify -> 0")
     if expr.atoms(AppliedUndef):
-        return Outcome(
-            False, f"{label}: sympy did not simplify to 0, and undefined functions leave no numeric fallback"
-        )
+        return Outcome(False, f"{label}: not simplified to 0; undefined functions leave no numeric fallback")
     free = sorted(expr.free_symbols, key=str)
     if not free:
         val = abs(sp.N(expr.norm() if isinstance(expr, sp.MatrixBase) else expr, DPS))
@@ -75,7 +73,7 @@ def expect_zero(expr, label: str, domain: dict | None = None, seed: int = 0) -> 
     ok = bool(worst < FALLBACK_TOL)
     return Outcome(
         ok,
-        f"{label}: sympy did not simplify to 0; max |residual| at {FALLBACK_POINTS} rational points = {float(worst):.2e}",
+        f"{label}: sympy did not simplify to 0; max |residual| at {FALLBACK_POINTS} points = {float(worst):.2e}",
         f"{FALLBACK_POINTS} rational points at {DPS} digits",
     )
 

@@ -92,8 +92,11 @@ def check_toolkit_gaussian() -> Outcome:
     rng = np.random.default_rng(1)
     errs, rate_errs, where = [], [], []
     for _ in range(30):
-        pt = {s.mu_data: rational(rng.uniform(-3, 3)), s.s2_data: rational(rng.uniform(0.3, 3)),
-              s.lam: rational(10 ** rng.uniform(-2, 2))}  # fmt: skip
+        pt = {
+            s.mu_data: rational(rng.uniform(-3, 3)),
+            s.s2_data: rational(rng.uniform(0.3, 3)),
+            s.lam: rational(10 ** rng.uniform(-2, 2)),
+        }
         An = np.array(A.subs(pt).evalf(DPS), dtype=float)
         Bn = np.array(B.subs(pt).evalf(DPS), dtype=float)
         lam = float(pt[s.lam])

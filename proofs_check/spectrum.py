@@ -19,8 +19,13 @@ from ._util import expect_true, expect_zero, worst_case
 from .models import syms
 from .registry import Outcome, check, combine
 
-__all__ = ["check_eigenvalues", "check_norm_can_exceed_one", "check_rate_below_one", "check_self_adjoint",
-           "check_toolkit_spectrum"]  # fmt: skip
+__all__ = [
+    "check_eigenvalues",
+    "check_norm_can_exceed_one",
+    "check_rate_below_one",
+    "check_self_adjoint",
+    "check_toolkit_spectrum",
+]
 
 RESULT = "spectrum"
 
@@ -134,8 +139,10 @@ def check_self_adjoint() -> Outcome:
     A = sp.Matrix([[a11, a12], [a12, a22]])
     B = sp.Matrix([[b11, b12], [b12, b22]])
     J = lam * (A + lam * B).inv() * B
-    outs = [expect_zero(M * J - (M * J).T, f"{name} J - ({name} J)^T")
-            for name, M in (("(A+λB)", A + lam * B), ("A", A), ("B", B))]  # fmt: skip
+    outs = [
+        expect_zero(M * J - (M * J).T, f"{name} J - ({name} J)^T")
+        for name, M in (("(A+λB)", A + lam * B), ("A", A), ("B", B))
+    ]
     rng = np.random.default_rng(4)
     errs, where = [], []
     for _ in range(30):
