@@ -5,7 +5,7 @@ status, residual or worst case); it exits non-zero if any check fails. Each modu
 checks of one result; importing this package registers them all.
 """
 
-from . import fixed_point, jacobian, spectrum, theorem1  # noqa: F401  (importing registers the checks)
+from . import collapse, fixed_point, jacobian, spectrum, theorem1, theorem2  # noqa: F401  (importing registers the checks)
 from .registry import REGISTRY, Check, Outcome, Report, run, select
 
 __all__ = ["REGISTRY", "Check", "Outcome", "Report", "run", "select"]
