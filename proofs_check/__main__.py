@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 
 from . import REGISTRY, run, select
@@ -28,15 +29,13 @@ def _rows(reports: list[Report]) -> list[tuple[str, ...]]:
 
 
 def text_table(reports: list[Report], width: int = 110) -> str:
-    """A plain-text table: one block per check (the details are long, so they get their own lines)."""
+    """A plain-text table: one block per check, one line per sub-step of its residuals / worst cases."""
     lines = []
     for res, name, step, method, status, detail, secs in _rows(reports):
         lines.append(f"[{status}] {res}.{name}  ({method}, {secs} s)")
         lines.append(f"    step: {step}")
-        text = detail
-        while text:
-            lines.append("    " + text[: width - 4])
-            text = text[width - 4 :]
+        for part in detail.split("; "):
+            lines.extend(textwrap.wrap(part, width, initial_indent="    - ", subsequent_indent="      "))
     return "\n".join(lines)
 
 

@@ -5,12 +5,14 @@ Precision: high-precision references use mpmath at :data:`DPS` = 50 significant 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.pycode import PythonCodePrinter
 
 from .registry import Outcome
 
@@ -19,6 +21,7 @@ __all__ = [
     "FALLBACK_POINTS",
     "FALLBACK_TOL",
     "expect_true",
+    "exact_function",
     "expect_zero",
     "rational",
     "rel_err",
@@ -102,3 +105,22 @@ def worst_case(errors: Iterable[float], tol: float, label: str, where: Sequence 
     i = int(np.argmax(errs))
     at = f" at {where[i]}" if where is not None else ""
     return Outcome(bool(errs[i] <= tol), f"{label}: worst {errs[i]:.2e} (tol {tol:.0e}, {errs.size} cases){at}")
+
+
+class _FractionPrinter(PythonCodePrinter):
+    """Python code in which every rational constant is a :class:`fractions.Fraction`."""
+
+    def _print_Rational(self, expr):
+        return f"Fraction({expr.p}, {expr.q})"
+
+    def _print_Integer(self, expr):
+        return f"Fraction({expr.p})"
+
+
+def exact_function(args: Sequence[sp.Symbol], expr: sp.Expr) -> Callable:
+    """``expr`` as a Python function that is exact on :class:`fractions.Fraction` inputs.
+
+    Lets a checked symbolic result (not a re-typed formula) be the reference for the toolkit,
+    evaluated in exact rational arithmetic and fast enough for thousands of points.
+    """
+    return sp.lambdify(args, expr, modules=[{"Fraction": Fraction}], printer=_FractionPrinter)

@@ -15,10 +15,10 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from stability import bounds, jacobian
+from stability import bounds, jacobian, report
 
 from ._random import random_pair
-from ._util import expect_true, expect_zero, worst_case
+from ._util import exact_function, expect_true, expect_zero, worst_case
 from .registry import Outcome, check, combine
 
 __all__ = [
@@ -38,6 +38,26 @@ lam, eps, alpha, L = sp.symbols("lambda epsilon alpha L", positive=True)
 S = lam * (alpha + eps * L)
 RHO_PAPER = S / (alpha - S)
 RHO_SHARP = S / (alpha + lam * (alpha - eps * L))
+ARGS = (lam, eps, alpha, L)
+# The symbolic results, compiled to exact rational functions: the references for the toolkit.
+rho_paper_exact = exact_function(ARGS, RHO_PAPER)
+rho_sharp_exact = exact_function(ARGS, RHO_SHARP)
+
+
+def _threshold(rho):
+    """The λ at which ``rho`` = 1, solved by sympy (must be unique)."""
+    sol = sp.solve(rho - 1, lam)
+    if len(sol) != 1:
+        raise ArithmeticError(f"expected one root of rho = 1 in lambda, got {sol}")
+    return sol[0]
+
+
+LAMBDA_PAPER = _threshold(RHO_PAPER)  # α/(2(α + εL))
+LAMBDA_SHARP = _threshold(RHO_SHARP)  # α/(2εL)
+RHO_SHARP_INF = sp.limit(RHO_SHARP, lam, sp.oo)  # (α + εL)/(α - εL)
+lambda_paper_exact = exact_function((eps, alpha, L), LAMBDA_PAPER)
+lambda_sharp_exact = exact_function((eps, alpha, L), LAMBDA_SHARP)
+rho_sharp_inf_exact = exact_function((eps, alpha, L), RHO_SHARP_INF)
 
 # Each bound is a few floating-point operations; near the pole (s -> alpha) the relative error of
 # s / (alpha - s) is amplified by alpha / (alpha - s). Errors are divided by that condition number,
@@ -110,9 +130,11 @@ def check_toolkit_paper() -> Outcome:
     region of the paper's theorem ... is λ < α/(2(α + εL))".
 
     :func:`stability.bounds.bound` at 1 500 seeded dyadic points (exact in floating point) plus exact
-    boundary points, against :class:`fractions.Fraction` arithmetic: the value (error divided by the
-    condition number :math:`\alpha/(\alpha-s)`), ``inf`` exactly when :math:`s \ge \alpha`, ``bound < 1``
-    exactly when :math:`\lambda(1+\kappa) < 1/2`, and ``max_lambda(form="paper")``.
+    boundary points, against the symbolic :math:`\rho_{paper}` compiled to exact rational arithmetic
+    (:func:`~proofs_check._util.exact_function`): the value (error divided by the condition number
+    :math:`\alpha/(\alpha-s)`), ``inf`` exactly when :math:`s \ge \alpha`, ``bound < 1`` exactly when
+    :math:`\lambda(1+\kappa) < 1/2`, and ``max_lambda(form="paper")`` against the root of
+    :math:`\rho_{paper} = 1` solved by sympy.
     """
     val, agree, inf_ok, ml = [], [], [], []
     for lm, e, a, l in _points(10):
@@ -121,14 +143,12 @@ def check_toolkit_paper() -> Outcome:
         if s >= a:
             inf_ok.append(got == np.inf)
         else:
-            ref = s / (a - s)
+            ref = rho_paper_exact(lm, e, a, l)
             cond = a / (a - s)
             val.append(abs(got - float(ref)) / (float(ref) * float(cond)) if ref else abs(got))
-            agree.append((got < 1) == (lm * (1 + l * e / a) < Fraction(1, 2)))
-        ml.append(
-            abs(bounds.max_lambda(float(e), float(a), float(l)) - float(a / (2 * (a + e * l))))
-            / float(a / (2 * (a + e * l)))
-        )
+            agree.append((got < 1) == (ref < 1) == (lm * (1 + l * e / a) < Fraction(1, 2)))
+        m_ref = lambda_paper_exact(e, a, l)
+        ml.append(abs(bounds.max_lambda(float(e), float(a), float(l)) - float(m_ref)) / float(m_ref))
     return combine(
         worst_case(val, TOL_ULPS, "bound vs exact ρ_paper (÷ condition)"),
         expect_true(all(agree), f"bound < 1 ⇔ λ(1+κ) < 1/2 at {len(agree)} points"),
@@ -167,9 +187,10 @@ def check_toolkit_sharp() -> Outcome:
     r"""§4: "ρ_sharp(λ, ε) = λ(α + εL)/(α + λ(α - εL))", "the sharp one is λ < α/(2εL)".
 
     :func:`stability.bounds.sharp_bound` and ``max_lambda(form="sharp")`` at the seeded dyadic points
-    against :class:`fractions.Fraction`: value (where :math:`L\varepsilon < \alpha`), ``< 1`` exactly
-    when :math:`2\lambda\varepsilon L < \alpha`, ``inf`` when :math:`L\varepsilon \ge \alpha` and
-    :math:`\lambda > 0`, the :math:`\lambda = \infty` limit, and the threshold.
+    against the symbolic :math:`\rho_{sharp}`, its limit at :math:`\lambda=\infty` and the root of
+    :math:`\rho_{sharp} = 1` (sympy), in exact rational arithmetic: value (where
+    :math:`L\varepsilon < \alpha`), ``< 1`` exactly when :math:`2\lambda\varepsilon L < \alpha`, ``inf``
+    when :math:`L\varepsilon \ge \alpha` and :math:`\lambda > 0`, the limit, and the threshold.
     """
     val, agree, inf_ok, ml, lim = [], [], [], [], []
     for lm, e, a, l in _points(11):
@@ -180,13 +201,15 @@ def check_toolkit_sharp() -> Outcome:
                 inf_ok.append(got == np.inf)
             ml.append(0.0 if m == 0 else 1.0)
             continue
-        ref = lm * (a + e * l) / (a + lm * (a - e * l))
+        ref = rho_sharp_exact(lm, e, a, l)
         val.append(abs(got - float(ref)) / float(ref) if ref else abs(got))
-        agree.append((got < 1) == (2 * lm * e * l < a))
-        ml.append(
-            (0.0 if m == np.inf else 1.0) if e * l == 0 else abs(m - float(a / (2 * e * l))) / float(a / (2 * e * l))
-        )
-        lim_ref = (a + e * l) / (a - e * l)
+        agree.append((got < 1) == (ref < 1) == (2 * lm * e * l < a))
+        if e * l == 0:
+            ml.append(0.0 if m == np.inf else 1.0)
+        else:
+            m_ref = lambda_sharp_exact(e, a, l)
+            ml.append(abs(m - float(m_ref)) / float(m_ref))
+        lim_ref = rho_sharp_inf_exact(e, a, l)
         lim.append(abs(bounds.sharp_bound(np.inf, float(e), float(a), float(l)) - float(lim_ref)) / float(lim_ref))
     return combine(
         worst_case(val, TOL_ULPS, "sharp_bound vs exact ρ_sharp"),
@@ -259,10 +282,12 @@ def check_norm_ordering() -> Outcome:
     :math:`\varepsilon = \|B - A\|_2` (the tightest constants), :math:`\lambda` log-uniform in
     :math:`[10^{-2}, 10^2]`: ``rate_exact``, ``analyze_jacobian(...).norm2``, ``sharp_bound`` and
     ``bound`` from the toolkit. Also :math:`\|A^{-1}B\|_2 \le 1+\kappa` (the Neumann step). The worst
-    ratio :math:`\|J\|_2/\rho_{sharp}` found is reported.
+    ratio :math:`\|J\|_2/\rho_{sharp}` found is reported. The exact rate and norm come from
+    ``stability.report.build_report`` (which runs ``analyze_jacobian``), whose bounds must equal
+    ``bounds.sharp_bound`` and ``bounds.bound``.
     """
     rng = np.random.default_rng(6)
-    r1, r2, r3, r4 = [], [], [], []
+    r1, r2, r3, r4, same = [], [], [], [], []
     n = 0
     while n < 150:
         d = int(rng.integers(2, 5))
@@ -275,9 +300,11 @@ def check_norm_ordering() -> Outcome:
         lm = float(10 ** rng.uniform(-2, 2))
         al = float(np.linalg.eigvalsh(A)[0])
         e = float(np.linalg.norm(B - A, 2))
-        r = jacobian.analyze_jacobian(A, B, lm)
         sh = bounds.sharp_bound(lm, e, al, 1.0)
         pa = bounds.bound(lm, e, al, 1.0)
+        # build_report runs jacobian.analyze_jacobian; its bounds must equal the module functions'.
+        r = report.build_report(report.LocalConstants("random pair", np.zeros(d), A, B, al, 1.0, e), lm)
+        same.append(r.rate_sharp == sh and r.rate_paper == pa)
         r1.append(r.rate_exact / r.norm2 - 1)
         r4.append(np.linalg.norm(np.linalg.solve(A, B), 2) / (1 + e / al) - 1)
         if np.isfinite(sh):
@@ -291,6 +318,7 @@ def check_norm_ordering() -> Outcome:
         Outcome(max(r2) <= tol, f"‖J‖₂/ρ_sharp - 1: worst {max(r2):.3g} over {len(r2)} pairs (must be ≤ 0)"),
         worst_case(np.maximum(r3, 0), tol, "ρ_sharp/ρ_paper - 1 (must be ≤ 0)"),
         worst_case(np.maximum(r4, 0), tol, "‖A^{-1}B‖₂/(1+κ) - 1 (must be ≤ 0)"),
+        expect_true(all(same), "build_report's rate_sharp, rate_paper = bounds.sharp_bound, bound"),
     )
 
 

@@ -18,6 +18,7 @@ from stability import bounds
 
 from ._util import expect_true, expect_zero, worst_case
 from .registry import Outcome, check, combine
+from .theorem1 import rho_paper_exact, rho_sharp_exact
 
 __all__ = ["check_toolkit_finite_sample_bound", "check_unrolled_recursion"]
 
@@ -71,7 +72,8 @@ def check_toolkit_finite_sample_bound() -> Outcome:
     :func:`stability.bounds.finite_sample_bound` at 200 seeded rational points, both forms,
     :math:`t \in \{0, 1, 2, 5, 17, 50, \infty\}`, against the reference obtained by *iterating*
     :math:`u_{k+1} = \rho u_k + c` from :math:`u_0 = e_0` in mpmath at 50 digits (a different route
-    from the closed form), :math:`\rho` from exact rationals; ``inf`` exactly where :math:`\rho \ge 1`.
+    from the closed form), :math:`\rho` from the symbolic :math:`\rho_{paper}`, :math:`\rho_{sharp}`
+    in exact rationals; ``inf`` exactly where :math:`\rho \ge 1`.
     """
     rng = np.random.default_rng(8)
     errs, where, inf_ok = [], [], []
@@ -81,11 +83,11 @@ def check_toolkit_finite_sample_bound() -> Outcome:
             lm, e, a, l = (Fraction(int(v), 64) for v in rng.integers([0, 0, 1, 0], [48, 64, 128, 128]))
             c, e0 = Fraction(int(rng.integers(0, 64)), 64), Fraction(int(rng.integers(0, 256)), 64)
             for form in ("paper", "sharp"):
-                s = lm * (a + e * l)
+                # ρ from the symbolic results of theorem1, where their hypotheses hold.
                 if form == "paper":
-                    rho = s / (a - s) if s < a else None
+                    rho = rho_paper_exact(lm, e, a, l) if lm * (a + e * l) < a else None
                 else:
-                    rho = s / (a + lm * (a - e * l)) if e * l < a or lm == 0 else None
+                    rho = rho_sharp_exact(lm, e, a, l) if e * l < a else (Fraction(0) if lm == 0 else None)
                 got = bounds.finite_sample_bound(
                     np.array(ts), float(lm), float(e), float(c), float(e0), float(a), float(l), form=form
                 )
