@@ -8,11 +8,13 @@ Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
 from . import families  # registers the exponential families with analyze()
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
+from .dynamics import SimulationResult, simulate, theorem2_check
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
 
 __all__ = [
     "LocalConstants",
+    "SimulationResult",
     "StabilityReport",
     "analyze",
     "analyze_jacobian",
@@ -30,6 +32,8 @@ __all__ = [
     "rate_exact",
     "register_model",
     "sharp_bound",
+    "simulate",
+    "theorem2_check",
 ]
 
 __version__ = "0.1.0"

@@ -71,6 +71,8 @@ DOMAINS: dict[str, Interval] = {
     "rate": Interval(0.0, low_closed=False),  # Poisson / exponential / gamma rate
     "shape": Interval(0.0, low_closed=False),  # gamma shape
     "w1_points": Interval(2.0, integer=True),  # sample size of a POT estimate of W1
+    "generations": Interval(0.0, integer=True),  # retraining rounds simulated
+    "chains": Interval(1.0, integer=True),  # independent simulated chains
 }
 
 

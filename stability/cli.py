@@ -23,6 +23,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS = [
     "stability.cli",  # ``bound``
     "stability.analyze_cli",  # ``analyze``
+    "stability.dynamics.cli",  # ``simulate``
 ]
 
 

@@ -1,0 +1,45 @@
+"""Theorem 2 (Bertrand et al. 2024) against exact simulation: the bound holds with the promised probability.
+
+Known-variance Gaussian N(mu, I_d), d = 3, n = 50, fixed real sample, delta = 0.05, started at
+distance 1 from mu*. Left: the Theorem 2 bound (e (1 - rho^t)/(1 - rho) + rho^t ||mu_0 - mu*||,
+with the statistical term e = a(delta)/sqrt(n) computed from the exact law of G^n - G and rho the
+paper's factor) against the median and 95% quantile of ||mu_t - mu*|| across chains, for several
+lambda. Right: the observed fraction of chains above the bound and the theorem's allowance
+1 - (1 - delta)^t.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from _common import parse_args, save
+
+import stability
+
+
+def main(argv=None):
+    args = parse_args(__doc__, argv)
+    G, C = (30, 4000) if args.fast else (60, 40000)
+    t = np.arange(G + 1)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for lam, color in [(0.1, "C0"), (0.3, "C1"), (0.44, "C3")]:
+        c = stability.theorem2_check(n=50, lambda_=lam, delta=0.05, generations=G, chains=C, dim=3, seed=0)
+        q50, q95 = np.quantile(c.distance, [0.5, 0.95], axis=1)
+        ax.plot(t, c.bound, color=color, lw=2, label=rf"bound, $\lambda$={lam:g} ($\rho$={c.rho:.2f})")
+        ax.plot(t, q50, color=color, ls="--", lw=1)
+        ax.plot(t, q95, color=color, ls=":", lw=1)
+        bx.plot(t, c.violation, color=color, marker=".", label=rf"observed, $\lambda$={lam:g}")
+    bx.plot(t, 1 - (1 - 0.05) ** t, "k", lw=1.5, label=r"allowed $1-(1-\delta)^t$")
+    ax.plot([], [], "k--", lw=1, label="median distance")
+    ax.plot([], [], "k:", lw=1, label="95% quantile")
+    ax.set_xlabel("generation t")
+    ax.set_ylabel(r"$\|\mu_t - \mu^*\|$")
+    ax.set_title(f"n = 50, d = 3, delta = 0.05, {C} chains")
+    ax.legend(fontsize=7)
+    bx.set_xlabel("generation t")
+    bx.set_ylabel("fraction of chains above the bound")
+    bx.set_title("violation frequency vs Theorem 2's allowance")
+    bx.legend(fontsize=7)
+    save(fig, args, "theorem2")
+
+
+if __name__ == "__main__":
+    main()

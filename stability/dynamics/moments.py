@@ -1,0 +1,235 @@
+r"""Closed-form first and second moments of the retraining chains (THEORY.md §6), iterated and stationary.
+
+These are the *unconditional* moments over chains (the real sample is random too), which is what
+:func:`~stability.dynamics.simulate` estimates; they follow from the conditional moments of
+THEORY.md §6 by the tower rule. Notation: :math:`e_t = \mu_t - \mu_d` (Gaussian mean; for the
+other families the mean parameter :math:`\eta_t - \eta_d`), :math:`a = \hat m - \mu_d` the real
+sample's error, :math:`A = \mathrm{Cov}(a) = V_d/n`, :math:`w = k/(n+k)`, and
+
+.. math:: S_t = E[\Sigma_t],\quad P_t = E[e_te_t^\top],\quad C_t = E[e_ta^\top],\quad m_t = E[e_t].
+
+**Gaussian, fixed-real** (the conditional law :math:`\bar y \sim N(\mu_t, \Sigma_t/k)`,
+:math:`kS_y \sim W(\Sigma_t, k-1)`,
+:math:`\Sigma_{t+1} = c[(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top]`,
+:math:`c = N/(N-1)` for the unbiased estimator, else 1, :math:`N = n+k`):
+
+.. math::
+    S_{t+1} &= c\big[(1-w)\tfrac{n-1}{n}\Sigma_d + w\tfrac{k-1}{k}S_t + w(1-w)(P_t - 2C_t + A + S_t/k)\big] \\
+    P_{t+1} &= (1-w)^2A + w^2P_t + 2w(1-w)C_t + w^2S_t/k, \qquad C_{t+1} = (1-w)A + wC_t
+
+(:math:`C_t` stays symmetric from :math:`C_0 = 0`). **fresh-real**: the same with :math:`C_t = 0`
+(the real sample is new each round). **replace** (:math:`w=1`, :math:`n` points):
+:math:`S_{t+1} = c\frac{n-1}{n}S_t`, :math:`P_{t+1} = P_t + S_t/n` (the collapse laws of
+:mod:`stability.collapse`). **accumulate** has no finite recursion (its state grows with
+:math:`t`: every batch mean enters the pooled scatter), so no closed form is offered.
+
+**Other families** (natural exponential families with quadratic variance function
+:math:`V(\eta) = \mathrm{Cov}(T\mid\eta)`): replace :math:`S_t/k` by :math:`E[V(\eta_t)]/k`, which is
+linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covariance recursion.
+
+Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._domains import check, check_choice
+from ._families import family_spec
+from .simulate import ESTIMATORS, _gaussian_params, synthetic_count
+
+__all__ = ["MomentPrediction", "family_moments", "family_stationary", "gaussian_moments", "gaussian_stationary"]
+
+CLOSED_FORM_SCHEMES = ("fixed-real", "fresh-real", "replace")
+
+
+@dataclass(frozen=True, eq=False)
+class MomentPrediction:
+    r"""Predicted moments per generation (leading axis ``generations + 1``, or none for stationary values).
+
+    ``mean``: :math:`E[\mu_t]` (p,); ``cov_mean``: :math:`\mathrm{Cov}(\mu_t)` (p, p); ``expected_cov``:
+    :math:`E[\Sigma_t]` (d, d) for the Gaussian, ``None`` otherwise.
+    """
+
+    mean: np.ndarray
+    cov_mean: np.ndarray
+    expected_cov: np.ndarray | None
+
+
+def _setup(n, lambda_, scheme, generations=None):
+    check_choice("scheme", scheme, CLOSED_FORM_SCHEMES + ("accumulate",))
+    if scheme == "accumulate":
+        raise ValueError(
+            "scheme 'accumulate' has no closed-form moment recursion (its state grows with t); simulate it instead"
+        )
+    n = int(check("n", n))
+    G = None if generations is None else int(check("generations", generations))
+    k = synthetic_count(n, lambda_)
+    if scheme == "replace" or k is None:
+        return n, G, "replace", n, 1.0
+    return n, G, scheme, k, k / (n + k)
+
+
+def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
+    inv_k = 1.0 / k if k else 0.0
+    if scheme == "replace":
+        return c * (n - 1) / n * S, P + S / n, C, m
+    if scheme == "fresh-real":
+        C = np.zeros_like(C)
+    S1 = c * ((1 - w) * (n - 1) / n * Sd + w * (k - 1) * inv_k * S + w * (1 - w) * (P - 2 * C + A + S * inv_k))
+    P1 = (1 - w) ** 2 * A + w**2 * P + 2 * w * (1 - w) * C + w**2 * S * inv_k
+    C1 = (1 - w) * A + w * C if scheme == "fixed-real" else C
+    return S1, P1, C1, w * m
+
+
+def _gaussian_consts(n, k, w, scheme, estimator, Sd):
+    check_choice("estimator", estimator, ESTIMATORS)
+    N = n if scheme == "replace" else n + k
+    c = N / (N - 1) if estimator == "unbiased" else 1.0
+    return dict(Sd=Sd, A=Sd / n, n=n, k=k, w=w, c=c, scheme=scheme)
+
+
+def gaussian_moments(
+    *, n, lambda_, generations, scheme="fixed-real", estimator="mle", data=None, init=None, dim=None
+) -> MomentPrediction:
+    r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
+
+    Parameters are those of :func:`~stability.dynamics.simulate` (``scheme`` not ``accumulate``).
+
+    Examples
+    --------
+    >>> p = gaussian_moments(n=10, lambda_=float("inf"), generations=2, scheme="replace")
+    >>> p.expected_cov[:, 0, 0].round(4)  # ((n-1)/n)^t, the MLE collapse law
+    array([1.  , 0.9 , 0.81])
+    >>> p.cov_mean[:, 0, 0].round(4)  # 0, 1/n, 1/n + 0.9/n: the mean is a martingale
+    array([0.  , 0.1 , 0.19])
+    """
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    mu_d, Sd = _gaussian_params(data, dim, "data")
+    mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd)
+    e0 = mu0 - mu_d
+    S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
+    Ss, Ps, ms = [S], [P], [m]
+    for _ in range(G):
+        S, P, C, m = _gaussian_step(S, P, C, m, **consts)
+        Ss.append(S)
+        Ps.append(P)
+        ms.append(m)
+    ms, Ps = np.array(ms), np.array(Ps)
+    return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], np.array(Ss))
+
+
+def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", data=None, dim=None) -> MomentPrediction:
+    r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (``fixed-real``/``fresh-real``, finite λ).
+
+    At stationarity every moment is a multiple of :math:`\Sigma_d`,
+    :math:`(S, P, C) = (s, p, q)\Sigma_d`, and the recursions become a 3×3 linear system in
+    :math:`(s, p, q)`, solved exactly; :math:`m_\infty = 0` since :math:`w < 1`.
+
+    Examples
+    --------
+    >>> st = gaussian_stationary(n=100, lambda_=0.0)  # real data only: Cov(mu) = 1/n, E[Sigma] = (n-1)/n
+    >>> float(st.cov_mean[0, 0]), float(st.expected_cov[0, 0])
+    (0.01, 0.99)
+    """
+    n, _, scheme, k, w = _setup(n, lambda_, scheme)
+    if scheme == "replace":
+        raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
+    mu_d, Sd = _gaussian_params(data, dim, "data")
+    c = _gaussian_consts(n, k, w, scheme, estimator, Sd)["c"]
+    a = 1.0 / n
+    ik = 1.0 / k if k else 0.0
+    fixed = scheme == "fixed-real"
+    M = np.array(
+        [
+            [1 - c * w * (k - 1) * ik - c * w * (1 - w) * ik, -c * w * (1 - w), 2 * c * w * (1 - w) * fixed],
+            [-(w**2) * ik, 1 - w**2, -2 * w * (1 - w) * fixed],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    b = np.array([c * (1 - w) * (n - 1) / n + c * w * (1 - w) * a, (1 - w) ** 2 * a, a if fixed else 0.0])
+    s, p, _ = np.linalg.solve(M, b)
+    return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
+
+
+def _family_step(state, spec, *, A, n, k, w, scheme):
+    m, P, C = state
+    eta_d = spec.eta_data
+    EV = spec.variance(eta_d + m, P + np.outer(eta_d, m) + np.outer(m, eta_d) + np.outer(eta_d, eta_d))
+    if scheme == "replace":
+        return m, P + EV / n, C
+    inv_k = 1.0 / k if k else 0.0
+    if scheme == "fresh-real":
+        C = np.zeros_like(C)
+    P1 = (1 - w) ** 2 * A + w**2 * P + w * (1 - w) * (C + C.T) + w**2 * EV * inv_k
+    C1 = (1 - w) * A + w * C if scheme == "fixed-real" else C
+    return w * m, P1, C1
+
+
+def _family_setup(family, n, lambda_, scheme, data, generations=None):
+    check_choice("family", family, ("bernoulli", "categorical", "poisson", "exponential", "gamma"))
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    spec = family_spec(family, data)
+    A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
+    return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
+
+
+def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data=None, init=None) -> MomentPrediction:
+    r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
+
+    ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
+
+    Examples
+    --------
+    >>> p = family_moments("bernoulli", n=10, lambda_=float("inf"), generations=2, scheme="replace")
+    >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
+    array([0.  , 0.1 , 0.19])
+    """
+    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations)
+    eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
+    if eta0.shape != spec.eta_data.shape:
+        raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
+    m = eta0 - spec.eta_data
+    state = (m, np.outer(m, m), np.zeros((spec.p, spec.p)))
+    ms, Ps = [state[0]], [state[1]]
+    for _ in range(G):
+        state = _family_step(state, spec, **consts)
+        ms.append(state[0])
+        Ps.append(state[1])
+    ms, Ps = np.array(ms), np.array(Ps)
+    return MomentPrediction(spec.eta_data + ms, Ps - ms[:, :, None] * ms[:, None, :], None)
+
+
+def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> MomentPrediction:
+    r"""Stationary mean and covariance of the mean parameter (``fixed-real``/``fresh-real``, finite λ).
+
+    The one-step map of :func:`family_moments` is affine in the flattened state
+    :math:`x = (m, P, C)`; its matrix :math:`M` and offset :math:`b` are read off by evaluating it at
+    0 and at the unit vectors (exact, since the map is affine), and :math:`(I - M)x = b` is solved.
+
+    Examples
+    --------
+    >>> st = family_stationary("poisson", n=50, lambda_=0.0, data={"rate": 2.0})
+    >>> float(st.cov_mean[0, 0])  # real data only: rate / n
+    0.04
+    """
+    spec, _, consts = _family_setup(family, n, lambda_, scheme, data)
+    if consts["scheme"] == "replace":
+        raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
+    p = spec.p
+    sizes = [p, p * p, p * p]
+
+    def F(x):
+        m, P, C = np.split(x, np.cumsum(sizes)[:-1])
+        out = _family_step((m, P.reshape(p, p), C.reshape(p, p)), spec, **consts)
+        return np.concatenate([o.ravel() for o in out])
+
+    dim = sum(sizes)
+    b = F(np.zeros(dim))
+    M = np.stack([F(e) - b for e in np.eye(dim)], axis=1)
+    x = np.linalg.solve(np.eye(dim) - M, b)
+    m, P = x[:p], x[p : p + p * p].reshape(p, p)
+    return MomentPrediction(spec.eta_data + m, P - np.outer(m, m), None)

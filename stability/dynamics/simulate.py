@@ -1,0 +1,510 @@
+r"""Finite-sample retraining chains, simulated exactly and fast (THEORY.md §6–7).
+
+:func:`simulate` runs many independent retraining chains of an exponential family for many
+generations, vectorised over chains. Generation :math:`t+1` fits the model by maximum likelihood
+(moment matching) to a training set built by the mixing ``scheme`` from the model of generation
+:math:`t`; generation 0 is the data distribution itself (or ``init``).
+
+Mixing schemes (:math:`k = \lfloor\lambda n\rfloor` synthetic points, :math:`w = k/(n+k)`):
+
+- ``fixed-real`` (Bertrand et al. 2024): each chain has one real sample of size :math:`n`, drawn
+  once; every round adds :math:`k` fresh points of the current model.
+- ``fresh-real``: a new real sample of size :math:`n` every round, plus :math:`k` synthetic points.
+- ``replace`` (Shumailov et al. 2024; Alemohammad et al. 2024): purely synthetic, :math:`n`
+  points of the current model per round (:math:`w = 1`); ``lambda_`` is not used. ``lambda_ = inf``
+  under ``fixed-real`` / ``fresh-real`` is the same process.
+- ``accumulate`` (Gerstgrasser et al. 2024): the training set of round :math:`t+1` is the fixed
+  real sample plus *all* synthetic batches so far, :math:`k` points drawn from each model
+  :math:`\theta_0, \dots, \theta_t` (Gerstgrasser et al. use :math:`k = n`, i.e. ``lambda_ = 1``);
+  it has :math:`n + (t+1)k` points.
+
+Methods: ``exact`` draws the fitted sufficient statistics from their law
+(:mod:`~stability.dynamics.samplers`) and pools them with the centred pooling identity
+
+.. math:: \mu_{t+1} = (1-w)\hat m + w\bar y,\qquad
+   T = R + Q + \tfrac{nk}{n+k}(\bar y-\hat m)(\bar y-\hat m)^\top
+
+(:math:`R, Q` the real and synthetic scatter matrices); a generation costs :math:`O(d^3)` per chain
+whatever :math:`n` and :math:`k`, and memory is :math:`O(\text{chains}\cdot d^2)` per stored
+generation. ``naive`` draws the points (chains in blocks, so memory stays bounded) and refits from
+raw sums :math:`\sum x`, :math:`\sum xx^\top` centred at the data mean (a different route, the
+reference the exact method must agree with in law; raw sums lose relative accuracy once
+:math:`\Sigma_t` is tiny compared with :math:`\|\mu_t-\mu_d\|^2`, so use ``exact`` for long
+collapsing runs). The covariance is :math:`T/N` (``estimator="mle"``) or :math:`T/(N-1)`
+(``"unbiased"``), :math:`N` the training-set size; for the other families the MLE of the mean
+parameter is the sample mean, which is unbiased, so the two estimators coincide.
+
+Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
+to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
+the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
+positive family when the fit lost part of the data's support (e.g. a Bernoulli fixed at 0 or 1).
+Equivalently :math:`KL(p_{data}\|p_{\theta_t}) = \infty`. Collapse is recorded, never an error.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .._domains import check, check_choice
+from ..jacobian import check_spd
+from . import samplers
+from ._families import FAMILIES, FamilySpec, family_spec
+
+__all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
+
+SCHEMES = ("fixed-real", "fresh-real", "replace", "accumulate")
+METHODS = ("exact", "naive")
+ESTIMATORS = ("mle", "unbiased")
+# naive method: at most this many random floats drawn per block of chains (64 MiB of float64)
+NAIVE_BLOCK_FLOATS = 2**23
+
+
+def synthetic_count(n: int, lambda_: float) -> int | None:
+    r""":math:`k = \lfloor\lambda n\rfloor`; ``None`` for :math:`\lambda = \infty` (purely synthetic).
+
+    :math:`\lambda n` is rounded to the nearest integer when within a relative :math:`10^{-12}` of
+    it, so that decimal ratios give the intended count despite binary rounding
+    (``0.29 * 100 = 28.999999999999996``); :math:`10^{-12}` is far above double rounding
+    (:math:`\sim 10^{-16}`) and far below a real fractional part for :math:`\lambda n < 10^{12}`.
+
+    Examples
+    --------
+    >>> synthetic_count(100, 0.29), synthetic_count(10, 0.55), synthetic_count(3, float("inf"))
+    (29, 5, None)
+    """
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        return None
+    x = lam * n
+    r = round(x)
+    k = int(r) if abs(x - r) <= 1e-12 * max(1.0, x) else math.floor(x)
+    if k >= 2**53:
+        raise ValueError(f"lambda_ * n must be < 2**53 (synthetic points per round), got {x:g}")
+    return k
+
+
+@dataclass(frozen=True)
+class Band:
+    """Across-chain summary of a per-generation statistic: mean, median and a quantile band."""
+
+    generation: np.ndarray
+    mean: np.ndarray
+    median: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    quantiles: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    r"""Per-generation parameters of every chain, with distances to the data distribution.
+
+    Attributes
+    ----------
+    mean : array (generations + 1, chains, p). Gaussian: the mean vector (p = d); other families:
+        the mean parameter :math:`\eta = E[T(x)]` (p = 1, categorical p = K).
+    cov : array (generations + 1, chains, d, d) for the Gaussian, else ``None``.
+    collapsed : bool array (generations + 1, chains), see the module docstring.
+    data_mean, data_cov : the data distribution's parameters.
+    n, k, lambda_ : real sample size, synthetic points per round (``None`` under ``replace``), ratio.
+    """
+
+    family: str
+    scheme: str
+    method: str
+    estimator: str
+    n: int
+    k: int | None
+    lambda_: float
+    mean: np.ndarray
+    cov: np.ndarray | None
+    collapsed: np.ndarray
+    data_mean: np.ndarray
+    data_cov: np.ndarray | None = None
+    spec: FamilySpec | None = field(default=None, repr=False)
+
+    @property
+    def generations(self) -> int:
+        return self.mean.shape[0] - 1
+
+    @property
+    def chains(self) -> int:
+        return self.mean.shape[1]
+
+    @property
+    def w(self) -> float:
+        """Synthetic share of each round's fresh training data, :math:`k/(n+k)` (1 under ``replace``)."""
+        return 1.0 if self.k is None else self.k / (self.n + self.k)
+
+    @property
+    def collapse_generation(self) -> np.ndarray:
+        """First generation at which each chain was collapsed, ``-1`` if never (shape (chains,))."""
+        hit = self.collapsed.any(axis=0)
+        return np.where(hit, np.argmax(self.collapsed, axis=0), -1)
+
+    @cached_property
+    def error(self) -> np.ndarray:
+        r""":math:`\|\eta_t - \eta_{data}\|` (Gaussian: :math:`\|\mu_t-\mu_{data}\|`), (generations + 1, chains)."""
+        return np.linalg.norm(self.mean - self.data_mean, axis=-1)
+
+    @cached_property
+    def kl(self) -> np.ndarray:
+        r""":math:`KL(p_{data}\|p_{\theta_t})` in closed form; ``inf`` for collapsed chains, (generations + 1, chains).
+
+        Gaussian: :math:`\tfrac12[\mathrm{tr}(\Sigma_t^{-1}\Sigma_d) + \delta^\top\Sigma_t^{-1}\delta - d
+        + \log\det\Sigma_t - \log\det\Sigma_d]`, evaluated in the coordinates whitened by
+        :math:`\Sigma_d`.
+        """
+        if self.cov is None:
+            return self.spec.kl(self.mean)
+        Ld = np.linalg.cholesky(self.data_cov)
+        Li = np.linalg.inv(Ld)
+        d = Ld.shape[0]
+        out = np.empty(self.mean.shape[:2])
+        for g in range(out.shape[0]):  # one generation at a time bounds the temporaries
+            S = Li @ self.cov[g] @ Li.T
+            e, V = np.linalg.eigh(S)
+            delta = (self.mean[g] - self.data_mean) @ Li.T
+            proj = np.einsum("cij,ci->cj", V, delta)
+            ok = (e.min(axis=1) > 0) & ~self.collapsed[g]
+            es = np.where(ok[:, None], e, 1.0)
+            with np.errstate(over="ignore", divide="ignore"):  # a nearly singular Sigma_t: KL = inf is intended
+                val = 0.5 * (np.sum(1.0 / es + proj**2 / es + np.log(es), axis=1) - d)
+            out[g] = np.where(ok, val, np.inf)
+        return out
+
+    @cached_property
+    def w2(self) -> np.ndarray:
+        r"""Wasserstein-2 distance to the data Gaussian, (generations + 1, chains) (Gaussian only).
+
+        :math:`W_2^2 = \|\mu_t-\mu_d\|^2 + \mathrm{tr}\,\Sigma_d + \mathrm{tr}\,\Sigma_t
+        - 2\,\mathrm{tr}(\Sigma_d^{1/2}\Sigma_t\Sigma_d^{1/2})^{1/2}` (Dowson & Landau 1982; Givens &
+        Shortt 1984); rounding below zero is clipped.
+        """
+        if self.cov is None:
+            raise ValueError(f"w2 is implemented for the gaussian family only, got family {self.family!r}")
+        e, V = np.linalg.eigh(self.data_cov)
+        root = (V * np.sqrt(e)) @ V.T
+        out = np.empty(self.mean.shape[:2])
+        for g in range(out.shape[0]):
+            ev = np.linalg.eigvalsh(root @ self.cov[g] @ root)
+            cross = np.sqrt(np.maximum(ev, 0.0)).sum(axis=1)
+            tr = np.trace(self.cov[g], axis1=1, axis2=2)
+            sq = np.sum((self.mean[g] - self.data_mean) ** 2, axis=1) + np.trace(self.data_cov) + tr - 2 * cross
+            out[g] = np.sqrt(np.maximum(sq, 0.0))
+        return out
+
+    def band(self, stat="w2", quantiles: tuple[float, float] = (0.05, 0.95)) -> Band:
+        """Mean, median and quantile band across chains of ``stat`` per generation.
+
+        ``stat``: ``"w2"``, ``"kl"``, ``"error"``, or an array of shape (generations + 1, chains).
+        The mean of a statistic that is infinite on collapsed chains is ``inf``; the median stays
+        informative (collapse is almost sure while the mean can stay flat). Quantiles are those of
+        the empirical distribution (``inverted_cdf``, no interpolation, so infinite values stay
+        ``inf`` instead of becoming ``inf - inf = nan``).
+        """
+        x = getattr(self, stat) if isinstance(stat, str) else np.asarray(stat, dtype=float)
+        if x.shape != self.mean.shape[:2]:
+            raise ValueError(f"stat must have shape {self.mean.shape[:2]} (generations + 1, chains), got {x.shape}")
+        lo, hi = quantiles
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"quantiles must satisfy 0 <= lower < upper <= 1, got {quantiles}")
+        with np.errstate(invalid="ignore"):  # inf - inf inside the mean of collapsed chains
+            mean = np.mean(x, axis=1)
+        q = np.quantile(x, [lo, 0.5, hi], axis=1, method="inverted_cdf")
+        return Band(np.arange(x.shape[0]), mean, q[1], q[0], q[2], (lo, hi))
+
+    def save(self, path) -> Path:
+        """Write the arrays and settings to an ``.npz`` file."""
+        path = Path(path)
+        arrays = {"mean": self.mean, "collapsed": self.collapsed, "data_mean": self.data_mean, "kl": self.kl}
+        if self.cov is not None:
+            arrays.update(cov=self.cov, data_cov=self.data_cov, w2=self.w2)
+        meta = dict(family=self.family, scheme=self.scheme, method=self.method, estimator=self.estimator)
+        np.savez_compressed(path, **arrays, n=self.n, k=-1 if self.k is None else self.k, lambda_=self.lambda_, **meta)
+        return path
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _steps(generations: int, progress: bool):
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(range(generations), desc="generations", unit="gen", file=sys.stderr)
+    return range(generations)
+
+
+def _gaussian_params(params, dim, name):
+    params = dict(params or {})
+    unknown = set(params) - {"mean", "cov"}
+    if unknown:
+        raise ValueError(f"{name} for family 'gaussian' takes keys ['cov', 'mean'], got {sorted(unknown)}")
+    mean = params.get("mean")
+    cov = params.get("cov")
+    if dim is None:
+        dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
+    d = int(check("d", dim))
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=float).reshape(-1)
+    if mean.shape != (d,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"{name}['mean'] must be a finite vector of length dim={d}, got shape {mean.shape}")
+    cov = np.eye(d) if cov is None else check_spd(f"{name}['cov']", np.atleast_2d(np.asarray(cov, dtype=float)))
+    if cov.shape != (d, d):
+        raise ValueError(f"{name}['cov'] must have shape ({d}, {d}), got {cov.shape}")
+    return mean, cov
+
+
+def simulate(
+    family: str,
+    *,
+    n: int,
+    lambda_: float,
+    generations: int,
+    chains: int,
+    scheme: str = "fixed-real",
+    method: str = "exact",
+    estimator: str = "mle",
+    data: dict | None = None,
+    init: dict | None = None,
+    dim: int | None = None,
+    seed=None,
+    progress: bool = False,
+) -> SimulationResult:
+    r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
+
+    Parameters
+    ----------
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
+    n : integer ``>= 2``, real sample size (under ``replace``: points per round)
+    lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k=\lfloor\lambda n\rfloor`
+    generations : integer ``>= 0``
+    chains : integer ``>= 1``
+    scheme : ``"fixed-real"``, ``"fresh-real"``, ``"replace"`` or ``"accumulate"`` (module docstring)
+    method : ``"exact"`` (sufficient statistics from their law) or ``"naive"`` (draw points, refit)
+    estimator : ``"mle"`` or ``"unbiased"`` (Gaussian covariance :math:`T/N` or :math:`T/(N-1)`)
+    data : the data distribution. Gaussian: ``{"mean": (d,), "cov": (d, d) SPD}`` (default
+        :math:`N(0, I_d)`); other families: see :mod:`~stability.dynamics._families`.
+    init : the model of generation 0, same keys as ``data`` (default: the data distribution).
+    dim : Gaussian dimension when ``data`` does not give it (default 1).
+    seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
+    progress : show a tqdm bar over generations when stderr is a terminal.
+
+    Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
+    ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
+
+    Examples
+    --------
+    >>> r = simulate("gaussian", dim=2, n=50, lambda_=0.5, generations=3, chains=4, seed=0)
+    >>> r.mean.shape, r.cov.shape, r.k, round(r.w, 4)
+    ((4, 4, 2), (4, 4, 2, 2), 25, 0.3333)
+    >>> r.band("w2").median.shape
+    (4,)
+    >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
+    (3, 3, 1)
+    """
+    check_choice("family", family, FAMILIES)
+    check_choice("scheme", scheme, SCHEMES)
+    check_choice("method", method, METHODS)
+    check_choice("estimator", estimator, ESTIMATORS)
+    n = int(check("n", n))
+    G = int(check("generations", generations))
+    C = int(check("chains", chains))
+    k = synthetic_count(n, lambda_)
+    lam = float(lambda_)
+    if scheme == "replace" or k is None:
+        if scheme == "accumulate":
+            raise ValueError("lambda_ must be finite for scheme 'accumulate' (it keeps the real data), got inf")
+        scheme_run, k = "replace", None
+    else:
+        scheme_run = scheme
+    rng = _rng(seed)
+    if family == "gaussian":
+        mu_d, cov_d = _gaussian_params(data, dim, "data")
+        d = mu_d.size
+        per_round = n if k is None else n + k
+        if per_round < d + 1:
+            what = "n" if k is None else "n + floor(lambda_ n)"
+            raise ValueError(
+                f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme!r}), got {per_round}"
+            )
+        mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | dict(init or {}), d, "init")
+        run = _gaussian_exact if method == "exact" else _gaussian_naive
+        mean, cov, collapsed = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
+        return SimulationResult(
+            family, scheme, method, estimator, n, k, lam, mean, cov, collapsed, mu_d, cov_d, spec=None
+        )
+    spec = family_spec(family, data)
+    init_params = dict(init or {})
+    if family == "gamma" and "shape" in init_params:
+        raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
+    eta0 = spec.eta_data if not init_params else family_spec(family, _merge(family, spec, init_params)).eta_data
+    mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
+    collapsed = spec.degenerate(mean)
+    return SimulationResult(
+        family, scheme, method, estimator, n, k, lam, mean, None, collapsed, spec.eta_data, None, spec=spec
+    )
+
+
+def _merge(family, spec, init):
+    base = {
+        "bernoulli": {"p": spec.eta_data[0]},
+        "categorical": {"probs": spec.eta_data},
+        "poisson": {"rate": spec.eta_data[0]},
+        "exponential": {"mean": spec.eta_data[0]},
+        "gamma": {"shape": spec.shape, "mean": spec.eta_data[0]},
+    }[family]
+    return base | init
+
+
+def _divisor(N, estimator):
+    return N if estimator == "mle" else N - 1
+
+
+def _outer(v):
+    return v[:, :, None] * v[:, None, :]
+
+
+def _sym(T):
+    return 0.5 * (T + T.transpose(0, 2, 1))
+
+
+def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
+    d = mu_d.size
+    mean = np.empty((G + 1, C, d))
+    cov = np.empty((G + 1, C, d, d))
+    collapsed = np.zeros((G + 1, C), dtype=bool)
+    mean[0], cov[0] = mu0, cov0
+    Ld = np.linalg.cholesky(cov_d)
+    floor = float(np.linalg.eigvalsh(cov_d)[0])
+    mu_dc = np.broadcast_to(mu_d, (C, d))
+    if scheme in ("fixed-real", "accumulate"):
+        m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
+        N_acc, M_acc, T_acc = n, m_hat, R
+    for t in _steps(G, progress):
+        L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
+        if scheme == "replace":
+            M, T = samplers.gaussian_stats(rng, mean[t], L, n)
+            N = n
+        else:
+            if scheme == "fresh-real":
+                m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
+            if k == 0:
+                M, T, N = m_hat, R, n
+            else:
+                ybar, Q = samplers.gaussian_stats(rng, mean[t], L, k)
+                if scheme == "accumulate":
+                    delta = ybar - M_acc
+                    N_new = N_acc + k
+                    M_acc = M_acc + (k / N_new) * delta
+                    T_acc = T_acc + Q + (N_acc * k / N_new) * _outer(delta)
+                    M, T, N_acc = M_acc, T_acc, N_new
+                    N = N_acc
+                else:
+                    N = n + k
+                    delta = ybar - m_hat
+                    M = m_hat + (k / N) * delta
+                    T = R + Q + (n * k / N) * _outer(delta)
+        mean[t + 1] = M
+        cov[t + 1] = _sym(T) / _divisor(N, estimator)
+    collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
+    return mean, cov, collapsed
+
+
+def _raw_sums(rng, mean, L, m, shift, block):
+    """Draw ``m`` points per chain of N(mean, LL^T), in blocks of chains: sum of x - shift and of its outer product."""
+    C, d = mean.shape
+    S1 = np.empty((C, d))
+    S2 = np.empty((C, d, d))
+    L = np.broadcast_to(L, (C, d, d))
+    for lo in range(0, C, block):
+        sl = slice(lo, lo + block)
+        z = rng.standard_normal((mean[sl].shape[0], m, d))
+        x = (mean[sl] - shift)[:, None, :] + z @ L[sl].transpose(0, 2, 1)
+        S1[sl] = x.sum(axis=1)
+        S2[sl] = np.einsum("cmi,cmj->cij", x, x)
+    return S1, S2
+
+
+def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
+    d = mu_d.size
+    mean = np.empty((G + 1, C, d))
+    cov = np.empty((G + 1, C, d, d))
+    collapsed = np.zeros((G + 1, C), dtype=bool)
+    mean[0], cov[0] = mu0, cov0
+    Ld = np.linalg.cholesky(cov_d)
+    floor = float(np.linalg.eigvalsh(cov_d)[0])
+    mu_dc = np.broadcast_to(mu_d, (C, d))
+    m_max = max(n, k or 0)
+    block = max(1, NAIVE_BLOCK_FLOATS // (m_max * d))
+
+    def real():
+        return _raw_sums(rng, mu_dc, Ld, n, mu_d, block)
+
+    if scheme in ("fixed-real", "accumulate"):
+        S1r, S2r = real()
+        N_acc = n
+    for t in _steps(G, progress):
+        L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
+        if scheme == "replace":
+            S1, S2 = _raw_sums(rng, mean[t], L, n, mu_d, block)
+            N = n
+        else:
+            if scheme == "fresh-real":
+                S1r, S2r = real()
+            if k == 0:
+                S1y, S2y = 0.0, 0.0
+            else:
+                S1y, S2y = _raw_sums(rng, mean[t], L, k, mu_d, block)
+            S1, S2 = S1r + S1y, S2r + S2y
+            if scheme == "accumulate":
+                N_acc += k
+                S1r, S2r, N = S1, S2, N_acc
+            else:
+                N = n + k
+        mean[t + 1] = mu_d + S1 / N
+        T = S2 - _outer(S1) / N
+        cov[t + 1] = _sym(T) / _divisor(N, estimator)
+    collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
+    return mean, cov, collapsed
+
+
+def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progress):
+    p = spec.p
+    mean = np.empty((G + 1, C, p))
+    mean[0] = eta0
+    eta_d = np.broadcast_to(spec.eta_data, (C, p))
+    if method == "exact":
+        draw = spec.exact_sum
+    else:
+        m_max = max(n, k or 0)
+        block = max(1, NAIVE_BLOCK_FLOATS // spec.points_per_chain(m_max))
+
+        def draw(rng_, eta, m):
+            return spec.naive_sum(rng_, eta, m, block)
+
+    if scheme in ("fixed-real", "accumulate"):
+        s_real = draw(rng, eta_d, n)
+        N_acc = n
+    for t in _steps(G, progress):
+        eta = mean[t]
+        if scheme == "replace":
+            mean[t + 1] = draw(rng, eta, n) / n
+            continue
+        if scheme == "fresh-real":
+            s_real = draw(rng, eta_d, n)
+        s = s_real + (draw(rng, eta, k) if k else 0.0)
+        if scheme == "accumulate":
+            N_acc += k
+            s_real = s
+            mean[t + 1] = s / N_acc
+        else:
+            mean[t + 1] = s / (n + k)
+    return mean
