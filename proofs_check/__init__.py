@@ -12,6 +12,15 @@ from .registry import REGISTRY, Check, Outcome, Report, run, select
 __all__ = ["REGISTRY", "RESULTS", "Check", "Outcome", "Report", "run", "select"]
 
 # One module per result, in the order THEORY.md states them (importing registers the checks).
-RESULTS = ("fixed_point", "jacobian", "spectrum", "theorem1", "theorem2", "collapse", "gaussian_recursions")
+RESULTS = (
+    "fixed_point",
+    "jacobian",
+    "families",
+    "spectrum",
+    "theorem1",
+    "theorem2",
+    "collapse",
+    "gaussian_recursions",
+)
 for _name in RESULTS:
     import_module(f".{_name}", __name__)
