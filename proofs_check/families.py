@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import mpmath as mp
 import numpy as np
@@ -96,13 +96,13 @@ def specs() -> tuple[FamilySpec, ...]:
                    lambda g: np.r_[g.standard_exponential(30), -g.uniform(0, 3, 10)]),
         FamilySpec("gaussian-diag", lambda: tk_families.GaussianDiag(d=2), (eta1, eta2, L1, L2),
                    _gaussian_1d(eta1, L1) + _gaussian_1d(eta2, L2),
-                   lambda x: [mp.mpf(float(x[0])), mp.mpf(float(x[1])), -mp.mpf(float(x[0])) ** 2 / 2, -mp.mpf(float(x[1])) ** 2 / 2],
+                   lambda x: [mp.mpf(float(v)) for v in x] + [-mp.mpf(float(v)) ** 2 / 2 for v in x],
                    lambda g: np.concatenate([g.uniform(-2, 2, 2), 10 ** g.uniform(-1, 1, 2)]),
                    lambda g: np.c_[g.standard_exponential(40), g.uniform(-1, 2, 40) ** 3]),
     )  # fmt: skip
 
 
-@lru_cache(maxsize=None)
+@cache
 def _derivatives(name: str):
     """A, ∇A, ∇²A of family ``name`` as mpmath functions of the natural parameter vector."""
     spec = next(s for s in specs() if s.name == name)

@@ -281,3 +281,67 @@ def test_gaussian_recursions_monte_carlo_fails_on_a_missing_term(monkeypatch):
 
     monkeypatch.setattr(gaussian_recursions, "conditional_moments", wrong)
     assert not status("gaussian_recursions.naive_refit_monte_carlo").passed
+
+
+def test_families_fail_on_a_wrong_fisher(monkeypatch):
+    from stability.families import Poisson
+
+    real = Poisson.fisher
+    monkeypatch.setattr(Poisson, "fisher", lambda self, theta: 1.01 * real(self, theta))
+    out = status("families.log_partition")
+    assert not out.passed and "poisson" in out.detail
+
+
+def test_families_fail_on_a_wrong_mean_map_inverse(monkeypatch):
+    from stability.families import Gamma
+
+    real = Gamma.natural
+    monkeypatch.setattr(Gamma, "natural", lambda self, mu: real(self, mu) + np.array([1e-6, 0.0]))
+    assert not status("families.fixed_point_operator").passed
+
+
+def test_families_fail_on_a_wrong_rate(monkeypatch):
+    from stability.families import ExponentialFamily
+
+    monkeypatch.setattr(ExponentialFamily, "rate", lambda self, lambda_: lambda_ / (1.0 + 2.0 * lambda_))
+    assert not status("families.jacobian_constants").passed
+
+
+def test_simulator_recursion_check_fails_on_a_missing_term(monkeypatch):
+    real = gaussian_recursions.unconditional_recursion
+
+    def wrong(scheme):
+        S, P, C, m = real(scheme)
+        return S, P - gaussian_recursions._w**2 * gaussian_recursions._S / gaussian_recursions.k, C, m
+
+    monkeypatch.setattr(gaussian_recursions, "unconditional_recursion", wrong)
+    assert not status("gaussian_recursions.unconditional_recursion").passed
+
+
+def test_simulator_moments_fail_on_a_missing_term(monkeypatch):
+    from stability.dynamics import moments
+
+    real = moments._gaussian_step
+
+    def wrong(S, P, C, m, **kw):
+        S1, P1, C1, m1 = real(S, P, C, m, **kw)
+        k = kw["k"]
+        return S1, P1 - (kw["w"] ** 2 * S / k if k and kw["scheme"] != "replace" else 0), C1, m1  # no w² S_t/k
+
+    monkeypatch.setattr(moments, "_gaussian_step", wrong)
+    out = status("gaussian_recursions.toolkit_moments")
+    assert not out.passed and "gaussian_moments" in out.detail.split(";")[0]
+
+
+def test_simulator_stationary_fails_on_a_wrong_factor(monkeypatch):
+    from stability.dynamics import moments
+
+    real = moments.gaussian_stationary
+
+    def wrong(**kw):
+        st = real(**kw)
+        return moments.MomentPrediction(st.mean, st.cov_mean, 1.01 * st.expected_cov)
+
+    monkeypatch.setattr(moments, "gaussian_stationary", wrong)
+    out = status("gaussian_recursions.toolkit_moments")
+    assert not out.passed and "gaussian_stationary" in out.detail.split(";")[0]
