@@ -9,7 +9,7 @@ from importlib import import_module
 
 from .registry import REGISTRY, Check, Outcome, Report, run, select
 
-__all__ = ["REGISTRY", "RESULTS", "Check", "Outcome", "Report", "run", "select"]
+__all__ = ["Check", "Outcome", "REGISTRY", "RESULTS", "Report", "run", "select"]
 
 # One module per result, in the order THEORY.md states them (importing registers the checks).
 RESULTS = (

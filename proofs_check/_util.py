@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 
-import mpmath as mp
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -20,11 +19,10 @@ __all__ = [
     "DPS",
     "FALLBACK_POINTS",
     "FALLBACK_TOL",
-    "expect_true",
     "exact_function",
+    "expect_true",
     "expect_zero",
     "rational",
-    "rel_err",
     "worst_case",
 ]
 
@@ -84,15 +82,6 @@ def expect_zero(expr, label: str, domain: dict | None = None, seed: int = 0) -> 
 def expect_true(cond: bool, label: str) -> Outcome:
     """A single decided fact (e.g. sympy's ``is_positive`` returning True)."""
     return Outcome(bool(cond), f"{label}: {'holds' if cond else 'does NOT hold'}")
-
-
-def rel_err(got, ref) -> float:
-    """Relative error of ``got`` against the mpmath/sympy reference ``ref`` (absolute when ref = 0)."""
-    ref = mp.mpf(ref)
-    got = mp.mpf(float(got))
-    if ref == 0:
-        return float(abs(got))
-    return float(abs(got - ref) / abs(ref))
 
 
 def worst_case(errors: Iterable[float], tol: float, label: str, where: Sequence | None = None) -> Outcome:

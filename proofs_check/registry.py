@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["METHODS", "REGISTRY", "Check", "Outcome", "Report", "check", "combine", "run", "select"]
+__all__ = ["Check", "METHODS", "Outcome", "REGISTRY", "Report", "check", "combine", "run", "select"]
 
 METHODS = ("symbolic", "high-precision numeric", "randomized")
 
