@@ -112,3 +112,55 @@ def check_toolkit_finite_sample_bound() -> Outcome:
         worst_case(errs, 1e-11, "finite_sample_bound vs iterated recursion", where),
         expect_true(all(inf_ok), f"finite_sample_bound = inf where ρ ≥ 1 or undefined ({len(inf_ok)} cases)"),
     )
+
+
+@check(
+    RESULT,
+    "§5: the exact A4 term a(δ)/√n of the known-variance Gaussian (simulator's gaussian_stat_err)",
+    "high-precision numeric",
+)
+def check_gaussian_a4_term() -> Outcome:
+    r"""§5: "Implement it with the statistical term as an input ... and, for Gaussians ..., compute it
+    from the exact sampling law of the fitted statistics".
+
+    Known-variance Gaussian :math:`N(\mu, \sigma^2 I_d)`: :math:`G^n_\lambda(\mu) - G_\lambda(\mu) =
+    (1-w)(\hat m - \mu^*) + w(\bar y - \mu)` (symbolic, from :math:`G^n = (1-w)\hat m + w\bar y` and
+    :math:`G = (1-w)\mu^* + w\mu`), whose per-coordinate variance is
+    :math:`\sigma^2((1-w)^2/n + w^2/k)` (independent terms; symbolic), so
+    :math:`a(\delta)/\sqrt n = \sigma\sqrt{((1-w)^2/n + w^2/k)\,\chi^2_{d,1-\delta}}`. The toolkit's
+    :func:`stability.dynamics.theorem2.gaussian_stat_err` is compared with this, the
+    :math:`\chi^2_d` quantile found by mpmath root finding on the regularised incomplete gamma
+    function at 30 digits, for :math:`d \in \{1, 2, 5\}`, :math:`n \in \{10, 100\}`,
+    :math:`\lambda \in \{0, 1/5, 2/5\}`, :math:`\delta \in \{0.01, 0.05, 0.3\}`, :math:`\sigma = 3/2`.
+    """
+    from stability.dynamics import theorem2 as tk_theorem2
+
+    w, m_hat, mu_star, ybar, mu, s2, nn, kk = sp.symbols("w m_hat mu_star ybar mu sigma2 n k", positive=True)
+    diff = ((1 - w) * m_hat + w * ybar) - ((1 - w) * mu_star + w * mu)
+    a, z = sp.symbols("a z", real=True)  # a = m̂ - μ*, z = ȳ - μ: independent, mean 0
+    lin = sp.expand(diff.subs({m_hat: mu_star + a, ybar: mu + z}))
+    moments = {(0, 0): 1, (1, 0): 0, (0, 1): 0, (2, 0): s2 / nn, (0, 2): s2 / kk, (1, 1): 0}
+    var = sum(c * moments[mon] for mon, c in sp.Poly(sp.expand(lin**2), a, z).terms())
+    errs, where = [], []
+    with mp.workdps(30):
+        for d in (1, 2, 5):
+            for delta in (0.01, 0.05, 0.3):
+                q = mp.findroot(
+                    lambda x, d=d, dl=delta: mp.gammainc(mp.mpf(d) / 2, 0, x / 2, regularized=True) - (1 - mp.mpf(dl)),
+                    d,
+                )
+                for n_ in (10, 100):
+                    for lam in (Fraction(0), Fraction(1, 5), Fraction(2, 5)):
+                        k_ = int(lam * n_)
+                        w_ = mp.mpf(k_) / (n_ + k_)
+                        v = (1 - w_) ** 2 / n_ + (w_**2 / k_ if k_ else 0)
+                        ref = mp.mpf(1.5) * mp.sqrt(v * q)
+                        got = tk_theorem2.gaussian_stat_err(n=n_, lambda_=float(lam), delta=delta, dim=d, sigma=1.5)
+                        errs.append(float(abs(got - ref) / ref))
+                        where.append(f"d={d}, δ={delta}, n={n_}, λ={lam}")
+    return combine(
+        expect_zero(lin - ((1 - w) * a + w * z), "G^n(μ) - G(μ) - ((1-w)(m̂-μ*) + w(ȳ-μ))"),
+        expect_zero(var - s2 * ((1 - w) ** 2 / nn + w**2 / kk), "Var - σ²((1-w)²/n + w²/k)"),
+        # scipy's gammaincinv is accurate to ~1e-14 relative; a square root halves that.
+        worst_case(errs, 1e-11, "gaussian_stat_err vs mpmath χ² quantile", where),
+    )

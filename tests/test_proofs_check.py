@@ -345,3 +345,11 @@ def test_simulator_stationary_fails_on_a_wrong_factor(monkeypatch):
     monkeypatch.setattr(moments, "gaussian_stationary", wrong)
     out = status("gaussian_recursions.toolkit_moments")
     assert not out.passed and "gaussian_stationary" in out.detail.split(";")[0]
+
+
+def test_theorem2_a4_term_fails_on_a_wrong_quantile(monkeypatch):
+    from stability.dynamics import theorem2 as tk_theorem2
+
+    real = tk_theorem2.gammaincinv
+    monkeypatch.setattr(tk_theorem2, "gammaincinv", lambda a, p: real(a, (1 + p) / 2))  # two-sided level
+    assert not status("theorem2.gaussian_a4_term").passed
