@@ -74,7 +74,11 @@ def test_every_closed_form_agrees_with_its_numerical_twin(case):
     # mean map = gradient of the log-partition; Fisher = Jacobian of the mean map
     assert np.allclose(fam.mean(theta), fam.mean_numeric(theta), rtol=FD_TOL, atol=FD_TOL)
     assert np.allclose(fam.fisher(theta), fam.fisher_numeric(theta), rtol=FD_TOL, atol=FD_TOL)
+    # operator (moment matching through the inverse mean map) vs the argmax of §1 by Newton's method
+    # on the objective, polished to a gradient at rounding level (1e-10): theta agrees to ~cond * 1e-10
+    theta_mid = fam.natural(0.5 * fam.mean(fam.reference_point()) + 0.5 * fam.mean(theta))
     for lam in (0.0, 0.4, 3.0):
+        assert np.allclose(fam.operator(theta_mid, dist, lam), fam.operator_numeric(theta_mid, dist, lam), atol=1e-8)
         # Jacobian lambda/(1+lambda) I vs finite differences of the closed-form operator
         assert np.allclose(fam.jacobian(dist, lam), fam.jacobian_numeric(dist, lam), atol=FD_TOL)
     # fixed point (moment matching) vs iterating G_lambda: the loop stops when a step is below

@@ -121,3 +121,12 @@ DEGENERATE = [
 def test_degenerate_data_says_so(name, data, message):
     with pytest.raises(ValueError, match=message):
         stability.analyze(name, data, 0.5)
+
+
+def test_trajectory_steps():
+    fam, x = Poisson(), np.array([1.0, 2.0])
+    assert fam.trajectory(np.zeros(1), x, 0.5, 0).shape == (1, 1)
+    with pytest.raises(ValueError, match=r"^steps must be a finite integer"):
+        fam.trajectory(np.zeros(1), x, 0.5, math.inf)
+    with pytest.raises(ValueError, match=r"^t must be an integer >= 0"):
+        fam.trajectory(np.zeros(1), x, 0.5, 2.5)
