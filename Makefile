@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+	$(PY) -m proofs_check
 
 figures: $(STAMP)
 	@mkdir -p figures/out

@@ -22,8 +22,8 @@ __all__ = ["COMMANDS", "main"]
 # module path -> it defines ``register(subparsers)``
 COMMANDS = [
     "stability.cli",  # ``bound``
-    "stability.dynamics.cli",  # ``simulate``
     "stability.analyze_cli",  # ``analyze``
+    "stability.dynamics.cli",  # ``simulate``
 ]
 
 

@@ -1,0 +1,356 @@
+"""proofs_check: the runner and CLI, and that every result's checks FAIL when an error is planted.
+
+Each planted error is a monkeypatch of the toolkit function (or of the derivation) a check relies
+on: a wrong factor, a flipped inequality or a missing term. A check that still passed would be a
+check that cannot fail.
+"""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import proofs_check
+from proofs_check import REGISTRY, Outcome, collapse, fixed_point, gaussian_recursions, jacobian, run, theorem1
+from proofs_check.__main__ import main
+from proofs_check.registry import check as register
+from stability import bounds
+from stability import collapse as tk_collapse
+from stability import jacobian as tk_jacobian
+
+
+def status(name: str) -> Outcome:
+    return run([REGISTRY[name]])[0].outcome
+
+
+# ---------------------------------------------------------------- runner and command line
+
+
+def test_every_result_module_registers_checks_with_docstrings():
+    results = {c.result for c in REGISTRY.values()}
+    assert results == set(proofs_check.RESULTS)
+    for c in REGISTRY.values():
+        assert c.doc, c.name
+        assert "§" in c.step, c.name
+
+
+def test_list_prints_every_check(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in REGISTRY:
+        assert name in out
+    assert f"{len(REGISTRY)} of {len(REGISTRY)} checks" in out
+
+
+def test_only_runs_one_check_and_markdown_writes_a_table(tmp_path, capsys):
+    md = tmp_path / "report.md"
+    assert main(["--only", "theorem2.toolkit_finite_sample_bound", "--markdown", str(md)]) == 0
+    assert "[PASS] theorem2.toolkit_finite_sample_bound" in capsys.readouterr().out
+    lines = md.read_text().splitlines()
+    assert lines[0].startswith("| result | check | step | method | status |")
+    assert len(lines) == 3 and "| PASS |" in lines[2]
+
+
+def test_only_accepts_a_result_prefix():
+    chosen = proofs_check.select("theorem2")
+    assert {c.name for c in chosen} == {n for n in REGISTRY if n.startswith("theorem2.")}
+    assert "theorem2.unrolled_recursion" in {c.name for c in chosen} and len(chosen) >= 2
+
+
+def test_unknown_only_exits_2(capsys):
+    assert main(["--only", "no_such_check"]) == 2
+    assert "only must name a check or a result" in capsys.readouterr().err
+
+
+def test_failing_check_makes_the_run_exit_1(monkeypatch, capsys):
+    monkeypatch.setattr(bounds, "finite_sample_bound", lambda *a, **k: np.zeros(7))
+    assert main(["--only", "theorem2.toolkit_finite_sample_bound"]) == 1
+    assert "FAIL theorem2.toolkit_finite_sample_bound" in capsys.readouterr().err
+
+
+def test_a_crashing_check_is_a_failure(monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("planted crash")
+
+    monkeypatch.setattr(bounds, "finite_sample_bound", boom)
+    out = status("theorem2.toolkit_finite_sample_bound")
+    assert not out.passed and "RuntimeError: planted crash" in out.detail
+
+
+def test_register_rejects_bad_declarations():
+    with pytest.raises(ValueError, match="method must be one of"):
+        register("x", "§0", "guesswork")
+    with pytest.raises(ValueError, match="must quote the step"):
+        register("x", "§0", "symbolic")(lambda: Outcome(True, ""))
+
+
+def test_expect_zero_falls_back_visibly_and_can_fail():
+    from proofs_check._util import expect_zero
+
+    x = sp.Symbol("x", positive=True)
+    # Euler's reflection formula for the dilogarithm: sympy does not simplify it, so the numeric
+    # fallback decides, and the outcome says so.
+    euler = sp.polylog(2, x) + sp.polylog(2, 1 - x) - (sp.pi**2 / 6 - sp.log(x) * sp.log(1 - x))
+    ok = expect_zero(euler, "reflection", {x: (0.05, 0.95)})
+    assert ok.passed and ok.fallback and "did not simplify" in ok.detail
+    bad = expect_zero(euler + x / 10**6, "off by x/1e6", {x: (0.05, 0.95)})
+    assert not bad.passed
+
+
+# ---------------------------------------------------------------- planted errors, per result
+
+
+def test_fixed_point_fails_on_a_wrong_map(monkeypatch):
+    obj, G = fixed_point.gaussian_map()
+    lam = proofs_check.models.syms.lam
+    monkeypatch.setattr(fixed_point, "gaussian_map", lambda: (obj, [G[0] * (1 + lam) / (1 + 2 * lam), G[1]]))
+    assert not status("fixed_point.gaussian_fixed_point").passed
+
+
+def test_fixed_point_fails_on_a_wrong_log_partition(monkeypatch):
+    fams = fixed_point._families()
+    name, th, A, mean = fams[0]
+    monkeypatch.setattr(fixed_point, "_families", lambda: [(name, th, 2 * A, mean)] + fams[1:])
+    out = status("fixed_point.expfam_mean_parameter")
+    assert not out.passed and "Poisson: E_θ[T] - A'(θ)" in out.detail.split(";")[0]
+
+
+def test_jacobian_checks_fail_on_a_wrong_factor(monkeypatch):
+    real = tk_jacobian.fixed_point_jacobian
+    monkeypatch.setattr(tk_jacobian, "fixed_point_jacobian", lambda A, B, lam: 0.99 * real(A, B, lam))
+    for name in ("jacobian.toolkit_gaussian", "jacobian.toolkit_expfam", "jacobian.cauchy_numeric_ift"):
+        assert not status(name).passed, name
+
+
+def test_symbolic_ift_fails_on_a_wrong_fisher_matrix(monkeypatch):
+    DG, dF_new, dF_old, A, B = jacobian._gaussian_jacobians()
+    monkeypatch.setattr(jacobian, "_gaussian_jacobians", lambda: (DG, dF_new, dF_old, A, 2 * B))
+    assert not status("jacobian.gaussian_ift").passed
+
+
+def test_spectrum_checks_fail_on_a_wrong_rate(monkeypatch):
+    monkeypatch.setattr(tk_jacobian, "_rate", lambda g, lam: lam * g / (1.0 + 2 * lam * g))
+    assert not status("spectrum.toolkit_spectrum").passed
+    assert not status("spectrum.self_adjoint").passed
+
+
+def test_spectrum_fails_on_wrong_generalized_eigenvalues(monkeypatch):
+    real = tk_jacobian.generalized_eigenvalues
+    monkeypatch.setattr(tk_jacobian, "generalized_eigenvalues", lambda A, B: 1.001 * real(A, B))
+    assert not status("spectrum.toolkit_spectrum").passed
+
+
+def _paper_wrong_factor(lambda_, eps, alpha=1.0, L=1.0):
+    s = lambda_ * (alpha + 2 * eps * L)  # planted: 2 eps L
+    return np.where(s < alpha, s / (alpha - s), np.inf) if np.ndim(s) else (s / (alpha - s) if s < alpha else np.inf)
+
+
+def test_theorem1_paper_check_fails_on_a_wrong_factor(monkeypatch):
+    monkeypatch.setattr(bounds, "bound", _paper_wrong_factor)
+    assert not status("theorem1.toolkit_paper").passed
+
+
+def test_theorem1_paper_check_fails_on_a_flipped_inequality(monkeypatch):
+    def flipped(lambda_, eps, alpha=1.0, L=1.0):
+        s = lambda_ * (alpha + eps * L)
+        with np.errstate(divide="ignore"):
+            return s / (alpha - s) if s > alpha else np.inf  # planted: '>' where the theorem has '<'
+
+    monkeypatch.setattr(bounds, "bound", flipped)
+    assert not status("theorem1.toolkit_paper").passed
+
+
+def test_theorem1_paper_threshold_fails_on_a_missing_factor(monkeypatch):
+    real = bounds.max_lambda
+
+    def wrong(eps, alpha=1.0, L=1.0, form="paper"):
+        return alpha / (alpha + eps * L) if form == "paper" else real(eps, alpha, L, form)  # planted: no 2
+
+    monkeypatch.setattr(bounds, "max_lambda", wrong)
+    out = status("theorem1.toolkit_paper")
+    assert not out.passed and "max_lambda" in out.detail.split(";")[0]
+
+
+def test_theorem1_sharp_check_fails_on_a_flipped_sign(monkeypatch):
+    def wrong(lambda_, eps, alpha=1.0, L=1.0):
+        leps = eps * L
+        if leps >= alpha and lambda_ > 0:
+            return np.inf
+        return lambda_ * (alpha + leps) / (alpha + lambda_ * (alpha + leps))  # planted: + instead of -
+
+    monkeypatch.setattr(bounds, "sharp_bound", wrong)
+    assert not status("theorem1.toolkit_sharp").passed
+
+
+def test_theorem1_sharp_threshold_fails_on_a_missing_factor(monkeypatch):
+    real = bounds.max_lambda
+
+    def wrong(eps, alpha=1.0, L=1.0, form="paper"):
+        if form == "sharp" and 0 < eps * L < alpha:
+            return alpha / (eps * L)  # planted: missing 2
+        return real(eps, alpha, L, form)
+
+    monkeypatch.setattr(bounds, "max_lambda", wrong)
+    assert not status("theorem1.toolkit_sharp").passed
+
+
+def test_theorem1_ordering_and_kr_chain_fail_on_a_too_small_sharp_bound(monkeypatch):
+    real = bounds.sharp_bound
+    monkeypatch.setattr(bounds, "sharp_bound", lambda *a, **k: 0.6 * real(*a, **k))
+    assert not status("theorem1.norm_ordering").passed
+    assert not status("theorem1.kantorovich_rubinstein").passed
+
+
+def test_kantorovich_rubinstein_fails_when_w1_is_underestimated(monkeypatch):
+    real = theorem1._logistic_model
+
+    def half_w1(*args):
+        theta, A, W1 = real(*args)
+        return theta, A, W1 / 2
+
+    monkeypatch.setattr(theorem1, "_logistic_model", half_w1)
+    out = status("theorem1.kantorovich_rubinstein")
+    assert not out.passed and "|A - B|/(L·W1)" in out.detail.split(";")[0]
+
+
+def test_theorem2_fails_on_a_missing_term(monkeypatch):
+    def wrong(t, lambda_, eps, stat_err, init_err, alpha=1.0, L=1.0, form="paper"):
+        rho = bounds.bound(lambda_, eps, alpha, L) if form == "paper" else bounds.sharp_bound(lambda_, eps, alpha, L)
+        t = np.asarray(t, dtype=float)
+        with np.errstate(invalid="ignore"):
+            out = np.where(np.isinf(t), stat_err / (1 - rho), stat_err * (1 - rho**t) / (1 - rho))  # no ρ^t e0
+        return np.where(rho < 1, out, np.inf)
+
+    monkeypatch.setattr(bounds, "finite_sample_bound", wrong)
+    assert not status("theorem2.toolkit_finite_sample_bound").passed
+
+
+def test_collapse_fails_on_a_wrong_c4(monkeypatch):
+    real = tk_collapse.c4
+    monkeypatch.setattr(tk_collapse, "c4", lambda n: real(n) * np.sqrt(np.asarray(n, float) / (np.asarray(n) + 1.0)))
+    assert not status("collapse.toolkit_c4_sigma").passed
+
+
+def test_collapse_fails_when_c4_reaches_one(monkeypatch):
+    real = tk_collapse.c4
+    monkeypatch.setattr(tk_collapse, "c4", lambda n: np.where(np.asarray(n) > 100, 1.0, real(n)))
+    assert not status("collapse.c4_below_one").passed
+
+
+def test_collapse_fails_on_a_wrong_mle_ratio(monkeypatch):
+    real = tk_collapse.expected_variance
+
+    def wrong(t, n, sigma0=1.0, estimator="unbiased"):
+        if estimator == "mle" and np.isfinite(t):
+            return sigma0**2 * (n / (n + 1.0)) ** t  # planted: n/(n+1) instead of (n-1)/n
+        return real(t, n, sigma0, estimator)
+
+    monkeypatch.setattr(tk_collapse, "expected_variance", wrong)
+    assert not status("collapse.toolkit_variance").passed
+
+
+def test_collapse_fails_on_a_missing_log2_term(monkeypatch):
+    real = tk_collapse.log_det_drift
+    monkeypatch.setattr(
+        tk_collapse, "log_det_drift", lambda n, d=1, estimator="unbiased": real(n, d, estimator) - d * np.log(2)
+    )
+    assert not status("collapse.toolkit_log_det_drift").passed
+    assert not status("collapse.bartlett_monte_carlo").passed
+
+
+def test_collapse_symbolic_fails_on_a_wrong_chi2_moment(monkeypatch):
+    m = collapse._chi2_moments()
+    monkeypatch.setattr(collapse, "_chi2_moments", lambda: (m[0], m[1], m[2] + sp.log(2)))
+    assert not status("collapse.log_det_drift").passed
+
+
+def test_gaussian_recursions_fail_on_a_missing_term(monkeypatch):
+    def update(m_hat, S_hat, ybar, S_y, w=gaussian_recursions.W):
+        return (1 - w) * m_hat + w * ybar, (1 - w) * S_hat + w * S_y  # planted: no w(1-w)(ȳ-m̂)(ȳ-m̂)ᵀ
+
+    monkeypatch.setattr(gaussian_recursions, "update", update)
+    assert not status("gaussian_recursions.pooled_update").passed
+    assert not status("gaussian_recursions.conditional_moments").passed
+
+
+def test_gaussian_recursions_monte_carlo_fails_on_a_missing_term(monkeypatch):
+    real = gaussian_recursions.conditional_moments
+
+    def wrong(m_hat, S_hat, mu_t, Sig_t, n_real, k_syn):
+        E_mu, E_Sig = real(m_hat, S_hat, mu_t, Sig_t, n_real, k_syn)
+        w = k_syn / (n_real + k_syn)
+        return E_mu, E_Sig - w * (1 - w) * Sig_t / k_syn  # planted: drop the Σ_t/k term
+
+    monkeypatch.setattr(gaussian_recursions, "conditional_moments", wrong)
+    assert not status("gaussian_recursions.naive_refit_monte_carlo").passed
+
+
+def test_families_fail_on_a_wrong_fisher(monkeypatch):
+    from stability.families import Poisson
+
+    real = Poisson.fisher
+    monkeypatch.setattr(Poisson, "fisher", lambda self, theta: 1.01 * real(self, theta))
+    out = status("families.log_partition")
+    assert not out.passed and "poisson" in out.detail
+
+
+def test_families_fail_on_a_wrong_mean_map_inverse(monkeypatch):
+    from stability.families import Gamma
+
+    real = Gamma.natural
+    monkeypatch.setattr(Gamma, "natural", lambda self, mu: real(self, mu) + np.array([1e-6, 0.0]))
+    assert not status("families.fixed_point_operator").passed
+
+
+def test_families_fail_on_a_wrong_rate(monkeypatch):
+    from stability.families import ExponentialFamily
+
+    monkeypatch.setattr(ExponentialFamily, "rate", lambda self, lambda_: lambda_ / (1.0 + 2.0 * lambda_))
+    assert not status("families.jacobian_constants").passed
+
+
+def test_simulator_recursion_check_fails_on_a_missing_term(monkeypatch):
+    real = gaussian_recursions.unconditional_recursion
+
+    def wrong(scheme):
+        S, P, C, m = real(scheme)
+        return S, P - gaussian_recursions._w**2 * gaussian_recursions._S / gaussian_recursions.k, C, m
+
+    monkeypatch.setattr(gaussian_recursions, "unconditional_recursion", wrong)
+    assert not status("gaussian_recursions.unconditional_recursion").passed
+
+
+def test_simulator_moments_fail_on_a_missing_term(monkeypatch):
+    from stability.dynamics import moments
+
+    real = moments._gaussian_step
+
+    def wrong(S, P, C, m, **kw):
+        S1, P1, C1, m1 = real(S, P, C, m, **kw)
+        k = kw["k"]
+        return S1, P1 - (kw["w"] ** 2 * S / k if k and kw["scheme"] != "replace" else 0), C1, m1  # no w² S_t/k
+
+    monkeypatch.setattr(moments, "_gaussian_step", wrong)
+    out = status("gaussian_recursions.toolkit_moments")
+    assert not out.passed and "gaussian_moments" in out.detail.split(";")[0]
+
+
+def test_simulator_stationary_fails_on_a_wrong_factor(monkeypatch):
+    from stability.dynamics import moments
+
+    real = moments.gaussian_stationary
+
+    def wrong(**kw):
+        st = real(**kw)
+        return moments.MomentPrediction(st.mean, st.cov_mean, 1.01 * st.expected_cov)
+
+    monkeypatch.setattr(moments, "gaussian_stationary", wrong)
+    out = status("gaussian_recursions.toolkit_moments")
+    assert not out.passed and "gaussian_stationary" in out.detail.split(";")[0]
+
+
+def test_theorem2_a4_term_fails_on_a_wrong_quantile(monkeypatch):
+    from stability.dynamics import theorem2 as tk_theorem2
+
+    real = tk_theorem2.gammaincinv
+    monkeypatch.setattr(tk_theorem2, "gammaincinv", lambda a, p: real(a, (1 + p) / 2))  # two-sided level
+    assert not status("theorem2.gaussian_a4_term").passed
