@@ -25,7 +25,7 @@ ESTIMATORS = ("unbiased", "mle")
 
 
 def _log_c4(n_: np.ndarray) -> np.ndarray:
-    r""":math:`\log c_4(n)`, accurate to a few ulps for every :math:`n \ge 2`.
+    r""":math:`\log c_4(n)`, relative error below 1e-14 for every :math:`n \ge 2`.
 
     With :math:`x = (n-1)/2`, :math:`c_4(n) = \Gamma(x+\tfrac12)/(\Gamma(x)\sqrt{x})`. For
     :math:`x < 20` log-gamma is used directly (its values are small, so the difference keeps full
@@ -51,7 +51,7 @@ def c4(n):
 
     :math:`E[s] = c_4(n)\sigma` for the unbiased sample standard deviation :math:`s` of :math:`n`
     Gaussian points; :math:`c_4(n) < 1` for every integer :math:`n \ge 2` and
-    :math:`c_4(n) = 1 - 1/(4n) + O(n^{-2})`. Accurate to a few ulps for any :math:`n` (see
+    :math:`c_4(n) = 1 - 1/(4n) + O(n^{-2})`. Relative error below 1e-14 for any :math:`n` (see
     :func:`_log_c4`).
 
     Parameters
