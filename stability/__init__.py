@@ -6,6 +6,7 @@ Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
 """
 
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
+from . import numerical
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
@@ -25,6 +26,7 @@ __all__ = [
     "generalized_eigenvalues",
     "log_det_drift",
     "max_lambda",
+    "numerical",
     "rate_exact",
     "register_model",
     "sharp_bound",
