@@ -5,8 +5,8 @@ Bertrand, Bose, Duplessis, Jiralerspong and Gidel, "On the Stability of Iterativ
 Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
 """
 
-from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from . import numerical
+from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model

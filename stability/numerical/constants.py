@@ -217,7 +217,9 @@ def local_constants(model, data, *, seed: int = 0, n_mc: int = 4096) -> LocalCon
     L, L_how = lipschitz(problem)
     eps, eps_how = wasserstein(problem, seed=seed)
     details = {
-        "theta_star": f"{problem.fit.method}: {problem.fit.iterations} iterations, |grad|_inf = {problem.fit.grad_norm:.2e}",
+        "theta_star": (
+            f"{problem.fit.method}: {problem.fit.iterations} iterations, |grad|_inf = {problem.fit.grad_norm:.2e}"
+        ),
         "expectations": dict(problem.expectations.method),
         "A, B": how,
         "alpha": "smallest eigenvalue of A (numpy eigvalsh)",

@@ -170,7 +170,6 @@ def _tensor(x) -> torch.Tensor:
 
 def _support_rule(model, data, kind, xs, h, T) -> tuple[np.ndarray, np.ndarray, str, tuple | None]:
     support = model.support
-    dim = model.data_dim
     if isinstance(support, tuple):
         return np.asarray(support, dtype=float)[:, None], np.zeros(len(support)), "sum over the finite support", None
     if support == "count":

@@ -143,7 +143,10 @@ class Laplace(_LocationScale):
 
 
 class Logistic(_LocationScale):
-    r"""Logistic location-scale: :math:`\log p_\theta(x) = -z - 2\log(1+e^{-z}) - \log s`, :math:`\theta=(\mu,\log s)`."""
+    r"""Logistic location-scale: :math:`\log p_\theta(x) = -z - 2\log(1+e^{-z}) - \log s`.
+
+    :math:`z = (x-\mu)/s`, :math:`\theta=(\mu,\log s)`.
+    """
 
     name = "logistic"
 
@@ -308,7 +311,8 @@ class _ExpFamily(LikelihoodModel):
 
 class Gaussian(_ExpFamily):
     r"""1-D Gaussian, natural :math:`\eta = (\mu/\sigma^2, -1/(2\sigma^2))`, :math:`T = (x, x^2)`,
-    :math:`A(\eta) = -\eta_1^2/(4\eta_2) - \tfrac12\log(-2\eta_2)`, :math:`h = (2\pi)^{-1/2}`. Needs :math:`\eta_2<0`."""
+    :math:`A(\eta) = -\eta_1^2/(4\eta_2) - \tfrac12\log(-2\eta_2)`, :math:`h = (2\pi)^{-1/2}`.
+    Needs :math:`\eta_2<0`."""
 
     name = "gaussian"
     n_params = 2
