@@ -129,15 +129,18 @@ def _w1_1d(problem) -> tuple[float, str]:
     with torch.no_grad():
         lp = model.log_prob(th, _tensor(x[:, None])).numpy() + logv
     wm = np.exp(lp - np.logaddexp.reduce(lp))
-    Fm = np.cumsum(wm) - wm / 2
+    # CDFs below the median, survival functions above it: no cancellation of 1 - 1 in the tails
+    upper = np.arange(x.size) >= x.size // 2
+    Fm = np.where(upper, np.cumsum(wm[::-1])[::-1] - wm / 2, np.cumsum(wm) - wm / 2)
     if kind == "samples":
         xs = np.sort(ex.x_data.numpy()[:, 0])
-        Fd = np.searchsorted(xs, x, side="right") / xs.size
+        below = np.searchsorted(xs, x, side="right")
+        Fd = np.where(upper, (xs.size - below) / xs.size, below / xs.size)
         how = "empirical CDF of the sample"
     else:
         ld = _density_log(data, kind, x[:, None]) + logv
         wd = np.exp(ld - np.logaddexp.reduce(ld[np.isfinite(ld)]))
-        Fd = np.cumsum(wd) - wd / 2
+        Fd = np.where(upper, np.cumsum(wd[::-1])[::-1] - wd / 2, np.cumsum(wd) - wd / 2)
         how = "CDF of the data density by cumulative quadrature"
     g = np.abs(Fm - Fd)
     w1 = float(np.sum((g[1:] + g[:-1]) / 2 * np.diff(x)))

@@ -113,10 +113,16 @@ def _centre_scale(data, kind: str, x_samples: np.ndarray | None, log: bool) -> t
     return q[1], np.where(scale > 0, scale, 1.0)
 
 
+# On (0, inf) the rule spans log x in c +- LOG_SPAN: e^50 times the median either way is beyond the
+# mass of any distribution the mass check accepts, and keeps x far from floating-point overflow.
+LOG_SPAN = 50.0
+
+
 def _sinh_rule(c: np.ndarray, s: np.ndarray, h: float, T: float, log: bool) -> tuple[np.ndarray, np.ndarray]:
-    t = np.arange(-T, T + h / 2, h)
     axes, vols = [], []
     for ck, sk in zip(c, s, strict=True):
+        Tk = min(T, float(np.arcsinh(LOG_SPAN / sk))) if log else T
+        t = np.arange(-Tk, Tk + h / 2, h)
         u = ck + sk * np.sinh(t)
         dv = sk * np.cosh(t) * h
         if log:
@@ -259,9 +265,9 @@ def build_expectations(model, data, theta_star=None, *, n_mc: int = 4096, seed=0
     method["model"] = f"quadrature: {how}; mass error {errors.get('model', float('nan')):.1e}"
     if xs is None:
         lq = _density_log(data, kind, x) + logv
-        keep = np.isfinite(lq)
-        w = np.exp(lq[keep] - np.logaddexp.reduce(lq[keep]))
-        x_data, w_data = x[keep], w
+        w = np.exp(lq - np.logaddexp.reduce(lq[np.isfinite(lq)]))
+        keep = w > 0  # points without data mass do not enter data expectations
+        x_data, w_data = x[keep], w[keep]
         method["data"] = f"quadrature on the same points; mass error {errors['data']:.1e}"
     else:
         x_data, w_data = xs, np.full(xs.shape[0], 1.0 / xs.shape[0])

@@ -192,7 +192,7 @@ class GaussianMixture(LikelihoodModel):
         l2 = c - k * ls2 - 0.5 * ((x - m2) ** 2).sum(-1) * torch.exp(-2 * ls2)
         lp = torch.nn.functional.logsigmoid(a)
         lq = torch.nn.functional.logsigmoid(-a)
-        return torch.logaddexp(lp + l1, lq + l2)
+        return torch.logsumexp(torch.stack([lp + l1, lq + l2]), 0)  # (logaddexp has NaN second derivatives far out)
 
     def initial_theta(self, x, w):
         # split along the first principal axis at the weighted mean
