@@ -116,4 +116,4 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"^theta must have shape \(2,\)"):
         p.G(np.zeros(3), 0.5)
     with pytest.raises(ValueError, match=r"^seed must be an int"):
-        Retraining(GaussianMixture(1), BIMODAL, seed="x").expectations  # noqa: B018
+        Retraining(GaussianMixture(1), BIMODAL, seed="x")

@@ -77,7 +77,9 @@ def basin_radius(
     for i, r in enumerate(radii):
         for j in range(n_directions):
             th = ts + r * u[j]
-            for k in range(1, max_steps + 1):
+            k = 0
+            while k < max_steps:
+                k += 1
                 res = problem.G(th, lam)
                 if not res.converged:
                     break

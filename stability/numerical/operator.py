@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .._domains import check
-from .expectations import build_expectations
+from .expectations import as_generator, build_expectations
 
 __all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "maximize"]
 
@@ -166,6 +166,7 @@ class Retraining:
     expectations: object = field(init=False)
 
     def __post_init__(self):
+        as_generator(self.seed)  # validates the seed even where no Monte Carlo is used
         ex = build_expectations(self.model, self.data, n_mc=self.n_mc, seed=self.seed)
         x0 = self.theta0
         if x0 is None:
