@@ -31,11 +31,21 @@ from .curvature import dense_curvature
 from .expectations import _density_log, _sinh_rule, _tensor, data_kind
 from .operator import Retraining
 
-__all__ = ["LIP_GRID", "LIP_QUANTILE", "W1_POINTS", "lipschitz", "local_constants", "wasserstein"]
+__all__ = [
+    "LIP_GRID",
+    "LIP_LOCAL",
+    "LIP_QUANTILE",
+    "LIP_REFINE",
+    "W1_POINTS",
+    "lipschitz",
+    "local_constants",
+    "wasserstein",
+]
 
 DTYPE = torch.float64
 LIP_QUANTILE = 1e-6  # mass left outside the box where L is estimated, per side and coordinate
 LIP_GRID = {1: 801, 2: 61}  # grid points per coordinate
+LIP_LOCAL, LIP_REFINE = 21, 3  # zoom: points per coordinate over +-1 cell around the maximum, rounds
 W1_POINTS = 1500  # cap on sample points for 2-D optimal transport (exact LP, O(n^3))
 W1_GRID = 40  # grid per coordinate discretising 2-D densities for W1 (cell size ~ box/40)
 
@@ -89,17 +99,32 @@ def lipschitz(problem) -> tuple[float, str]:
             f"[{lo[0]:.4g}, {hi[0]:.4g}] (mass outside <= {LIP_QUANTILE:g} per side)"
         )
     m = LIP_GRID[dim]
+    jac = torch.vmap(torch.func.jacfwd(hess, argnums=1), in_dims=(None, 0))
+
+    def norm_dH(points: np.ndarray) -> np.ndarray:
+        dH = jac(th, _tensor(points))  # (G, d, d, dim)
+        return torch.linalg.matrix_norm(dH.permute(0, 3, 1, 2), ord=2).pow(2).sum(1).sqrt().numpy()
+
     axes = [np.linspace(lo[k], hi[k], m) for k in range(dim)]
+    step = (hi - lo) / (m - 1)
     grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], 1)
-    dH = torch.vmap(torch.func.jacfwd(hess, argnums=1), in_dims=(None, 0))(th, _tensor(grid))  # (G, d, d, dim)
-    norms = torch.linalg.matrix_norm(dH.permute(0, 3, 1, 2), ord=2)  # (G, dim)
-    vals = norms.pow(2).sum(1).sqrt()
-    if not torch.all(torch.isfinite(vals)):
+    vals = norm_dH(grid)
+    if not np.all(np.isfinite(vals)):
         return math.nan, "x-derivative of the Hessian is NaN or infinite on the grid"
+    best, where = float(vals.max()), grid[np.argmax(vals)]
+    for _ in range(LIP_REFINE):  # zoom on the maximum: one grid cell either side, finer grid
+        local = [np.linspace(where[k] - step[k], where[k] + step[k], LIP_LOCAL) for k in range(dim)]
+        step = 2 * step / (LIP_LOCAL - 1)
+        pts = np.stack([g.ravel() for g in np.meshgrid(*local, indexing="ij")], 1)
+        pts = np.clip(pts, lo, hi)
+        v = norm_dH(pts)
+        if np.all(np.isfinite(v)) and v.max() > best:
+            best, where = float(v.max()), pts[np.argmax(v)]
     box = " x ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(lo, hi, strict=True))
-    return float(vals.max()), (
-        f"max over a {'x'.join([str(m)] * dim)} grid on {box} of the autograd x-derivative of the theta-Hessian "
-        f"(operator norm{', combined over coordinates as sqrt(sum_k ||d_k H||^2)' if dim == 2 else ''}); "
+    return best, (
+        f"max over a {'x'.join([str(m)] * dim)} grid on {box}, refined {LIP_REFINE} times around the maximum, "
+        f"of the autograd x-derivative of the theta-Hessian (operator norm"
+        f"{', combined over coordinates as sqrt(sum_k ||d_k H||^2)' if dim == 2 else ''}); "
         f"the box holds all but {LIP_QUANTILE:g} of data and model mass per side"
     )
 
