@@ -17,9 +17,10 @@ RNG = np.random.default_rng(7)
     [
         (StudentT(3.0), stats.logistic(0.0, 1.0)),
         (GaussianMixture(1), np.concatenate([RNG.normal(-2, 1, 200), RNG.normal(2.5, 0.6, 150)])),
-        (ProductStudentT(3), RNG.laplace(size=(600, 3))),  # Monte Carlo model expectations (dim 3)
+        # 20 parameters: LOBPCG iterates (scipy solves d < 5 x block size densely); Monte Carlo expectations
+        (ProductStudentT(10), RNG.laplace(size=(600, 10))),
     ],
-    ids=["student-t", "mixture-1d", "product-t-3d-monte-carlo"],
+    ids=["student-t", "mixture-1d", "product-t-10d-monte-carlo"],
 )
 def test_matrix_free_agrees_with_dense(model, data):
     p = Retraining(model, data, n_mc=2000)
@@ -28,8 +29,8 @@ def test_matrix_free_agrees_with_dense(model, data):
     g = mf.gamma_max()
     a = mf.alpha()
     assert g.converged and a.converged
-    # both paths use the same weighted sums; Lanczos tolerance 1e-8 and CG 1e-10 (relative) bound
-    # the difference, with rounding of the Hessian-vector products ~1e-14
+    # both paths use the same weighted sums; the LOBPCG residual tolerance 1e-6 bounds the Ritz value's
+    # error by residual^2 / gap ~ 1e-12 / gap, so rel 1e-7 holds for gaps above 1e-5
     assert g.value == pytest.approx(linalg.eigh(B, A, eigvals_only=True)[-1], rel=1e-7)
     assert a.value == pytest.approx(np.linalg.eigvalsh(A)[0], rel=1e-6, abs=1e-8)
     for lam in (0.3, 2.0):

@@ -133,10 +133,14 @@ class MatrixFreeCurvature:
         X = np.random.default_rng(self._seed).standard_normal((self.d, min(BLOCK, self.d)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # non-convergence is reported below instead
-            vals, _, hist = splinalg.lobpcg(
+            out = splinalg.lobpcg(
                 op, X, B=M, largest=largest, tol=EIG_TOL, maxiter=MAXITER, retResidualNormsHistory=True
             )
+        vals = out[0]
         i = int(np.argmax(vals) if largest else np.argmin(vals))
+        if len(out) == 2:  # small problems: scipy solves them densely from the operators
+            return float(vals[i]), 0, True, "LOBPCG fell back to a dense solve (small d)"
+        hist = out[2]
         res = float(np.asarray(hist[-1])[i]) if len(hist) else math.nan
         ok = res <= EIG_TOL * max(abs(float(vals[i])), 1.0) * 10
         msg = f"LOBPCG: {len(hist)} iterations, residual {res:.1e}"
