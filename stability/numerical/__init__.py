@@ -2,7 +2,8 @@
 
 Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data and model
 expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and
-matrix-free), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
+matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
+log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
 attraction). torch is imported on first use, so ``import stability`` stays fast; the built-in
 models are registered with :func:`stability.register_model` by name here.
 """
@@ -17,6 +18,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "ConvergenceError",
     "MatrixFreeCurvature",
+    "NonSmoothRetraining",
     "Retraining",
     "basin_radius",
     "dense_curvature",
@@ -28,6 +30,7 @@ __all__ = [
 _WHERE = {
     "ConvergenceError": "operator",
     "MatrixFreeCurvature": "curvature",
+    "NonSmoothRetraining": "nonsmooth",
     "Retraining": "operator",
     "basin_radius": "basin",
     "dense_curvature": "curvature",

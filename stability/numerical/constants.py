@@ -225,12 +225,13 @@ def local_constants(model, data, *, seed: int = 0, n_mc: int = 4096) -> LocalCon
     :math:`A` is singular (θ* is then not a strict local maximum: the parameters are not
     identifiable); a singular Fisher information B is reported in ``details["fisher"]``.
     """
-    problem = Retraining(model, data, seed=seed, n_mc=n_mc)
     if getattr(model, "smooth", True) is False:
-        from .nonsmooth import curvature_nonsmooth
+        from .nonsmooth import NonSmoothRetraining, curvature_nonsmooth
 
+        problem = NonSmoothRetraining(model, data, seed=seed)
         A, B, how = curvature_nonsmooth(problem)
     else:
+        problem = Retraining(model, data, seed=seed, n_mc=n_mc)
         A, B = dense_curvature(problem)
         how = "autograd Hessians of the weighted log-likelihood sums"
     ev = np.linalg.eigvalsh(A)

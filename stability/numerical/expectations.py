@@ -198,7 +198,9 @@ def _support_rule(model, data, kind, xs, h, T) -> tuple[np.ndarray, np.ndarray, 
     return x, logv, how, (c, s, h, T, log)
 
 
-def build_expectations(model, data, theta_star=None, *, n_mc: int = 4096, seed=0) -> Expectations:
+def build_expectations(
+    model, data, theta_star=None, *, n_mc: int = 4096, seed=0, mass_tol: float = MASS_TOL
+) -> Expectations:
     """Points and weights for ``data`` and for the model (quadrature if ``data_dim <= 2``).
 
     With ``data_dim > 2`` the model's Monte Carlo points are drawn from ``model.sample`` at
@@ -254,7 +256,7 @@ def build_expectations(model, data, theta_star=None, *, n_mc: int = 4096, seed=0
                 lp = model.log_prob(_tensor(theta_star), xt) + lb
             mass_m = float(torch.logsumexp(lp, 0).exp())
             errors["model"] = abs(mass_m - 1.0) if math.isfinite(mass_m) else math.inf
-        if all(e <= MASS_TOL for e in errors.values()):
+        if all(e <= mass_tol for e in errors.values()):
             break
         h, T = h / 2, T + 2
     else:
