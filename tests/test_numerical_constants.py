@@ -110,3 +110,30 @@ def test_non_identifiable_model_raises():
     model = FunctionModel(lambda th, x: -0.5 * (x[:, 0] - th[0] - th[1]) ** 2 - 0.5 * math.log(2 * math.pi), [0.0, 0.0])
     with pytest.raises(ValueError, match=r"^A must be positive definite at theta\*"):
         local_constants(model, stats.norm(1.0))
+
+
+def test_user_defined_model_from_a_plain_function():
+    # Gaussian location-scale written by a user, theta = (mu, log sigma), fitted to a t(5) density:
+    # theta* = (0, log sqrt(5/3)) (moment matching) and A = B = diag(1/sigma^2, 2) (Fisher information
+    # of N(mu, sigma^2) in (mu, log sigma); A's off-diagonal E[2 (x - mu)] / sigma^2 vanishes at the mean)
+    def log_prob(theta, x):
+        z = (x[:, 0] - theta[0]) * torch.exp(-theta[1])
+        return -0.5 * z**2 - theta[1] - 0.5 * math.log(2 * math.pi)
+
+    model = FunctionModel(log_prob, [0.5, 0.0], name="my-gaussian")
+    r = stability.analyze(model, stats.t(5), 1.0)
+    var = 5 / 3
+    # quadrature of the t(5) density: mass error <= 1e-9, so rtol 1e-7 with margin
+    np.testing.assert_allclose(r.theta_star, [0.0, 0.5 * math.log(var)], atol=1e-8)
+    np.testing.assert_allclose(r.A, np.diag([1 / var, 2.0]), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(r.B, np.diag([1 / var, 2.0]), rtol=1e-7, atol=1e-9)
+    assert r.model == "my-gaussian" and r.rate_exact == pytest.approx(0.5, abs=1e-7)
+
+
+def test_torch_distribution_data_matches_scipy():
+    # the same density given as torch and as scipy: the same rule and the same constants (rounding)
+    from_torch = local_constants(Gaussian(), torch.distributions.StudentT(torch.tensor(6.0, dtype=torch.float64)))
+    from_scipy = local_constants(Gaussian(), stats.t(6))
+    np.testing.assert_allclose(from_torch.theta_star, from_scipy.theta_star, rtol=1e-8)
+    np.testing.assert_allclose(from_torch.A, from_scipy.A, rtol=1e-8)
+    assert from_torch.eps == pytest.approx(from_scipy.eps, rel=1e-6)

@@ -39,17 +39,18 @@ _WHERE = {
     "wasserstein": "constants",
 }
 
-# registered name -> class name in .models
+# registered name -> class name in .models. The exponential families carry a "-numerical" suffix:
+# their plain names belong to the closed forms (stability.families).
 BUILTIN_MODELS = {
-    "bernoulli": "Bernoulli",
-    "categorical": "Categorical",
-    "exponential": "Exponential",
-    "gamma": "Gamma",
+    "bernoulli-numerical": "Bernoulli",
+    "categorical-numerical": "Categorical",
+    "exponential-numerical": "Exponential",
+    "gamma-numerical": "Gamma",
     "gaussian-mixture": "GaussianMixture",
-    "gaussian-natural": "Gaussian",
+    "gaussian-numerical": "Gaussian",
     "laplace": "Laplace",
     "logistic": "Logistic",
-    "poisson": "Poisson",
+    "poisson-numerical": "Poisson",
     "student-t": "StudentT",
 }
 

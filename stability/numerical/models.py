@@ -314,7 +314,7 @@ class Gaussian(_ExpFamily):
     :math:`A(\eta) = -\eta_1^2/(4\eta_2) - \tfrac12\log(-2\eta_2)`, :math:`h = (2\pi)^{-1/2}`.
     Needs :math:`\eta_2<0`."""
 
-    name = "gaussian"
+    name = "gaussian-numerical"
     n_params = 2
 
     def log_partition(self, eta):
@@ -336,7 +336,7 @@ class Gaussian(_ExpFamily):
 class Bernoulli(_ExpFamily):
     r"""Bernoulli, natural :math:`\eta = \mathrm{logit}\,p`, :math:`T = x`, :math:`A = \log(1+e^\eta)`."""
 
-    name = "bernoulli"
+    name = "bernoulli-numerical"
     n_params = 1
     support = (0.0, 1.0)
 
@@ -357,7 +357,7 @@ class Categorical(_ExpFamily):
     r"""Categorical on labels 0..k-1, natural :math:`\eta_j = \log(p_j/p_{k-1})` (j < k-1),
     :math:`T_j = 1[x=j]`, :math:`A = \log(1 + \sum_j e^{\eta_j})`."""
 
-    name = "categorical"
+    name = "categorical-numerical"
 
     def __init__(self, k: int = 3):
         if not (isinstance(k, int) and k >= 2):
@@ -384,7 +384,7 @@ class Categorical(_ExpFamily):
 class Poisson(_ExpFamily):
     r"""Poisson, natural :math:`\eta = \log\text{rate}`, :math:`T = x`, :math:`A = e^\eta`, :math:`h = 1/x!`."""
 
-    name = "poisson"
+    name = "poisson-numerical"
     n_params = 1
     support = "count"
 
@@ -404,7 +404,7 @@ class Poisson(_ExpFamily):
 class Exponential(_ExpFamily):
     r"""Exponential, natural :math:`\eta = -\text{rate} < 0`, :math:`T = x`, :math:`A = -\log(-\eta)`."""
 
-    name = "exponential"
+    name = "exponential-numerical"
     n_params = 1
     support = "positive"
 
@@ -425,7 +425,7 @@ class Gamma(_ExpFamily):
     r"""Gamma, natural :math:`\eta = (a-1, -b)`, :math:`T = (\log x, x)`,
     :math:`A = \log\Gamma(\eta_1+1) - (\eta_1+1)\log(-\eta_2)`. Needs :math:`\eta_1 > -1, \eta_2 < 0`."""
 
-    name = "gamma"
+    name = "gamma-numerical"
     n_params = 2
     support = "positive"
 
