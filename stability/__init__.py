@@ -5,7 +5,10 @@ Bertrand, Bose, Duplessis, Jiralerspong and Gidel, "On the Stability of Iterativ
 Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
 """
 
-from . import numerical
+from . import (
+    families,  # registers the exponential families with analyze()
+    numerical,  # registers the numerical models with analyze()
+)
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
@@ -21,6 +24,7 @@ __all__ = [
     "c4",
     "expected_sigma",
     "expected_variance",
+    "families",
     "finite_sample_bound",
     "fixed_point_jacobian",
     "generalized_eigenvalues",

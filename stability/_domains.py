@@ -65,6 +65,12 @@ DOMAINS: dict[str, Interval] = {
     "d": Interval(1.0, integer=True),  # dimension
     "sigma0": Interval(0.0, low_closed=False),  # initial standard deviation
     "delta": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # failure probability
+    # exponential families (stability.families)
+    "k": Interval(2.0, integer=True),  # number of categories
+    "p": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # Bernoulli success probability
+    "rate": Interval(0.0, low_closed=False),  # Poisson / exponential / gamma rate
+    "shape": Interval(0.0, low_closed=False),  # gamma shape
+    "w1_points": Interval(2.0, integer=True),  # sample size of a POT estimate of W1
 }
 
 

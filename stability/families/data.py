@@ -1,0 +1,164 @@
+r"""What "data" may be for the closed forms: a sample, a distribution, or just its moments.
+
+The infinite-sample operator of an exponential family only needs :math:`E_{data}[T(x)]`
+(THEORY.md §3), and :math:`\varepsilon = W_1(p_{\theta^*}, p_{data})` needs :math:`p_{data}`
+itself. Three kinds of data are accepted everywhere:
+
+- a **sample**: an array of shape ``(n,)`` (one-dimensional data) or ``(n, d)``; it stands for its
+  empirical measure, so the fixed point is the maximum-likelihood fit to the sample;
+- a **distribution**: a frozen one-dimensional ``scipy.stats`` distribution (continuous or
+  discrete), or a :class:`GaussianMixture` in any dimension (misspecified data for a Gaussian);
+- a :class:`Moments` object holding only the moments a family needs; ``eps`` is then undefined
+  (``nan``) because :math:`p_{data}` is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["GaussianMixture", "Moments", "as_sample", "is_distribution", "is_scipy_distribution"]
+
+
+def as_sample(data, name: str = "data") -> np.ndarray:
+    """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
+    try:
+        x = np.asarray(data, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {type(data).__name__}") from None
+    if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
+        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    return x
+
+
+def is_scipy_distribution(data) -> bool:
+    """A frozen one-dimensional ``scipy.stats`` distribution (``stats.norm(0, 1)``, ...)."""
+    return isinstance(data, stats.distributions.rv_frozen)
+
+
+def is_distribution(data) -> bool:
+    return is_scipy_distribution(data) or isinstance(data, GaussianMixture)
+
+
+@dataclass(frozen=True)
+class Moments:
+    r"""The moments of :math:`p_{data}` that a family's fixed point needs, and nothing else.
+
+    - Gaussian (full or diagonal): ``mean`` (shape ``(d,)``) and ``cov`` (``(d, d)``; a vector of
+      variances is accepted by the diagonal family);
+    - Bernoulli, Poisson, exponential: ``mean`` (a scalar);
+    - categorical: ``mean`` = the class probabilities (the mean of the one-hot encoding);
+    - gamma: ``mean`` = :math:`E[x]` and ``mean_log`` = :math:`E[\log x]`.
+
+    With only moments, :math:`W_1(p_{\theta^*}, p_{data})` is undefined and reported as ``nan``.
+    """
+
+    mean: np.ndarray | float
+    cov: np.ndarray | float | None = None
+    mean_log: float | None = None
+
+    def __post_init__(self):
+        for field_name in ("mean", "cov", "mean_log"):
+            value = getattr(self, field_name)
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"Moments.{field_name} must be finite, got NaN or inf")
+            object.__setattr__(self, field_name, arr)
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    r"""A mixture :math:`\sum_k w_k N(m_k, \Sigma_k)` in :math:`d` dimensions (misspecified data).
+
+    ``weights``: shape ``(K,)``, positive, summing to one; ``means``: ``(K, d)`` (or ``(K,)`` for
+    ``d = 1``); ``covs``: ``(K, d, d)`` (or ``(K,)`` variances for ``d = 1``), positive definite.
+    Its mean and covariance are closed forms (law of total covariance); :meth:`sample` draws with
+    a seed.
+
+    >>> mix = GaussianMixture([0.5, 0.5], [-1.0, 1.0], [0.25, 0.25])
+    >>> float(mix.mean()[0]), float(mix.cov()[0, 0])  # 0 and 0.25 + 1
+    (0.0, 1.25)
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covs: np.ndarray
+
+    def __post_init__(self):
+        w = np.asarray(self.weights, dtype=float)
+        m = np.asarray(self.means, dtype=float)
+        c = np.asarray(self.covs, dtype=float)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"weights must have shape (K,) with K >= 1, got shape {w.shape}")
+        if m.ndim == 1:
+            m = m[:, None]
+        if c.ndim == 1:
+            c = c[:, None, None]
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(m)) and np.all(np.isfinite(c))):
+            raise ValueError("GaussianMixture parameters must be finite, got NaN or inf")
+        if np.any(w <= 0) or abs(w.sum() - 1.0) > 1e-12 * w.size:  # rounding of a user-typed sum
+            raise ValueError(f"weights must be > 0 and sum to 1, got {w.tolist()}")
+        k, d = w.size, m.shape[1] if m.ndim == 2 else 0
+        if m.shape != (k, d) or c.shape != (k, d, d):
+            raise ValueError(f"means must have shape (K, d) and covs (K, d, d), got {m.shape} and {c.shape}")
+        for i in range(k):  # K is small (mixture components), not a loop over samples
+            try:
+                np.linalg.cholesky(c[i])
+            except np.linalg.LinAlgError:
+                raise ValueError(f"covs[{i}] must be positive definite") from None
+            if not np.allclose(c[i], c[i].T, rtol=1e-12, atol=0):
+                raise ValueError(f"covs[{i}] must be symmetric")
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "means", m)
+        object.__setattr__(self, "covs", c)
+
+    @property
+    def d(self) -> int:
+        return self.means.shape[1]
+
+    def mean(self) -> np.ndarray:
+        return self.weights @ self.means
+
+    def cov(self) -> np.ndarray:
+        """Law of total covariance: :math:`\\sum_k w_k(\\Sigma_k + m_k m_k^\\top) - m m^\\top`."""
+        m = self.mean()
+        second = np.einsum("k,kij->ij", self.weights, self.covs) + np.einsum(
+            "k,ki,kj->ij", self.weights, self.means, self.means
+        )
+        return second - np.outer(m, m)
+
+    def sample(self, size: int, seed=None) -> np.ndarray:
+        """``size`` draws, shape ``(size, d)``; ``seed``: int or ``numpy.random.Generator``."""
+        rng = np.random.default_rng(seed)
+        comp = rng.choice(self.weights.size, size=size, p=self.weights)
+        chol = np.linalg.cholesky(self.covs)
+        z = rng.standard_normal((size, self.d))
+        return self.means[comp] + np.einsum("nij,nj->ni", chol[comp], z)
+
+    def _check_1d(self):
+        if self.d != 1:
+            raise ValueError(f"this needs a one-dimensional mixture, got d = {self.d}")
+
+    def cdf(self, x) -> np.ndarray:
+        self._check_1d()
+        sd = np.sqrt(self.covs[:, 0, 0])
+        z = (np.asarray(x, dtype=float)[..., None] - self.means[:, 0]) / sd
+        return stats.norm.cdf(z) @ self.weights
+
+    def gauss_hermite(self, order: int = 40) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes ``(N, d)`` and weights ``(N,)`` integrating polynomials of degree < 2 ``order``
+        exactly against the mixture (tensor-product Gauss-Hermite rule per component)."""
+        t, v = np.polynomial.hermite_e.hermegauss(order)  # weight exp(-t^2/2)
+        v = v / np.sqrt(2.0 * np.pi)
+        grid = np.stack(np.meshgrid(*([t] * self.d), indexing="ij"), -1).reshape(-1, self.d)
+        gw = np.prod(np.stack(np.meshgrid(*([v] * self.d), indexing="ij"), -1).reshape(-1, self.d), axis=1)
+        chol = np.linalg.cholesky(self.covs)
+        nodes = self.means[:, None, :] + np.einsum("kij,nj->kni", chol, grid)
+        weights = self.weights[:, None] * gw[None, :]
+        return nodes.reshape(-1, self.d), weights.reshape(-1)
