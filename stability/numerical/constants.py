@@ -129,6 +129,19 @@ def lipschitz(problem) -> tuple[float, str]:
     )
 
 
+def _cdf(w: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """CDF (survival function where ``upper``) at the nodes of a trapezoidal rule with weights ``w``.
+
+    The cumulative trapezoidal sum with the Euler-Maclaurin end correction -h^2/12 f'(t_i), f' by
+    central differences: error O(h^4) instead of O(h^2).
+    """
+    slope = np.zeros_like(w)
+    slope[1:-1] = (w[2:] - w[:-2]) / 24
+    cdf = np.cumsum(w) - w / 2 - slope
+    sf = np.cumsum(w[::-1])[::-1] - w / 2 + slope
+    return np.where(upper, sf, cdf)
+
+
 def _w1_1d(problem) -> tuple[float, str]:
     model, data = problem.model, problem.data
     ex = problem.expectations
@@ -146,9 +159,9 @@ def _w1_1d(problem) -> tuple[float, str]:
             pd /= pd.sum()
         diff = np.abs(np.cumsum(pm) - np.cumsum(pd))[:-1]
         return float((diff * np.diff(x[:, 0])).sum()), "exact: sum_k |F_theta*(k) - F_data(k)| (x_(k+1) - x_k)"
-    # a rule 8x finer than the expectation rule, same centre, scale and range
+    # a rule 32x finer than the expectation rule, same centre, scale and range
     c, s, h, T, log = ex.grid
-    h = h / 8
+    h = h / 32
     x, logv = _sinh_rule(c, s, h, T, log)
     x = x[:, 0]
     with torch.no_grad():
@@ -156,7 +169,7 @@ def _w1_1d(problem) -> tuple[float, str]:
     wm = np.exp(lp - np.logaddexp.reduce(lp))
     # CDFs below the median, survival functions above it: no cancellation of 1 - 1 in the tails
     upper = np.arange(x.size) >= x.size // 2
-    Fm = np.where(upper, np.cumsum(wm[::-1])[::-1] - wm / 2, np.cumsum(wm) - wm / 2)
+    Fm = _cdf(wm, upper)
     if kind == "samples":
         xs = np.sort(ex.x_data.numpy()[:, 0])
         below = np.searchsorted(xs, x, side="right")
@@ -165,11 +178,13 @@ def _w1_1d(problem) -> tuple[float, str]:
     else:
         ld = _density_log(data, kind, x[:, None]) + logv
         wd = np.exp(ld - np.logaddexp.reduce(ld[np.isfinite(ld)]))
-        Fd = np.where(upper, np.cumsum(wd[::-1])[::-1] - wd / 2, np.cumsum(wd) - wd / 2)
+        Fd = _cdf(wd, upper)
         how = "CDF of the data density by cumulative quadrature"
     g = np.abs(Fm - Fd)
-    w1 = float(np.sum((g[1:] + g[:-1]) / 2 * np.diff(x)))
-    return w1, f"1-D: integral of |F_theta* - F_data| (trapezoid on {x.size} points, h={h:g} in t; {how})"
+    # trapezoidal rule in t (weights v = x'(t) h): geometric convergence away from the crossings of
+    # the two CDFs, where the kinks of |F - G| cost O(h^2)
+    w1 = float(np.sum(g * np.exp(logv)))
+    return w1, f"1-D: integral of |F_theta* - F_data| (trapezoidal rule in t on {x.size} points, h={h:g}; {how})"
 
 
 def _w1_2d(problem, seed) -> tuple[float, str]:
