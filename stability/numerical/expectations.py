@@ -11,7 +11,9 @@ objective is a smooth function of :math:`\theta` that autograd differentiates ex
   :math:`w_i(\theta) \propto v_i p_\theta(x_i)`; in more dimensions, Monte Carlo with common
   random numbers: draws :math:`x_j \sim p_{\theta^*}` made once, reweighted
   :math:`w_j(\theta) \propto p_\theta(x_j)/p_{\theta^*}(x_j)` (self-normalised importance
-  sampling; at :math:`\theta = \theta^*` plain Monte Carlo).
+  sampling; at :math:`\theta = \theta^*` plain Monte Carlo). With Monte Carlo the mean score under
+  :math:`p_{\theta^*}` is zero only up to its Monte Carlo error, so :math:`G_\lambda(\theta^*)`
+  differs from :math:`\theta^*` by :math:`O(\lambda/\sqrt{n_{mc}})`, and B carries the same error.
 
 Quadrature (per coordinate, tensor product in 2-D): the trapezoidal rule in :math:`t` after
 :math:`x = c + s\sinh t` on the real line, :math:`x = \exp(c + s\sinh t)` on :math:`(0,\infty)`,
