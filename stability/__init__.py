@@ -5,7 +5,10 @@ Bertrand, Bose, Duplessis, Jiralerspong and Gidel, "On the Stability of Iterativ
 Generative Models on their own Data" (ICLR 2024, arXiv 2310.00429).
 """
 
-from . import families  # registers the exponential families with analyze()
+from . import (
+    families,  # registers the exponential families with analyze()
+    numerical,  # registers the numerical models with analyze()
+)
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .dynamics import SimulationResult, simulate, theorem2_check
@@ -29,6 +32,7 @@ __all__ = [
     "generalized_eigenvalues",
     "log_det_drift",
     "max_lambda",
+    "numerical",
     "rate_exact",
     "register_model",
     "sharp_bound",

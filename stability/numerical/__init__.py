@@ -1,0 +1,75 @@
+"""Numerical retraining operator for likelihood models written in torch (THEORY.md §1–4).
+
+Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data and model
+expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and
+matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
+log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
+attraction). torch is imported on first use, so ``import stability`` stays fast; the built-in
+models are registered with :func:`stability.register_model` by name here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..report import register_model
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "ConvergenceError",
+    "MatrixFreeCurvature",
+    "NonSmoothRetraining",
+    "Retraining",
+    "basin_radius",
+    "dense_curvature",
+    "lipschitz",
+    "local_constants",
+    "wasserstein",
+]
+
+_WHERE = {
+    "ConvergenceError": "operator",
+    "MatrixFreeCurvature": "curvature",
+    "NonSmoothRetraining": "nonsmooth",
+    "Retraining": "operator",
+    "basin_radius": "basin",
+    "dense_curvature": "curvature",
+    "lipschitz": "constants",
+    "local_constants": "constants",
+    "wasserstein": "constants",
+}
+
+# registered name -> class name in .models. The exponential families carry a "-numerical" suffix:
+# their plain names belong to the closed forms (stability.families).
+BUILTIN_MODELS = {
+    "bernoulli-numerical": "Bernoulli",
+    "categorical-numerical": "Categorical",
+    "exponential-numerical": "Exponential",
+    "gamma-numerical": "Gamma",
+    "gaussian-mixture": "GaussianMixture",
+    "gaussian-numerical": "Gaussian",
+    "laplace": "Laplace",
+    "logistic": "Logistic",
+    "poisson-numerical": "Poisson",
+    "student-t": "StudentT",
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _factory(cls_name: str):
+    def make(**options):
+        from . import models
+
+        return getattr(models, cls_name)(**options)
+
+    make.__name__ = f"make_{cls_name}"
+    return make
+
+
+for _name, _cls in BUILTIN_MODELS.items():
+    register_model(_name, _factory(_cls))

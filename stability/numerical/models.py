@@ -1,0 +1,445 @@
+r"""Likelihood models written in torch: the protocol and the built-in models.
+
+A model is an object with
+
+- ``n_params`` (d) and ``data_dim`` (the dimension of x),
+- ``log_prob(theta, x)``: :math:`\log p_\theta(x)` for a parameter vector ``theta`` (torch, shape
+  ``(d,)``, float64) and points ``x`` (torch, shape ``(N, data_dim)``), returning shape ``(N,)``;
+  it must be differentiable in ``theta`` and in ``x`` (torch autograd / ``torch.func``),
+- ``support``: ``"real"`` (:math:`\mathbb{R}^{dim}`), ``"positive"`` (:math:`(0,\infty)`),
+  ``"count"`` (:math:`\{0,1,\dots\}`) or a tuple of the finitely many values x can take,
+- ``initial_theta(x, w)``: a starting point for the maximum-likelihood fit from weighted points,
+- optionally ``sample(theta, n, generator)`` (needed by Monte Carlo expectations, dim > 2).
+
+Every parameter is unconstrained except the natural parameters of the exponential families that
+live on a half-space (their log-density returns NaN outside, which the optimiser rejects).
+Scales are log-scales: :math:`s = e^{\theta_{scale}}`. The maps are in each class docstring.
+:class:`LikelihoodModel` supplies ``local_constants(data)`` so every model plugs into
+:func:`stability.analyze`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Exponential",
+    "FunctionModel",
+    "Gamma",
+    "Gaussian",
+    "GaussianMixture",
+    "Laplace",
+    "LikelihoodModel",
+    "Logistic",
+    "Poisson",
+    "ProductStudentT",
+    "StudentT",
+]
+
+DTYPE = torch.float64
+
+
+def _wmean_std(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = (w[:, None] * x).sum(0)
+    s = np.sqrt((w[:, None] * (x - m) ** 2).sum(0))
+    return m, s
+
+
+class LikelihoodModel:
+    """Base class: subclasses define ``log_prob`` and the attributes of the module docstring."""
+
+    name = "model"
+    n_params: int
+    data_dim = 1
+    support: str | tuple = "real"
+    param_names: tuple[str, ...] = ()
+
+    def log_prob(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def initial_theta(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def local_constants(self, data, **options):
+        """θ*, A, B, α, L, ε for ``data`` (see :func:`stability.numerical.constants.local_constants`)."""
+        from .constants import local_constants
+
+        return local_constants(self, data, **options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _LocationScale(LikelihoodModel):
+    r"""1-D location-scale model :math:`p_\theta(x) = f((x-\mu)/s)/s`, :math:`\theta = (\mu, \log s)`."""
+
+    n_params = 2
+    param_names = ("mu", "log_scale")
+
+    def log_f(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, theta, x):
+        mu, log_s = theta[0], theta[1]
+        z = (x[:, 0] - mu) * torch.exp(-log_s)
+        return self.log_f(z) - log_s
+
+    def initial_theta(self, x, w):
+        m, s = _wmean_std(x, w)
+        return np.array([m[0], math.log(max(s[0], 1e-300))])
+
+
+class StudentT(_LocationScale):
+    r"""Student-t location-scale with fixed degrees of freedom :math:`\nu`.
+
+    :math:`\log p_\theta(x) = \log\Gamma(\tfrac{\nu+1}{2}) - \log\Gamma(\tfrac{\nu}{2})
+    - \tfrac12\log(\nu\pi) - \log s - \tfrac{\nu+1}{2}\log(1 + z^2/\nu)`, :math:`z = (x-\mu)/s`,
+    :math:`\theta = (\mu, \log s)`. ``df`` must be > 0.
+    """
+
+    name = "student-t"
+
+    def __init__(self, df: float = 5.0):
+        if not (isinstance(df, (int, float)) and math.isfinite(df) and df > 0):
+            raise ValueError(f"df must be a real number > 0, got {df!r}")
+        self.df = float(df)
+        nu = self.df
+        self._const = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+
+    def log_f(self, z):
+        return self._const - (self.df + 1) / 2 * torch.log1p(z * z / self.df)
+
+    def sample(self, theta, n, generator):
+        """Inverse-CDF draws (one uniform per point from ``generator``)."""
+        from scipy import stats
+
+        u = torch.rand(n, generator=generator, dtype=DTYPE).clamp(1e-300, 1 - 1e-16)
+        z = torch.as_tensor(stats.t.ppf(u.numpy(), self.df), dtype=DTYPE)
+        return (theta[0] + torch.exp(theta[1]) * z)[:, None]
+
+    def __repr__(self):
+        return f"StudentT(df={self.df:g})"
+
+
+class Laplace(_LocationScale):
+    r"""Laplace location-scale: :math:`\log p_\theta(x) = -\log 2 - \log s - |x-\mu|/s`, :math:`\theta = (\mu, \log s)`.
+
+    Not twice differentiable in :math:`\mu` at :math:`x = \mu`: the pointwise Hessian misses the
+    :math:`-2\delta(x-\mu)/s^2` term, so (A1) fails (``L`` is undefined) and the curvature is taken
+    from the Hessian of the *expected* log-likelihood (see ``smooth``).
+    """
+
+    name = "laplace"
+    smooth = False
+
+    def log_f(self, z):
+        return -math.log(2.0) - torch.abs(z)
+
+
+class Logistic(_LocationScale):
+    r"""Logistic location-scale: :math:`\log p_\theta(x) = -z - 2\log(1+e^{-z}) - \log s`.
+
+    :math:`z = (x-\mu)/s`, :math:`\theta=(\mu,\log s)`.
+    """
+
+    name = "logistic"
+
+    def log_f(self, z):
+        return -z - 2 * torch.nn.functional.softplus(-z)
+
+    def initial_theta(self, x, w):
+        m, s = _wmean_std(x, w)
+        return np.array([m[0], math.log(max(s[0], 1e-300) * math.sqrt(3) / math.pi)])
+
+
+class GaussianMixture(LikelihoodModel):
+    r"""Two-component Gaussian mixture with isotropic components in ``dim`` = 1 or 2 dimensions.
+
+    :math:`p_\theta(x) = \pi N(x; m_1, s_1^2 I) + (1-\pi) N(x; m_2, s_2^2 I)` with
+    :math:`\theta = (\mathrm{logit}\,\pi, m_1, m_2, \log s_1, \log s_2)` (``2 dim + 3`` numbers).
+    """
+
+    name = "gaussian-mixture"
+
+    def __init__(self, dim: int = 1):
+        if dim not in (1, 2):
+            raise ValueError(f"dim must be 1 or 2, got {dim!r}")
+        self.data_dim = dim
+        self.n_params = 2 * dim + 3
+        self.param_names = (
+            "logit_pi",
+            *(f"m1_{i}" for i in range(dim)),
+            *(f"m2_{i}" for i in range(dim)),
+            "log_s1",
+            "log_s2",
+        )
+
+    def _unpack(self, theta):
+        k = self.data_dim
+        return theta[0], theta[1 : 1 + k], theta[1 + k : 1 + 2 * k], theta[1 + 2 * k], theta[2 + 2 * k]
+
+    def log_prob(self, theta, x):
+        a, m1, m2, ls1, ls2 = self._unpack(theta)
+        k = self.data_dim
+        c = -0.5 * k * math.log(2 * math.pi)
+        l1 = c - k * ls1 - 0.5 * ((x - m1) ** 2).sum(-1) * torch.exp(-2 * ls1)
+        l2 = c - k * ls2 - 0.5 * ((x - m2) ** 2).sum(-1) * torch.exp(-2 * ls2)
+        lp = torch.nn.functional.logsigmoid(a)
+        lq = torch.nn.functional.logsigmoid(-a)
+        return torch.logsumexp(torch.stack([lp + l1, lq + l2]), 0)  # (logaddexp has NaN second derivatives far out)
+
+    def initial_theta(self, x, w):
+        # split along the first principal axis at the weighted mean
+        m, s = _wmean_std(x, w)
+        xc = x - m
+        cov = (w[:, None, None] * xc[:, :, None] * xc[:, None, :]).sum(0)
+        v = np.linalg.eigh(cov)[1][:, -1]
+        side = xc @ v > 0
+        out = []
+        for mask in (side, ~side):
+            wm = w * mask
+            tot = wm.sum()
+            mm = (wm[:, None] * x).sum(0) / tot
+            ss = np.sqrt((wm[:, None] * (x - mm) ** 2).sum() / tot / x.shape[1])
+            out.append((tot, mm, ss))
+        (t1, m1, s1), (_, m2, s2) = out
+        t1 = min(max(t1, 1e-3), 1 - 1e-3)
+        return np.concatenate([[math.log(t1 / (1 - t1))], m1, m2, [math.log(s1), math.log(s2)]])
+
+    def sample(self, theta, n, generator):
+        a, m1, m2, ls1, ls2 = self._unpack(theta)
+        first = torch.rand(n, generator=generator, dtype=DTYPE) < torch.sigmoid(a)
+        z = torch.randn(n, self.data_dim, generator=generator, dtype=DTYPE)
+        return torch.where(first[:, None], m1 + torch.exp(ls1) * z, m2 + torch.exp(ls2) * z)
+
+    def __repr__(self):
+        return f"GaussianMixture(dim={self.data_dim})"
+
+
+class ProductStudentT(LikelihoodModel):
+    r"""Independent Student-t location-scale coordinates in ``dim`` dimensions (``2 dim`` parameters).
+
+    :math:`\log p_\theta(x) = \sum_k \log t_\nu((x_k-\mu_k)/s_k) - \log s_k`,
+    :math:`\theta = (\mu_1..\mu_{dim}, \log s_1..\log s_{dim})`. A large-d test bed for the
+    matrix-free path: its exact curvature is block diagonal (one 2x2 block per coordinate), which the
+    matrix-free code does not know.
+    """
+
+    name = "product-student-t"
+
+    def __init__(self, dim: int, df: float = 5.0):
+        if not (isinstance(dim, int) and dim >= 1):
+            raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+        self.data_dim = dim
+        self.n_params = 2 * dim
+        self._t = StudentT(df)
+
+    def log_prob(self, theta, x):
+        k = self.data_dim
+        mu, ls = theta[:k], theta[k:]
+        z = (x - mu) * torch.exp(-ls)
+        return (self._t.log_f(z) - ls).sum(-1)
+
+    def initial_theta(self, x, w):
+        m, s = _wmean_std(x, w)
+        return np.concatenate([m, np.log(s)])
+
+    def sample(self, theta, n, generator):
+        from scipy import stats
+
+        k = self.data_dim
+        u = torch.rand(n, k, generator=generator, dtype=DTYPE).clamp(1e-300, 1 - 1e-16)
+        z = torch.as_tensor(stats.t.ppf(u.numpy(), self._t.df), dtype=DTYPE)
+        return theta[:k] + torch.exp(theta[k:]) * z
+
+
+class FunctionModel(LikelihoodModel):
+    """A user model from a plain function ``log_prob(theta, x) -> (N,)`` (torch, float64).
+
+    ``theta0`` is the starting point of the fit (its length fixes ``n_params``); ``sample`` is an
+    optional ``sample(theta, n, generator) -> (n, data_dim)`` used by Monte Carlo expectations.
+    """
+
+    def __init__(
+        self,
+        log_prob: Callable,
+        theta0,
+        data_dim: int = 1,
+        support="real",
+        sample: Callable | None = None,
+        name: str = "user",
+    ):
+        if not callable(log_prob):
+            raise ValueError(f"log_prob must be callable, got {type(log_prob).__name__}")
+        self._log_prob = log_prob
+        self.theta0 = np.atleast_1d(np.asarray(theta0, dtype=float))
+        if self.theta0.ndim != 1 or not np.all(np.isfinite(self.theta0)):
+            raise ValueError(f"theta0 must be a finite 1-D vector, got {theta0!r}")
+        self.n_params = self.theta0.size
+        self.data_dim = int(data_dim)
+        self.support = support
+        self.name = name
+        if sample is not None:
+            self.sample = sample
+
+    def log_prob(self, theta, x):
+        return self._log_prob(theta, x)
+
+    def initial_theta(self, x, w):
+        return self.theta0.copy()
+
+
+# --- exponential families in natural parameters: p(x) = h(x) exp(eta . T(x) - A(eta)) -------------
+
+
+class _ExpFamily(LikelihoodModel):
+    """Marker: the Hessian of log p in eta is -grad^2 A(eta), independent of x (L = 0)."""
+
+    def log_partition(self, eta: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def mean_statistic(self, x: np.ndarray) -> np.ndarray:
+        """T(x) for each row of x, shape (N, n_params)."""
+        raise NotImplementedError
+
+
+class Gaussian(_ExpFamily):
+    r"""1-D Gaussian, natural :math:`\eta = (\mu/\sigma^2, -1/(2\sigma^2))`, :math:`T = (x, x^2)`,
+    :math:`A(\eta) = -\eta_1^2/(4\eta_2) - \tfrac12\log(-2\eta_2)`, :math:`h = (2\pi)^{-1/2}`.
+    Needs :math:`\eta_2<0`."""
+
+    name = "gaussian-numerical"
+    n_params = 2
+
+    def log_partition(self, eta):
+        return -(eta[0] ** 2) / (4 * eta[1]) - 0.5 * torch.log(-2 * eta[1])
+
+    def log_prob(self, theta, x):
+        x = x[:, 0]
+        return theta[0] * x + theta[1] * x * x - self.log_partition(theta) - 0.5 * math.log(2 * math.pi)
+
+    def mean_statistic(self, x):
+        return np.stack([x[:, 0], x[:, 0] ** 2], 1)
+
+    def initial_theta(self, x, w):
+        m, s = _wmean_std(x, w)
+        v = max(s[0] ** 2, 1e-300)
+        return np.array([m[0] / v, -0.5 / v])
+
+
+class Bernoulli(_ExpFamily):
+    r"""Bernoulli, natural :math:`\eta = \mathrm{logit}\,p`, :math:`T = x`, :math:`A = \log(1+e^\eta)`."""
+
+    name = "bernoulli-numerical"
+    n_params = 1
+    support = (0.0, 1.0)
+
+    def log_partition(self, eta):
+        return torch.nn.functional.softplus(eta[0])
+
+    def log_prob(self, theta, x):
+        return theta[0] * x[:, 0] - self.log_partition(theta)
+
+    def mean_statistic(self, x):
+        return x[:, :1]
+
+    def initial_theta(self, x, w):
+        return np.array([0.0])
+
+
+class Categorical(_ExpFamily):
+    r"""Categorical on labels 0..k-1, natural :math:`\eta_j = \log(p_j/p_{k-1})` (j < k-1),
+    :math:`T_j = 1[x=j]`, :math:`A = \log(1 + \sum_j e^{\eta_j})`."""
+
+    name = "categorical-numerical"
+
+    def __init__(self, k: int = 3):
+        if not (isinstance(k, int) and k >= 2):
+            raise ValueError(f"k must be an integer >= 2, got {k!r}")
+        self.k = k
+        self.n_params = k - 1
+        self.support = tuple(float(i) for i in range(k))
+
+    def log_partition(self, eta):
+        return torch.logsumexp(torch.cat([eta, eta.new_zeros(1)]), 0)
+
+    def log_prob(self, theta, x):
+        labels = torch.arange(self.k - 1, dtype=DTYPE)
+        onehot = (x[:, :1] == labels).to(DTYPE)
+        return onehot @ theta - self.log_partition(theta)
+
+    def mean_statistic(self, x):
+        return (x[:, :1] == np.arange(self.k - 1)).astype(float)
+
+    def initial_theta(self, x, w):
+        return np.zeros(self.k - 1)
+
+
+class Poisson(_ExpFamily):
+    r"""Poisson, natural :math:`\eta = \log\text{rate}`, :math:`T = x`, :math:`A = e^\eta`, :math:`h = 1/x!`."""
+
+    name = "poisson-numerical"
+    n_params = 1
+    support = "count"
+
+    def log_partition(self, eta):
+        return torch.exp(eta[0])
+
+    def log_prob(self, theta, x):
+        return theta[0] * x[:, 0] - self.log_partition(theta) - torch.lgamma(x[:, 0] + 1)
+
+    def mean_statistic(self, x):
+        return x[:, :1]
+
+    def initial_theta(self, x, w):
+        return np.array([0.0])
+
+
+class Exponential(_ExpFamily):
+    r"""Exponential, natural :math:`\eta = -\text{rate} < 0`, :math:`T = x`, :math:`A = -\log(-\eta)`."""
+
+    name = "exponential-numerical"
+    n_params = 1
+    support = "positive"
+
+    def log_partition(self, eta):
+        return -torch.log(-eta[0])
+
+    def log_prob(self, theta, x):
+        return theta[0] * x[:, 0] - self.log_partition(theta)
+
+    def mean_statistic(self, x):
+        return x[:, :1]
+
+    def initial_theta(self, x, w):
+        return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
+
+
+class Gamma(_ExpFamily):
+    r"""Gamma, natural :math:`\eta = (a-1, -b)`, :math:`T = (\log x, x)`,
+    :math:`A = \log\Gamma(\eta_1+1) - (\eta_1+1)\log(-\eta_2)`. Needs :math:`\eta_1 > -1, \eta_2 < 0`."""
+
+    name = "gamma-numerical"
+    n_params = 2
+    support = "positive"
+
+    def log_partition(self, eta):
+        return torch.lgamma(eta[0] + 1) - (eta[0] + 1) * torch.log(-eta[1])
+
+    def log_prob(self, theta, x):
+        x = x[:, 0]
+        return theta[0] * torch.log(x) + theta[1] * x - self.log_partition(theta)
+
+    def mean_statistic(self, x):
+        return np.stack([np.log(x[:, 0]), x[:, 0]], 1)
+
+    def initial_theta(self, x, w):
+        m, s = _wmean_std(x, w)
+        a = m[0] ** 2 / max(s[0] ** 2, 1e-300)
+        return np.array([a - 1, -a / m[0]])
