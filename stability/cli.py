@@ -22,6 +22,7 @@ __all__ = ["COMMANDS", "main"]
 # module path -> it defines ``register(subparsers)``
 COMMANDS = [
     "stability.cli",  # ``bound``
+    "stability.experiments.cli",  # ``retrain``
 ]
 
 

@@ -2,13 +2,11 @@
 
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
 (:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`) and resumable run directories
-(:mod:`.runs`). Needs the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+(:mod:`.runs`). Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+Names are imported on first use (PEP 562), so the command line does not import torch to start.
 """
 
-from .data import DATASETS_2D, Dataset, load_dataset
-from .loop import DEFAULT_LAMBDAS, RetrainConfig, RetrainResult, chain_label, retrain, summary_table
-from .models import DDPM, Flow, make_model, parameter_vector
-from .runs import CheckpointError, flow_parameters, load_model, read_metrics
+import importlib
 
 __all__ = [
     "DATASETS_2D",
@@ -20,6 +18,7 @@ __all__ = [
     "RetrainConfig",
     "RetrainResult",
     "chain_label",
+    "default_config",
     "flow_parameters",
     "load_dataset",
     "load_model",
@@ -29,3 +28,34 @@ __all__ = [
     "retrain",
     "summary_table",
 ]
+
+_WHERE = {
+    "DATASETS_2D": "data",
+    "Dataset": "data",
+    "load_dataset": "data",
+    "DEFAULT_LAMBDAS": "loop",
+    "RetrainConfig": "loop",
+    "RetrainResult": "loop",
+    "chain_label": "loop",
+    "default_config": "loop",
+    "retrain": "loop",
+    "summary_table": "loop",
+    "DDPM": "models",
+    "Flow": "models",
+    "make_model": "models",
+    "parameter_vector": "models",
+    "CheckpointError": "runs",
+    "flow_parameters": "runs",
+    "load_model": "runs",
+    "read_metrics": "runs",
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -161,6 +161,7 @@ def load_dataset(name: str, n: int | None = None, heldout: float = 0.2, seed=0) 
     (torch.Size([800, 2]), torch.Size([200, 2]))
     """
     rng = _rng(seed)
+    heldout = float(check("heldout", heldout, Interval(0.0, 1.0, low_closed=False)))
     if n is not None:
         n = int(check("n", n, Interval(2, integer=True)))
     if name in DATASETS_2D:

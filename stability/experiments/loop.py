@@ -57,6 +57,7 @@ __all__ = [
     "RetrainResult",
     "build_model",
     "chain_label",
+    "default_config",
     "parse_chain",
     "retrain",
     "summary_table",
@@ -99,7 +100,9 @@ class RetrainConfig:
     ``model``: ``"flow"`` or ``"ddpm"``; ``data``: a data-set name or image-file path;
     ``lambdas``: chain labels (see :func:`chain_label`); ``generations`` >= 1; ``n``: size of the
     real training set (``None``: the loader's default); ``heldout`` in (0, 1); ``pretrain_steps``,
-    ``finetune_steps`` >= 1 (Adam steps); ``batch_size`` >= 1; ``lr`` > 0; ``eval_samples`` >= 2:
+    ``finetune_steps`` >= 1 (Adam steps); ``batch_size`` >= 1; ``lr`` > 0: pretraining's initial
+    learning rate (cosine-annealed to 0 over ``pretrain_steps``, so generation 0 is close to a local
+    optimum); ``finetune_lr`` > 0: the constant learning rate of each round; ``eval_samples`` >= 2:
     model samples drawn for evaluation and the subsample size of W2 (held-out points are subsampled
     to the same size); ``model_options``: passed to :func:`make_model`; ``device``: torch device.
     ``generations`` is left out of the hash so a finished run can be extended with ``resume``.
@@ -116,6 +119,7 @@ class RetrainConfig:
     finetune_steps: int = 200
     batch_size: int = 256
     lr: float = 1e-3
+    finetune_lr: float = 1e-3
     eval_samples: int = 1000
     model_options: dict = field(default_factory=dict)
     device: str = "cpu"
@@ -131,6 +135,7 @@ class RetrainConfig:
         check("eval_samples", self.eval_samples, Interval(2, integer=True))
         check("heldout", self.heldout, Interval(0.0, 1.0, low_closed=False))
         check("lr", self.lr, Interval(0.0, low_closed=False))
+        check("finetune_lr", self.finetune_lr, Interval(0.0, low_closed=False))
         object.__setattr__(self, "model_options", dict(self.model_options))
 
     def to_dict(self) -> dict:
@@ -159,6 +164,79 @@ class RetrainResult:
         return np.array([r[key] for r in rows], dtype=float)
 
 
+# Default sizes. "quick": the CPU quick profile (a few minutes per model on 2 cores);
+# "tiny": seconds, for CI smoke runs and figure fast modes (numbers are not meaningful).
+_PROFILES = {
+    ("2d", "quick"): dict(
+        n=1000,
+        heldout=0.5,
+        generations=5,
+        pretrain_steps=2000,
+        finetune_steps=200,
+        batch_size=256,
+        lr=1e-3,
+        finetune_lr=3e-4,
+        eval_samples=1000,
+    ),
+    ("2d", "tiny"): dict(
+        n=300,
+        heldout=0.5,
+        generations=2,
+        pretrain_steps=150,
+        finetune_steps=30,
+        batch_size=128,
+        lr=3e-3,
+        finetune_lr=1e-3,
+        eval_samples=300,
+    ),
+    ("image", "quick"): dict(
+        n=None,
+        heldout=0.2,
+        generations=5,
+        pretrain_steps=2000,
+        finetune_steps=300,
+        batch_size=128,
+        lr=2e-3,
+        finetune_lr=5e-4,
+        eval_samples=1000,
+    ),
+    ("image", "tiny"): dict(
+        n=256,
+        heldout=0.2,
+        generations=2,
+        pretrain_steps=60,
+        finetune_steps=10,
+        batch_size=64,
+        lr=2e-3,
+        finetune_lr=1e-3,
+        eval_samples=128,
+    ),
+}
+_MODEL_OPTIONS = {
+    ("ddpm", "2d"): {"T": 100, "hidden": 128},
+    ("ddpm", "image"): {"T": 100, "width": 16},
+    ("flow", "2d"): {"transforms": 3, "hidden": [64, 64]},
+    ("flow", "image"): {"transforms": 3, "hidden": [256, 256]},
+}
+
+
+def default_config(model: str, data: str, profile: str = "quick", **overrides) -> RetrainConfig:
+    """A :class:`RetrainConfig` with the profile's defaults for the data's kind, then ``overrides``.
+
+    ``profile``: ``"quick"`` (the CPU quick profile) or ``"tiny"`` (seconds; smoke tests).
+
+    >>> default_config("flow", "moons", "tiny", generations=3).generations
+    3
+    """
+    from .data import DATASETS_2D
+
+    check_choice("profile", profile, ("quick", "tiny"))
+    check_choice("model", model, MODEL_KINDS)
+    kind = "2d" if data in DATASETS_2D else "image"
+    values = {**_PROFILES[kind, profile], "model_options": _MODEL_OPTIONS[model, kind], **overrides}
+    return RetrainConfig(model=model, data=str(data), **values)
+
+
 def build_model(config: RetrainConfig, shape) -> torch.nn.Module:
     """The model of ``config`` for samples of ``shape`` (parameters from the global torch RNG)."""
     return make_model(config.model, shape, **config.model_options)
@@ -169,11 +247,12 @@ def _seed(seed: int, chain: str | None, generation: int, stream: int = 0) -> int
     return int(np.random.SeedSequence([seed, key, generation, stream]).generate_state(1)[0])
 
 
-def _fit(model, x, steps, batch_size, lr, progress, desc):
+def _fit(model, x, steps, batch_size, lr, progress, desc, cosine=False):
     from tqdm.auto import tqdm
 
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
     bar = tqdm(range(steps), desc=desc, leave=False, disable=not progress)
     for step in bar:
         idx = torch.randint(0, len(x), (batch_size,), device=x.device)
@@ -183,6 +262,8 @@ def _fit(model, x, steps, batch_size, lr, progress, desc):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         if step % 50 == 0:
             bar.set_postfix(loss=f"{float(loss.detach()):.3g}")
     model.eval()
@@ -331,7 +412,7 @@ def retrain(
         start = time.perf_counter()
         torch.manual_seed(_seed(config.seed, None, 0))
         model0 = build_model(config, data.shape).to(device)
-        _fit(model0, train, config.pretrain_steps, config.batch_size, config.lr, progress, "pretrain")
+        _fit(model0, train, config.pretrain_steps, config.batch_size, config.lr, progress, "pretrain", cosine=True)
         theta0 = parameter_vector(model0)
         metrics0, samples0 = evaluate(model0, theta0, _seed(config.seed, None, 0, 1))
         metrics0["seconds"] = time.perf_counter() - start
@@ -376,7 +457,7 @@ def retrain(
                 fresh = _draw(model, n_real)
                 pool = fresh if pool is None else torch.cat([pool, fresh])
                 x = torch.cat([train, pool])
-            _fit(model, x, config.finetune_steps, config.batch_size, config.lr, progress, f"λ={chain} gen {g}")
+            _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, progress, f"λ={chain} gen {g}")
             metrics, samples = evaluate(model, theta0, _seed(config.seed, chain, g, 1))
             seconds = time.perf_counter() - start
             save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool if scheme == "accumulate" else None)

@@ -11,7 +11,8 @@ Every model is an ``nn.Module`` with ``loss(x)`` (the training objective on a ba
   sampling with ``sigma_t^2 = beta_t``; a surrogate of the likelihood, so the theory is a heuristic
   for it. The noise network is an MLP for vectors (:class:`MLPDenoiser`) and a small U-Net for
   images (:class:`UNetDenoiser`). The linear schedule is Ho et al.'s ``beta in [1e-4, 0.02]`` for
-  ``T = 1000`` rescaled by ``1000 / T`` (Nichol & Dhariwal 2021), so ``abar_T`` is near 0 for small ``T``.
+  ``T = 1000`` rescaled by ``1000 / T`` (Nichol & Dhariwal 2021), so ``abar_T ~ e^{-10}`` for every
+  ``T``; ``beta_T = 20 / T < 1`` requires ``T >= 21``.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def make_model(kind: str, shape, **options) -> nn.Module:
     ``(1, H, W)``. Parameters are initialised from the global torch RNG.
 
     >>> _ = torch.manual_seed(0)
-    >>> make_model("ddpm", (2,), T=10).sample(3).shape
+    >>> make_model("ddpm", (2,), T=25).sample(3).shape
     torch.Size([3, 2])
     """
     check_choice("model", kind, MODEL_KINDS)
@@ -182,7 +183,7 @@ def make_model(kind: str, shape, **options) -> nn.Module:
         raise ValueError(f"options for model {kind!r} must be among {sorted(known)}, got {sorted(unknown)}")
     if kind == "flow":
         return Flow(shape, **options)
-    T = int(check("T", options.get("T", 100), Interval(1, integer=True)))
+    T = int(check("T", options.get("T", 100), Interval(21, integer=True)))  # beta_T = 20 / T < 1
     if len(shape) == 1:
         net = MLPDenoiser(shape[0], T, hidden=int(options.get("hidden", 128)))
     elif len(shape) == 3 and shape[0] == 1 and shape[1] % 2 == 0 and shape[2] % 2 == 0:
