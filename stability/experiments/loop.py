@@ -48,6 +48,7 @@ from .runs import (
     config_hash,
     load_checkpoint,
     read_config,
+    sort_rows,
 )
 
 __all__ = [
@@ -144,9 +145,7 @@ class RetrainConfig:
         return d
 
     def identity(self) -> str:
-        d = self.to_dict()
-        d.pop("generations")
-        return config_hash(d)
+        return config_hash(self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -370,8 +369,7 @@ def retrain(
             raise ValueError(f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder")
         stored = read_config(run_dir)
         old = stored["config"]
-        old_ident = config_hash({k: v for k, v in old.items() if k != "generations"})
-        if old_ident != ident:
+        if config_hash(old) != ident:
             new = config.to_dict()
             diff = sorted(k for k in set(old) | set(new) if k != "generations" and old.get(k) != new.get(k))
             raise CheckpointError(f"out {str(run_dir)!r} holds a run with another configuration (differs in {diff})")
@@ -469,6 +467,8 @@ def retrain(
                 _plot(samples, run_dir / "chains" / chain / f"gen{g:03d}.png", f"λ={chain}, generation {g}")
             outer.update(1)
     outer.close()
+    rows = sort_rows(rows, config.lambdas)
+    atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
     table = summary_table(rows)
     if progress:
         print(table)

@@ -39,6 +39,7 @@ __all__ = [
     "load_model",
     "read_config",
     "read_metrics",
+    "sort_rows",
 ]
 
 FORMAT = "stability-retrain/1"
@@ -77,8 +78,12 @@ def atomic_write_text(text: str, path) -> None:
 
 
 def config_hash(config: dict) -> str:
-    """SHA-256 of the canonical JSON of ``config`` (sorted keys): the run's identity."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of the canonical JSON of ``config`` (sorted keys) without ``generations``: the run's identity.
+
+    ``generations`` is left out so that a finished run can be extended by resuming it with more.
+    """
+    rest = {k: v for k, v in config.items() if k != "generations"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def checkpoint_path(run_dir, chain: str | None, generation: int) -> Path:
@@ -129,10 +134,18 @@ def read_config(run_dir) -> dict:
     return blob
 
 
+def sort_rows(rows, chains) -> list[dict]:
+    """Rows ordered by chain (in the order of ``chains``) then generation."""
+    order = {c: i for i, c in enumerate(chains)}
+    return sorted(rows, key=lambda r: (order.get(r["chain"], len(order)), r["generation"]))
+
+
 def read_metrics(run_dir) -> list[dict]:
-    """All rows of ``metrics.jsonl`` (one per chain and generation, generation 0 included)."""
+    """All rows of ``metrics.jsonl`` (one per chain and generation, generation 0 included),
+    ordered by chain (as in the config) then generation."""
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sort_rows(rows, read_config(run_dir)["config"]["lambdas"])
 
 
 def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
