@@ -22,6 +22,7 @@ __all__ = [
     "flow_parameters",
     "load_dataset",
     "load_model",
+    "load_samples",
     "make_model",
     "parameter_vector",
     "read_metrics",
@@ -47,6 +48,7 @@ _WHERE = {
     "CheckpointError": "runs",
     "flow_parameters": "runs",
     "load_model": "runs",
+    "load_samples": "runs",
     "read_metrics": "runs",
 }
 

@@ -37,6 +37,7 @@ __all__ = [
     "flow_parameters",
     "load_checkpoint",
     "load_model",
+    "load_samples",
     "read_config",
     "read_metrics",
     "sort_rows",
@@ -158,6 +159,12 @@ def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> tor
     model = build_model(cfg, tuple(blob["shape"]))
     model.load_state_dict(blob["state_dict"])
     return model.to(device).eval()
+
+
+def load_samples(run_dir, chain: str, generation: int) -> torch.Tensor:
+    """The (up to 512) model samples stored with a checkpoint, for scatter plots and image grids."""
+    blob_cfg = read_config(run_dir)
+    return load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)["samples"]
 
 
 def flow_parameters(run_dir, chain: str) -> np.ndarray:
