@@ -104,8 +104,9 @@ class RetrainConfig:
     ``finetune_steps`` >= 1 (Adam steps); ``batch_size`` >= 1; ``lr`` > 0: pretraining's initial
     learning rate (cosine-annealed to 0 over ``pretrain_steps``, so generation 0 is close to a local
     optimum); ``finetune_lr`` > 0: the constant learning rate of each round; ``eval_samples`` >= 2:
-    model samples drawn for evaluation and the subsample size of W2 (held-out points are subsampled
-    to the same size); ``model_options``: passed to :func:`make_model`; ``device``: torch device.
+    the number of points compared at evaluation, ``m = min(eval_samples, held-out size)``: ``m``
+    model samples against ``m`` held-out points (W2 subsample size; feature sets for images);
+    ``classifier_steps`` >= 1: training steps of the image metrics' feature classifier; ``model_options``: passed to :func:`make_model`; ``device``: torch device.
     ``generations`` is left out of the hash so a finished run can be extended with ``resume``.
     """
 
@@ -122,6 +123,7 @@ class RetrainConfig:
     lr: float = 1e-3
     finetune_lr: float = 1e-3
     eval_samples: int = 1000
+    classifier_steps: int = 600
     model_options: dict = field(default_factory=dict)
     device: str = "cpu"
 
@@ -134,6 +136,7 @@ class RetrainConfig:
         for name in ("generations", "pretrain_steps", "finetune_steps", "batch_size"):
             check(name, getattr(self, name), Interval(1, integer=True))
         check("eval_samples", self.eval_samples, Interval(2, integer=True))
+        check("classifier_steps", self.classifier_steps, Interval(1, integer=True))
         check("heldout", self.heldout, Interval(0.0, 1.0, low_closed=False))
         check("lr", self.lr, Interval(0.0, low_closed=False))
         check("finetune_lr", self.finetune_lr, Interval(0.0, low_closed=False))
@@ -209,11 +212,12 @@ _PROFILES = {
         lr=2e-3,
         finetune_lr=1e-3,
         eval_samples=128,
+        classifier_steps=150,
     ),
 }
 _MODEL_OPTIONS = {
     ("ddpm", "2d"): {"T": 100, "hidden": 128},
-    ("ddpm", "image"): {"T": 100, "width": 16},
+    ("ddpm", "image"): {"T": 50, "width": 16},
     ("flow", "2d"): {"transforms": 3, "hidden": [64, 64]},
     ("flow", "image"): {"transforms": 3, "hidden": [256, 256]},
 }
@@ -284,13 +288,14 @@ class _Evaluator:
                 data.train_labels,
                 cache_dir=run_dir,
                 seed=config.seed,
+                steps=config.classifier_steps,
                 heldout=(data.heldout, data.heldout_labels),
             )
             self.real = features(self.net, data.heldout[: self.m])
 
     def __call__(self, model, theta0, seed) -> tuple[dict, torch.Tensor]:
         rng = np.random.default_rng(seed)
-        samples = _draw(model, self.config.eval_samples).cpu()
+        samples = _draw(model, self.m).cpu()
         row = {"param_dist": param_distance(parameter_vector(model), theta0)}
         if self.data.kind == "2d":
             row["w2"] = w2(samples, self.data.heldout, m=self.m, seed=rng)

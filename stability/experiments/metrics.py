@@ -101,9 +101,13 @@ def frechet_distance(f1, f2) -> float:
 
 def prdc_metrics(real_features, fake_features, nearest_k: int = 5) -> dict[str, float]:
     """Precision, recall, density and coverage (Naeem et al. 2020) with ``k = nearest_k`` neighbours."""
+    import contextlib
+    import io
+
     from prdc import compute_prdc
 
-    out = compute_prdc(np.asarray(real_features), np.asarray(fake_features), nearest_k=int(nearest_k))
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+        out = compute_prdc(np.asarray(real_features), np.asarray(fake_features), nearest_k=int(nearest_k))
     return {k: float(v) for k, v in out.items()}
 
 
