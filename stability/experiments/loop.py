@@ -106,7 +106,8 @@ class RetrainConfig:
     optimum); ``finetune_lr`` > 0: the constant learning rate of each round; ``eval_samples`` >= 2:
     the number of points compared at evaluation, ``m = min(eval_samples, held-out size)``: ``m``
     model samples against ``m`` held-out points (W2 subsample size; feature sets for images);
-    ``classifier_steps`` >= 1: training steps of the image metrics' feature classifier; ``model_options``: passed to :func:`make_model`; ``device``: torch device.
+    ``classifier_steps`` >= 1: training steps of the image metrics' feature classifier;
+    ``model_options``: passed to :func:`make_model`; ``device``: torch device.
     ``generations`` is left out of the hash so a finished run can be extended with ``resume``.
     """
 
