@@ -173,7 +173,7 @@ _PROFILES = {
     ("2d", "quick"): dict(
         n=1000,
         heldout=0.5,
-        generations=5,
+        generations=10,
         pretrain_steps=2000,
         finetune_steps=200,
         batch_size=256,
@@ -216,6 +216,8 @@ _PROFILES = {
         classifier_steps=150,
     ),
 }
+# DDPM steps are ~3x cheaper than flow steps and it needs more of them to fit the moons.
+_MODEL_PROFILES = {("ddpm", "2d", "quick"): dict(pretrain_steps=8000)}
 _MODEL_OPTIONS = {
     ("ddpm", "2d"): {"T": 100, "hidden": 128},
     ("ddpm", "image"): {"T": 50, "width": 16},
@@ -237,7 +239,12 @@ def default_config(model: str, data: str, profile: str = "quick", **overrides) -
     check_choice("profile", profile, ("quick", "tiny"))
     check_choice("model", model, MODEL_KINDS)
     kind = "2d" if data in DATASETS_2D else "image"
-    values = {**_PROFILES[kind, profile], "model_options": _MODEL_OPTIONS[model, kind], **overrides}
+    values = {
+        **_PROFILES[kind, profile],
+        **_MODEL_PROFILES.get((model, kind, profile), {}),
+        "model_options": _MODEL_OPTIONS[model, kind],
+        **overrides,
+    }
     return RetrainConfig(model=model, data=str(data), **values)
 
 
