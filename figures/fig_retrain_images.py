@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import torch
 from _common import parse_args, save
 
 from stability.experiments import default_config, load_samples, read_metrics, retrain
@@ -35,8 +36,9 @@ def _panel(ax, rows, chains, key, title):
 
 def _grid(ax, x, title):
     k = int(min(8, len(x) ** 0.5))
-    h, w = x.shape[-2:]
-    tiles = x[: k * k, 0].clamp(-1, 1).reshape(k, k, h, w).permute(0, 2, 1, 3).reshape(k * h, k * w)
+    tiles = torch.nn.functional.pad(x[: k * k, 0].clamp(-1, 1), (1, 1, 1, 1), value=-1.0)  # 1-pixel white frame
+    h, w = tiles.shape[-2:]
+    tiles = tiles.reshape(k, k, h, w).permute(0, 2, 1, 3).reshape(k * h, k * w)
     ax.imshow(tiles, cmap="gray_r", vmin=-1, vmax=1)
     ax.set(xticks=[], yticks=[])
     ax.set_title(title, fontsize=8)

@@ -332,9 +332,10 @@ def _plot(samples: torch.Tensor, path: Path, title: str) -> None:
         ax.set_ylim(-3, 3)
     else:
         k = int(math.sqrt(min(64, len(samples))))
-        grid = samples[: k * k, 0].reshape(k, k, *samples.shape[2:]).permute(0, 2, 1, 3)
+        tiles = torch.nn.functional.pad(samples[: k * k, 0].clamp(-1, 1), (1, 1, 1, 1), value=-1.0)
+        h, w = tiles.shape[-2:]
         fig, ax = plt.subplots(figsize=(3, 3))
-        ax.imshow(grid.reshape(k * samples.shape[2], k * samples.shape[3]).clamp(-1, 1), cmap="gray")
+        ax.imshow(tiles.reshape(k, k, h, w).permute(0, 2, 1, 3).reshape(k * h, k * w), cmap="gray_r", vmin=-1, vmax=1)
         ax.axis("off")
     ax.set_title(title, fontsize=8)
     import io
