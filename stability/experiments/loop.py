@@ -363,6 +363,16 @@ def _row(chain, generation, metrics, seconds):
     return {"chain": chain, "scheme": parse_chain(chain)[0], "generation": generation, **metrics, "seconds": seconds}
 
 
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+    return device
+
+
 def retrain(
     config: RetrainConfig, out, resume: bool = False, progress: bool = True, plots: bool = False
 ) -> RetrainResult:
@@ -377,6 +387,7 @@ def retrain(
     from tqdm.auto import tqdm
 
     run_dir = Path(out)
+    _device(config.device)  # fail before touching the run directory
     ident = config.identity()
     if (run_dir / "config.json").exists():
         if not resume:
@@ -393,7 +404,7 @@ def retrain(
     atomic_write_text(json.dumps({"config": config.to_dict(), "hash": ident}, indent=1) + "\n", run_dir / "config.json")
 
     data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
-    device = torch.device(config.device)
+    device = _device(config.device)
     train = data.train.to(device)
     evaluate = _Evaluator(config, data, run_dir)
 
