@@ -45,8 +45,9 @@ def main(argv=None):
         tiny = {"n": 200, "generations": 2, "pretrain_steps": 60, "finetune_steps": 10, "eval_samples": 200}
         overrides = tiny if args.fast else {}
         cfg = default_config(model, "moons", profile, **overrides)
-        runs[model] = retrain(cfg, base / f"{model}_moons", resume=True, progress=not args.fast).run_dir
-        print(f"{model}: {runs[model]}")
+        result = retrain(cfg, base / f"{model}_moons", resume=True, progress=not args.fast)
+        runs[model] = result.run_dir
+        print(f"{model}: {runs[model]}\n{result.summary}")
     chains = default_config("flow", "moons", profile).lambdas
     flow_rows, ddpm_rows = read_metrics(runs["flow"]), read_metrics(runs["ddpm"])
     gpu_runs = sorted(p.parent for p in GPU.glob("*/metrics.jsonl")) if GPU.is_dir() else []

@@ -40,7 +40,7 @@ def _cmd_retrain(args) -> int:
     result = retrain(config, args.out, resume=args.resume, progress=not args.quiet, plots=not args.no_plots)
     if args.json:
         print(json.dumps(jsonable({"run_dir": str(result.run_dir), "rows": list(result.rows)})))
-    elif args.quiet:
+    else:
         print(result.summary)
     print(f"run directory: {result.run_dir}", file=sys.stderr)
     return 0

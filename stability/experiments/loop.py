@@ -381,8 +381,8 @@ def retrain(
     ``resume=False`` refuses a folder that already holds a run; ``resume=True`` validates every
     checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
     each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
-    generation's samples. Returns a :class:`RetrainResult`; the summary table is also printed when
-    ``progress`` is true.
+    generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
+    Returns a :class:`RetrainResult` (its ``summary`` is the table the command line prints).
     """
     from tqdm.auto import tqdm
 
@@ -494,7 +494,4 @@ def retrain(
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
-    table = summary_table(rows)
-    if progress:
-        print(table)
-    return RetrainResult(run_dir, tuple(rows), dict(last), table)
+    return RetrainResult(run_dir, tuple(rows), dict(last), summary_table(rows))
