@@ -69,3 +69,26 @@ def test_bad_model_arguments():
         make_model("ddpm", (1, 7, 7))
     with pytest.raises(ValueError, match="T must be an integer >= 21"):
         make_model("ddpm", (2,), T=20)
+
+
+def test_bits_per_dim_matches_quadrature_of_the_bins():
+    # Independent route: integrate the flow's density over each bin [x, x + Delta)^2 (midpoint rule)
+    # to get the bin's probability P; -log2(P) / D is the discrete NLL. The dequantized estimate
+    # E_u[log p(x + Delta u)] + D log Delta is below log P by the Jensen gap, ~ Delta^2 |grad log p|^2 / 24
+    # ~ 1e-5 here, and its Monte Carlo error over 4000 draws per point is ~ 1e-4 bits.
+    torch.manual_seed(0)
+    delta = 0.02
+    flow = make_model("flow", (2,), transforms=2, hidden=(16, 16), dequantize=delta)
+    x = torch.tensor([[0.1, -0.3], [1.0, 0.5], [-0.7, 0.2]])
+    k = 50
+    mid = (torch.arange(k) + 0.5) / k * delta
+    cell = torch.stack(torch.meshgrid(mid, mid, indexing="ij"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        p_bin = torch.stack([flow.log_prob(xi + cell).double().exp().mean() * delta**2 for xi in x])
+    exact = float(-torch.log2(p_bin).mean() / 2)
+    torch.manual_seed(1)
+    estimate = flow.bits_per_dim(x.repeat(4000, 1))
+    assert estimate == pytest.approx(exact, abs=1e-3)  # 10 MC standard errors plus the Jensen gap
+    assert estimate >= exact - 1e-3  # the dequantized bound is an upper bound on the discrete NLL
+    with pytest.raises(ValueError, match="dequantize must be > 0"):
+        make_model("flow", (2,)).bits_per_dim(x)

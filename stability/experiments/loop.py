@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_LAMBDAS = ("0", "0.25", "0.5", "1", "replace")
-METRIC_KEYS = ("w2", "nll", "fd", "precision", "recall", "density", "coverage", "param_dist")
+METRIC_KEYS = ("w2", "nll", "nll_bpd", "fd", "precision", "recall", "density", "coverage", "param_dist")
 
 
 def chain_label(value) -> str:
@@ -239,10 +239,13 @@ def default_config(model: str, data: str, profile: str = "quick", **overrides) -
     check_choice("profile", profile, ("quick", "tiny"))
     check_choice("model", model, MODEL_KINDS)
     kind = "2d" if data in DATASETS_2D else "image"
+    options = dict(_MODEL_OPTIONS[model, kind])
+    if model == "flow" and kind == "image":  # the grid spacing of the scaled pixels: 2 / 16 or 2 / 255
+        options["dequantize"] = 2.0 / 16.0 if data == "digits" else 2.0 / 255.0
     values = {
         **_PROFILES[kind, profile],
         **_MODEL_PROFILES.get((model, kind, profile), {}),
-        "model_options": _MODEL_OPTIONS[model, kind],
+        "model_options": options,
         **overrides,
     }
     return RetrainConfig(model=model, data=str(data), **values)
@@ -313,7 +316,11 @@ class _Evaluator:
             row.update(prdc_metrics(self.real, fake, nearest_k=5))
         if hasattr(model, "log_prob"):
             device = next(model.parameters()).device
-            row["nll"] = heldout_nll(model, self.data.heldout.to(device))
+            heldout = self.data.heldout.to(device)
+            if getattr(model, "dequantize", 0.0):
+                row["nll_bpd"] = model.bits_per_dim(heldout)
+            else:
+                row["nll"] = heldout_nll(model, heldout)
         return row, samples[:512]
 
 
