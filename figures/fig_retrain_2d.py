@@ -1,6 +1,6 @@
 """Iterative retraining of a normalizing flow and a DDPM on two moons, for the lambda grid.
 
-From real runs of the CPU quick profile (``stability retrain``; Bertrand et al. 2024, §5 protocol):
+From real runs of the CPU quick profile (``stability retrain``; the protocol of Bertrand et al. 2024):
 generation 0 is pretrained on n = 1000 real points; each generation fine-tunes on the real points
 plus floor(lambda n) fresh samples of the current model (``replace``: n samples only). Top: W2 to
 held-out data (exact OT on 1000-point subsamples) and the flow's held-out NLL per generation.

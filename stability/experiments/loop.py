@@ -1,4 +1,4 @@
-"""The retraining protocol of Bertrand et al. (2024, §5), in memory and resumable.
+"""The retraining protocol of the experiments of Bertrand et al. (2024), in memory and resumable.
 
 Generation 0 is the model pretrained on the fixed real training set (``n`` points). Each chain
 (one per entry of the lambda grid) then repeats, for ``t = 1..generations``:
