@@ -89,7 +89,7 @@ def bits_per_dim(nll: float, D: int, bin_width: float) -> float:
     """Discrete NLL in bits per dimension from a dequantized continuous NLL (nats per sample).
 
     ``bpd = (nll - D log(bin_width)) / (D ln 2)``: the density is converted to the probability of a
-    bin of volume ``bin_width^D`` and nats to bits (Theis et al. 2016; Dinh et al. 2017, §5).
+    bin of volume ``bin_width^D`` and nats to bits (Theis et al. 2016; Dinh et al. 2017).
 
     >>> bits_per_dim(0.0, 1, 0.5)  # density 1 on a bin of width 1/2: probability 1/2, one bit
     1.0
