@@ -24,6 +24,7 @@ COMMANDS = [
     "stability.cli",  # ``bound``
     "stability.analyze_cli",  # ``analyze``
     "stability.dynamics.cli",  # ``simulate``
+    "stability.experiments.cli",  # ``retrain``
 ]
 
 

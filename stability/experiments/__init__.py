@@ -1,0 +1,63 @@
+"""Iterative retraining of deep generative models on their own samples (THEORY.md §8).
+
+Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
+(:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`) and resumable run directories
+(:mod:`.runs`). Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+Names are imported on first use (PEP 562), so the command line does not import torch to start.
+"""
+
+import importlib
+
+__all__ = [
+    "DATASETS_2D",
+    "DDPM",
+    "DEFAULT_LAMBDAS",
+    "CheckpointError",
+    "Dataset",
+    "Flow",
+    "RetrainConfig",
+    "RetrainResult",
+    "chain_label",
+    "default_config",
+    "flow_parameters",
+    "load_dataset",
+    "load_model",
+    "load_samples",
+    "make_model",
+    "parameter_vector",
+    "read_metrics",
+    "retrain",
+    "summary_table",
+]
+
+_WHERE = {
+    "DATASETS_2D": "data",
+    "Dataset": "data",
+    "load_dataset": "data",
+    "DEFAULT_LAMBDAS": "loop",
+    "RetrainConfig": "loop",
+    "RetrainResult": "loop",
+    "chain_label": "loop",
+    "default_config": "loop",
+    "retrain": "loop",
+    "summary_table": "loop",
+    "DDPM": "models",
+    "Flow": "models",
+    "make_model": "models",
+    "parameter_vector": "models",
+    "CheckpointError": "runs",
+    "flow_parameters": "runs",
+    "load_model": "runs",
+    "load_samples": "runs",
+    "read_metrics": "runs",
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

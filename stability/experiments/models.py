@@ -1,0 +1,236 @@
+"""Generative models for the retraining experiments: a normalizing flow and DDPM, CPU or CUDA.
+
+Every model is an ``nn.Module`` with ``loss(x)`` (the training objective on a batch),
+``sample(m)`` (``m`` draws, shape ``(m, *shape)``, from the global torch RNG so that seeding it with
+``torch.manual_seed`` fixes them) and a ``kind``; flows also have ``log_prob(x)``.
+
+* :class:`Flow`: a neural spline flow (``zuko.flows.NSF``, Durkan et al. 2019) trained by maximum
+  likelihood, ``loss = -mean log p_theta(x)``: the setting of the theory (THEORY.md §8).
+* :class:`DDPM`: denoising diffusion (Ho et al. 2020) with the simple epsilon-prediction loss
+  ``E_{t, x0, eps} ||eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t)||^2`` and ancestral
+  sampling with ``sigma_t^2 = beta_t``; a surrogate of the likelihood, so the theory is a heuristic
+  for it. The noise network is an MLP for vectors (:class:`MLPDenoiser`) and a small U-Net for
+  images (:class:`UNetDenoiser`). The linear schedule is Ho et al.'s ``beta in [1e-4, 0.02]`` for
+  ``T = 1000`` rescaled by ``1000 / T`` (Nichol & Dhariwal 2021), so ``abar_T ~ e^{-10}`` for every
+  ``T``; ``beta_T = 20 / T < 1`` requires ``T >= 21``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._domains import Interval, check, check_choice
+
+__all__ = [
+    "DDPM",
+    "MODEL_KINDS",
+    "Flow",
+    "MLPDenoiser",
+    "UNetDenoiser",
+    "bits_per_dim",
+    "make_model",
+    "parameter_vector",
+]
+
+MODEL_KINDS = ("flow", "ddpm")
+
+
+class Flow(nn.Module):
+    """Neural spline flow on flattened samples, ``p_theta`` with exact ``log_prob``.
+
+    ``shape``: one sample's shape; ``transforms``: number of autoregressive spline layers (>= 1);
+    ``hidden``: widths of each conditioner MLP; ``bins``: spline bins. The splines act on
+    ``[-5, 5]`` (zuko's default) and are the identity outside, so data should be standardised.
+    ``dequantize`` >= 0: for discrete data on a grid of spacing ``Delta``, training adds uniform noise
+    ``Delta u``, ``u ~ U[0, 1)^D`` (uniform dequantization, Theis et al. 2016), so that
+    ``E_u[log p_theta(x + Delta u)] + D log Delta`` is a lower bound on the log-probability of the
+    discrete ``x`` (see :func:`bits_per_dim`); ``0`` (default): continuous data, no noise.
+    """
+
+    kind = "flow"
+
+    def __init__(self, shape, transforms: int = 3, hidden=(64, 64), bins: int = 8, dequantize: float = 0.0):
+        super().__init__()
+        import zuko
+
+        self.shape = tuple(shape)
+        self.dequantize = float(check("dequantize", dequantize, Interval(0.0)))
+        features = math.prod(self.shape)
+        self.flow = zuko.flows.NSF(features, transforms=transforms, hidden_features=tuple(hidden), bins=bins)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """``log p_theta(x)`` per sample, shape ``(m,)``."""
+        return self.flow().log_prob(x.flatten(1))
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dequantize:
+            x = x + self.dequantize * torch.rand_like(x)
+        return -self.log_prob(x).mean()
+
+    @torch.no_grad()
+    def bits_per_dim(self, x: torch.Tensor) -> float:
+        """Held-out NLL of discrete data in bits per dimension, from one dequantization draw:
+        ``-(mean log p_theta(x + Delta u) + D log Delta) / (D ln 2)`` (an upper bound in expectation)."""
+        if not self.dequantize:
+            raise ValueError("dequantize must be > 0 (the grid spacing of the data) for bits per dimension")
+        D = math.prod(self.shape)
+        nll = -float(self.log_prob(x + self.dequantize * torch.rand_like(x)).double().mean())
+        return bits_per_dim(nll, D, self.dequantize)
+
+    @torch.no_grad()
+    def sample(self, m: int) -> torch.Tensor:
+        return self.flow().sample((m,)).reshape(m, *self.shape)
+
+
+def bits_per_dim(nll: float, D: int, bin_width: float) -> float:
+    """Discrete NLL in bits per dimension from a dequantized continuous NLL (nats per sample).
+
+    ``bpd = (nll - D log(bin_width)) / (D ln 2)``: the density is converted to the probability of a
+    bin of volume ``bin_width^D`` and nats to bits (Theis et al. 2016; Dinh et al. 2017).
+
+    >>> bits_per_dim(0.0, 1, 0.5)  # density 1 on a bin of width 1/2: probability 1/2, one bit
+    1.0
+    """
+    return (nll - D * math.log(bin_width)) / (D * math.log(2.0))
+
+
+def _time_embedding(t: torch.Tensor, dim: int, T: int) -> torch.Tensor:
+    """Sinusoidal embedding of the step ``t`` (Vaswani et al. 2017), shape ``(m, dim)``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=t.device) / half)
+    arg = (t.float() / T * 1000.0)[:, None] * freqs[None]
+    return torch.cat([arg.sin(), arg.cos()], dim=1)
+
+
+class MLPDenoiser(nn.Module):
+    """``eps_theta(x_t, t)`` for vectors: an MLP on ``[x_t, embed(t)]`` with SiLU activations."""
+
+    def __init__(self, features: int, T: int, hidden: int = 128, depth: int = 3, temb: int = 32):
+        super().__init__()
+        self.T, self.temb = T, temb
+        layers, width = [], features + temb
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, features))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, _time_embedding(t, self.temb, self.T)], dim=1))
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, temb: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.proj = nn.Linear(temb, c_out)
+        self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x, e):
+        h = self.conv1(nn.functional.silu(self.norm1(x))) + self.proj(e)[:, :, None, None]
+        h = self.conv2(nn.functional.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class UNetDenoiser(nn.Module):
+    """A small U-Net ``eps_theta(x_t, t)`` for ``(1, H, W)`` images with even ``H, W``.
+
+    One down/up level (``H -> H/2``) with a residual block at each resolution and a skip
+    connection; channels ``width`` and ``2 width`` (width a multiple of 8, for GroupNorm).
+    """
+
+    def __init__(self, T: int, width: int = 32, temb: int = 64):
+        super().__init__()
+        self.T, self.temb_dim = T, temb
+        self.temb = nn.Sequential(nn.Linear(temb, temb), nn.SiLU(), nn.Linear(temb, temb))
+        self.inc = nn.Conv2d(1, width, 3, padding=1)
+        self.enc = _ResBlock(width, width, temb)
+        self.down = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.mid = _ResBlock(2 * width, 2 * width, temb)
+        self.up = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1)
+        self.dec = _ResBlock(2 * width, width, temb)
+        self.out = nn.Sequential(nn.GroupNorm(8, width), nn.SiLU(), nn.Conv2d(width, 1, 3, padding=1))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        e = self.temb(_time_embedding(t, self.temb_dim, self.T))
+        h0 = self.enc(self.inc(x), e)
+        h = self.mid(self.down(h0), e)
+        h = self.dec(torch.cat([self.up(h), h0], dim=1), e)
+        return self.out(h)
+
+
+class DDPM(nn.Module):
+    """Denoising diffusion with ``T`` steps around a noise network ``net(x_t, t)``.
+
+    ``loss``: the simple objective of Ho et al. (2020, eq. 14), ``t`` uniform on ``{0..T-1}``.
+    ``sample``: ancestral sampling ``x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps_theta) /
+    sqrt(1 - beta_t) + sqrt(beta_t) z`` (no noise at the last step).
+    """
+
+    kind = "ddpm"
+
+    def __init__(self, shape, net: nn.Module, T: int = 100):
+        super().__init__()
+        self.shape, self.T, self.net = tuple(shape), int(T), net
+        betas = torch.linspace(1e-4, 0.02, self.T, dtype=torch.float64) * (1000.0 / self.T)
+        self.register_buffer("betas", betas.float())
+        self.register_buffer("abar", torch.cumprod(1.0 - betas, 0).float())
+
+    def loss(self, x0: torch.Tensor) -> torch.Tensor:
+        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
+        eps = torch.randn_like(x0)
+        ab = self.abar[t].view(-1, *([1] * (x0.dim() - 1)))
+        xt = ab.sqrt() * x0 + (1.0 - ab).sqrt() * eps
+        return ((self.net(xt, t) - eps) ** 2).mean()
+
+    @torch.no_grad()
+    def sample(self, m: int) -> torch.Tensor:
+        device = self.betas.device
+        x = torch.randn(m, *self.shape, device=device)
+        for i in reversed(range(self.T)):
+            t = torch.full((m,), i, device=device, dtype=torch.long)
+            beta, ab = self.betas[i], self.abar[i]
+            x = (x - beta / (1.0 - ab).sqrt() * self.net(x, t)) / (1.0 - beta).sqrt()
+            if i > 0:
+                x = x + beta.sqrt() * torch.randn_like(x)
+        return x
+
+
+def make_model(kind: str, shape, **options) -> nn.Module:
+    """Build a model by kind (``"flow"`` or ``"ddpm"``) for samples of ``shape``.
+
+    Options: flow: ``transforms`` (3), ``hidden`` ((64, 64)), ``bins`` (8), ``dequantize`` (0); ddpm: ``T`` (100),
+    ``hidden`` (128, vectors) / ``width`` (32, images). Vectors are shape ``(d,)``, images
+    ``(1, H, W)``. Parameters are initialised from the global torch RNG.
+
+    >>> _ = torch.manual_seed(0)
+    >>> make_model("ddpm", (2,), T=25).sample(3).shape
+    torch.Size([3, 2])
+    """
+    check_choice("model", kind, MODEL_KINDS)
+    shape = tuple(int(s) for s in shape)
+    if kind == "flow":
+        known = {"transforms", "hidden", "bins", "dequantize"}
+    else:
+        known = {"T", "hidden", "width"}
+    unknown = set(options) - known
+    if unknown:
+        raise ValueError(f"options for model {kind!r} must be among {sorted(known)}, got {sorted(unknown)}")
+    if kind == "flow":
+        return Flow(shape, **options)
+    T = int(check("T", options.get("T", 100), Interval(21, integer=True)))  # beta_T = 20 / T < 1
+    if len(shape) == 1:
+        net = MLPDenoiser(shape[0], T, hidden=int(options.get("hidden", 128)))
+    elif len(shape) == 3 and shape[0] == 1 and shape[1] % 2 == 0 and shape[2] % 2 == 0:
+        net = UNetDenoiser(T, width=int(options.get("width", 32)))
+    else:
+        raise ValueError(f"shape must be (d,) or (1, H, W) with even H, W, got {shape}")
+    return DDPM(shape, net, T=T)
+
+
+def parameter_vector(model: nn.Module) -> torch.Tensor:
+    """All trainable parameters of ``model`` as one flat CPU ``float64`` vector (``theta``)."""
+    return torch.cat([p.detach().reshape(-1).double().cpu() for p in model.parameters()])
