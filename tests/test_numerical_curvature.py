@@ -53,7 +53,7 @@ def test_fisher_diagonal_matches_a_loop_over_points():
     # independent route: one autograd gradient per point in a Python loop (test only)
     import torch
 
-    from stability.numerical.curvature import fisher_diagonal
+    from stability.numerical.expectations import fisher_diagonal
 
     model = ProductStudentT(4)
     x = torch.as_tensor(RNG.laplace(size=(30, 4)))

@@ -34,8 +34,9 @@ import torch
 from scipy.sparse import linalg as splinalg
 
 from .._domains import check
+from .expectations import fisher_diagonal
 
-__all__ = ["MatrixFreeCurvature", "SpectrumResult", "dense_curvature", "fisher_diagonal"]
+__all__ = ["MatrixFreeCurvature", "SpectrumResult", "dense_curvature"]
 
 DTYPE = torch.float64
 # LOBPCG residual tolerance (relative to the eigenvalue): for a symmetric pencil the Ritz value's
@@ -44,8 +45,6 @@ EIG_TOL = 1e-6
 BLOCK = 3  # LOBPCG block size: a few vectors make convergence robust to close top eigenvalues
 MAXITER = 500
 CG_RTOL = 1e-10
-# Per-sample gradients are computed in chunks of at most this many numbers (N_chunk x d), 32 MiB
-_CHUNK = 4 * 2**20
 
 
 def _theta(problem) -> torch.Tensor:
@@ -62,25 +61,6 @@ def dense_curvature(problem) -> tuple[np.ndarray, np.ndarray]:
     B = -torch.autograd.functional.hessian(lambda t: ex.model_mean(model, w, t), th)
     A, B = A.numpy(), B.numpy()
     return (A + A.T) / 2, (B + B.T) / 2
-
-
-def fisher_diagonal(model, x: torch.Tensor, w: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    r""":math:`\sum_i w_i (\partial_j \log p_\theta(x_i))^2` for every parameter j, shape ``(d,)``.
-
-    Per-point gradients by ``torch.func.vmap(torch.func.grad(...))`` (one vectorised backward
-    pass per chunk of points, never a loop over points). ``x`` (N, data_dim), ``w`` (N,) weights.
-    """
-
-    def one(th, xi):
-        return model.log_prob(th, xi[None])[0]
-
-    per_point = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))
-    step = max(1, _CHUNK // max(theta.numel(), 1))
-    out = torch.zeros_like(theta)
-    for i in range(0, x.shape[0], step):  # chunks bound memory; each chunk is vectorised
-        g = per_point(theta, x[i : i + step])
-        out += (w[i : i + step, None] * g * g).sum(0)
-    return out
 
 
 def _jacobi(diag: torch.Tensor) -> splinalg.LinearOperator:
