@@ -180,7 +180,7 @@ class MatrixFreeCurvature:
         if len(out) == 2:  # small problems: scipy solves them densely from the operators
             return float(vals[i]), 0, True, "LOBPCG fell back to a dense solve (small d)"
         hist = out[2]
-        res = float(np.asarray(hist[-1])[i]) if len(hist) else math.nan
+        res = float(np.atleast_1d(hist[-1])[i]) if len(hist) else math.nan
         ok = res <= EIG_TOL * max(abs(float(vals[i])), 1.0) * 10
         msg = f"LOBPCG: {len(hist)} iterations, residual {res:.1e}; {self.precond_note}"
         return float(vals[i]), len(hist), ok, msg

@@ -267,7 +267,22 @@ class Retraining:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.model.n_params,):
             raise ValueError(f"theta must have shape ({self.model.n_params},), got {theta.shape}")
-        return maximize(self.objective(theta, lambda_), theta, gtol=gtol)
+        return maximize(self.objective(theta, lambda_), theta, gtol=gtol, diagonal=self._fisher(theta, lambda_))
+
+    def _fisher(self, theta, lambda_):
+        """theta' -> empirical Fisher diagonal of the mixed objective (the large-d optimiser's scaling)."""
+        lam = float(check("lambda_", lambda_))
+        ex, model = self.expectations, self.model
+        with torch.no_grad():
+            w = ex.model_weights(model, torch.as_tensor(theta, dtype=DTYPE))
+        keep = w > 0
+        a, b = (0.0, 1.0) if math.isinf(lam) else (1.0 / (1.0 + lam), lam / (1.0 + lam))
+
+        def diagonal(tp):
+            out = b * fisher_diagonal(model, ex.x_model[keep], w[keep], tp)
+            return out + a * fisher_diagonal(model, ex.x_data, ex.w_data, tp) if a > 0 else out
+
+        return diagonal
 
     def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:
         """``steps`` iterates of :math:`G_\\lambda` from ``theta0``: array (steps+1, d) and the results.
