@@ -12,7 +12,11 @@ argmax). Expectations are the fixed weighted sums of :mod:`.expectations`.
 
 Optimiser: for ``n_params <= DENSE_MAX``, Newton's method with the eigenvalue-modified Hessian
 (negative curvature flipped, Nocedal & Wright 2006, §3.4) and Armijo backtracking; otherwise
-L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``). Convergence means
+L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``) in the variables
+:math:`u = D^{1/2}(\theta-\theta_0)`, then Newton-CG steps with Jacobi preconditioner
+:math:`D^{-1}`, where :math:`D` is the empirical Fisher diagonal of the objective
+(:func:`.expectations.fisher_diagonal`; a diagonal scaling, Nocedal & Wright 2006, §7.2 and §5.1,
+that speeds convergence and leaves the stopping test in :math:`\theta` unchanged). Convergence means
 :math:`\|\nabla\|_\infty \le` ``gtol``. Every result says whether it converged; a NaN objective
 is never accepted as a step.
 """
