@@ -145,11 +145,11 @@ def test_large_d_fit_with_and_without_diagonal_scaling_agree():
 
 
 def test_large_d_retraining_step_is_unchanged_by_the_scaling():
-    # G_lambda for 220 parameters (L-BFGS path) with its Fisher-diagonal scaling against plain maximize
+    # G_lambda for 202 parameters (> DENSE_MAX: the L-BFGS path) with its Fisher-diagonal scaling against plain maximize
     from stability.numerical.models import ProductStudentT
 
-    p = Retraining(ProductStudentT(110), RNG.laplace(size=(200, 110)), n_mc=300, seed=3)
-    start = p.theta_star + 0.05 * RNG.standard_normal(220)
+    p = Retraining(ProductStudentT(101), RNG.laplace(size=(150, 101)), n_mc=200, seed=3)
+    start = p.theta_star + 0.05 * RNG.standard_normal(202)
     for lam in (0.5, np.inf):
         r = p.G(start, lam)
         plain = maximize(p.objective(start, lam), start)
