@@ -4,9 +4,16 @@ Model: ``ProductStudentT(5000)`` (a Student-t location-scale per coordinate, 2 x
 fitted to 100 Laplace samples in 5000 dimensions (misspecified); model expectations by Monte Carlo
 (100 draws, common random numbers). The matrix-free code (Hessian-vector products, Lanczos, CG)
 does not know the model is separable; the check computes the 5000 exact 2x2 curvature blocks
-with elementwise autograd Hessians on the same points and compares gamma_max and alpha.
+with elementwise autograd Hessians on the same points and compares gamma_max and alpha (the run
+fails if either relative error exceeds 1e-8). LOBPCG, CG and the fit are preconditioned by the
+empirical Fisher diagonal of the data (per-sample gradients by ``torch.func.vmap``, generic).
+
+Threads: torch runs on 2 threads (the target machine); ``BENCH_THREADS=1`` overrides. On a shared
+machine where another process holds a core, 2 OpenMP threads wait on each other at every kernel
+and a Hessian-vector product becomes ~10x slower (measured 15 ms on 1 thread vs 180 ms on 2).
 """
 
+import os
 import time
 
 import numpy as np
@@ -39,14 +46,15 @@ def _exact_blocks(problem):
 
 
 def main():
-    torch.set_num_threads(2)  # the target machine: 2 cores
+    threads = int(os.environ.get("BENCH_THREADS", "2"))  # the target machine: 2 cores
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     data = rng.laplace(0.0, 1.0, (N, DIM)) * np.linspace(0.5, 2.0, DIM) + np.linspace(-1, 1, DIM)
     t0 = time.perf_counter()
     problem = Retraining(ProductStudentT(DIM, df=5.0), data, n_mc=N_MC, seed=1)
     t_fit = time.perf_counter() - t0
     f = problem.fit
-    print(f"d = {problem.model.n_params} parameters, {N} data points, {N_MC} Monte Carlo draws")
+    print(f"d = {problem.model.n_params} parameters, {N} data points, {N_MC} Monte Carlo draws; {threads} thread(s)")
     print(f"theta* fit: {t_fit:6.2f} s  ({f.method}, {f.iterations} iterations, |grad|_inf = {f.grad_norm:.1e})")
     t0 = time.perf_counter()
     mf = MatrixFreeCurvature(problem)
@@ -60,8 +68,15 @@ def main():
     g_ref = max(float(np.max(np.linalg.eigvals(np.linalg.solve(Ak, Bk)).real)) for Ak, Bk in zip(A, B, strict=True))
     a_ref = float(np.linalg.eigvalsh(A).min())
     print(f"exact (5000 2x2 blocks): gamma_max = {g_ref:.10g}, alpha = {a_ref:.10g}")
-    print(f"relative errors: gamma_max {abs(g.value - g_ref) / g_ref:.1e}, alpha {abs(a.value - a_ref) / a_ref:.1e}")
+    err_g, err_a = abs(g.value - g_ref) / g_ref, abs(a.value - a_ref) / a_ref
+    print(f"relative errors: gamma_max {err_g:.1e}, alpha {err_a:.1e}")
     print(f"total for rate_exact (fit + gamma_max): {t_fit + t_g:6.2f} s; with alpha {t_fit + t_g + a.seconds:6.2f} s")
+    # LOBPCG stops at residual 1e-6 (relative), so the Ritz values' errors are ~1e-12 / gap; 1e-8 is the
+    # accuracy the matrix-free path promises (issue 4), checked here against the independent 2x2 blocks
+    if not (g.converged and a.converged and err_g < 1e-8 and err_a < 1e-8):
+        raise SystemExit(
+            f"matrix-free curvature check failed: converged {g.converged}/{a.converged}, errors {err_g:.1e}/{err_a:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["MASS_TOL", "Expectations", "as_generator", "build_expectations", "data_kind"]
+__all__ = ["MASS_TOL", "Expectations", "as_generator", "build_expectations", "data_kind", "fisher_diagonal"]
 
 DTYPE = torch.float64
 
@@ -42,6 +42,8 @@ DTYPE = torch.float64
 MASS_TOL = 1e-9
 _STEPS = {1: (0.02, 9.0), 2: (0.08, 6.0)}  # (h, T) of the sinh rule per data dimension
 _REFINE = 3
+# Per-sample gradients are computed in chunks of at most this many numbers (N_chunk x d), 32 MiB
+_CHUNK = 4 * 2**20
 
 
 def as_generator(seed) -> torch.Generator:
@@ -277,3 +279,35 @@ def build_expectations(
         x_data, w_data = xs, np.full(xs.shape[0], 1.0 / xs.shape[0])
         method["data"] = f"empirical measure of {xs.shape[0]} samples"
     return Expectations(_tensor(x_data), _tensor(w_data), xt, lb, method, data, grid)
+
+
+def fisher_diagonal(model, x: torch.Tensor, w: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sum_i w_i (\partial_j \log p_\theta(x_i))^2` for every parameter j, shape ``(d,)``.
+
+    The diagonal of the empirical Fisher matrix :math:`\sum_i w_i g_i g_i^T`, :math:`g_i =
+    \nabla_\theta \log p_\theta(x_i)` (Martens, JMLR 21, 2020, §11): at a maximum of a
+    well-specified likelihood it estimates ``diag`` of :math:`-E[\nabla^2 \log p]` (the information
+    identity), so it is used as a positive diagonal scaling / Jacobi preconditioner. Per-point
+    gradients by ``torch.func.vmap(torch.func.grad(...))`` (one vectorised backward pass per chunk
+    of points, never a loop over points). ``x`` (N, data_dim), ``w`` (N,) weights, ``theta`` (d,);
+    ``model.log_prob`` must be transformable by ``torch.func`` (else this raises).
+
+    >>> from stability.numerical.models import ProductStudentT
+    >>> x = torch.tensor([[0.0, 1.0], [2.0, -1.0]], dtype=torch.float64)
+    >>> w, th = torch.full((2,), 0.5, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    >>> # at mu=0, s=1, nu=5: mu-score 6x/(5+x^2), log-s-score 6x^2/(5+x^2) - 1, so by hand
+    >>> # (0^2 + (4/3)^2)/2 = 8/9, (1 + 1)/2 = 1, (1 + (5/3)^2)/2 = 17/9, (0 + 0)/2 = 0
+    >>> fisher_diagonal(ProductStudentT(2), x, w, th)
+    tensor([0.8889, 1.0000, 1.8889, 0.0000], dtype=torch.float64)
+    """
+
+    def one(th, xi):
+        return model.log_prob(th, xi[None])[0]
+
+    per_point = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))
+    step = max(1, _CHUNK // max(theta.numel(), 1))
+    out = torch.zeros_like(theta)
+    for i in range(0, x.shape[0], step):  # chunks bound memory; each chunk is vectorised
+        g = per_point(theta, x[i : i + step])
+        out += (w[i : i + step, None] * g * g).sum(0)
+    return out

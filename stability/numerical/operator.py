@@ -12,7 +12,11 @@ argmax). Expectations are the fixed weighted sums of :mod:`.expectations`.
 
 Optimiser: for ``n_params <= DENSE_MAX``, Newton's method with the eigenvalue-modified Hessian
 (negative curvature flipped, Nocedal & Wright 2006, §3.4) and Armijo backtracking; otherwise
-L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``). Convergence means
+L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``) in the variables
+:math:`u = D^{1/2}(\theta-\theta_0)`, then Newton-CG steps with Jacobi preconditioner
+:math:`D^{-1}`, where :math:`D` is the empirical Fisher diagonal of the objective
+(:func:`.expectations.fisher_diagonal`; a diagonal scaling, Nocedal & Wright 2006, §7.2 and §5.1,
+that speeds convergence and leaves the stopping test in :math:`\theta` unchanged). Convergence means
 :math:`\|\nabla\|_\infty \le` ``gtol``. Every result says whether it converged; a NaN objective
 is never accepted as a step.
 """
@@ -27,7 +31,7 @@ import torch
 from scipy.sparse import linalg as splinalg
 
 from .._domains import check
-from .expectations import as_generator, build_expectations
+from .expectations import as_generator, build_expectations, fisher_diagonal
 
 __all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "maximize"]
 
@@ -109,24 +113,42 @@ def _newton(f, theta0: torch.Tensor, gtol: float, max_iter: int) -> OptimResult:
     return OptimResult(th.numpy(), val, gnorm, max_iter, False, method, f"no convergence in {max_iter} iterations")
 
 
-def _lbfgs(f, theta0: torch.Tensor, gtol: float, max_iter: int) -> OptimResult:
-    th = theta0.clone().requires_grad_(True)
+def _curvature_diagonal(diagonal, theta: torch.Tensor) -> torch.Tensor | None:
+    """``diagonal(theta)`` floored at 1e-12 x its largest entry, or None if unavailable or not positive."""
+    if diagonal is None:
+        return None
+    try:
+        dg = torch.as_tensor(diagonal(theta), dtype=DTYPE).detach()
+    except Exception:  # noqa: BLE001 - e.g. a log_prob torch.func cannot vmap: run unscaled
+        return None
+    if dg.shape != theta.shape or not bool(torch.all(torch.isfinite(dg))) or not float(dg.max()) > 0:
+        return None
+    return dg.clamp(min=1e-12 * float(dg.max()))
+
+
+def _lbfgs(f, theta0: torch.Tensor, gtol: float, max_iter: int, diagonal=None) -> OptimResult:
+    # Diagonal scaling theta = theta0 + u / sqrt(D) (D a positive curvature-diagonal estimate, e.g. the
+    # empirical Fisher diagonal): L-BFGS on u sees a better-conditioned problem. Speed only: the
+    # stopping test below is on the gradient in theta.
+    dg = _curvature_diagonal(diagonal, theta0)
+    scale = torch.ones_like(theta0) if dg is None else dg.rsqrt()
+    u = torch.zeros_like(theta0).requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [th], lr=1.0, max_iter=max_iter, tolerance_grad=gtol, tolerance_change=0.0, history_size=20,
+        [u], lr=1.0, max_iter=max_iter, tolerance_grad=gtol, tolerance_change=0.0, history_size=20,
         line_search_fn="strong_wolfe",
     )  # fmt: skip
 
     def closure():
         opt.zero_grad()
-        loss = -f(th)
+        loss = -f(theta0 + scale * u)
         if torch.isfinite(loss):
             loss.backward()
         return loss
 
     opt.step(closure)
     n_iter = int(opt.state[opt._params[0]].get("n_iter", 0))
-    method = "L-BFGS (strong Wolfe) + Newton-CG polish"
-    x = th.detach()
+    method = "L-BFGS (strong Wolfe) + Newton-CG polish" + ("" if dg is None else ", diagonally preconditioned")
+    x = (theta0 + scale * u).detach()
     msg = ""
     # L-BFGS stops once the objective no longer changes in floating point, which for large sums can
     # be well above gtol in the gradient; Newton steps with the Hessian applied by conjugate
@@ -149,7 +171,12 @@ def _lbfgs(f, theta0: torch.Tensor, gtol: float, max_iter: int) -> OptimResult:
             return -torch.autograd.grad(g, xg, grad_outputs=ut, retain_graph=True)[0].numpy()
 
         op = splinalg.LinearOperator((x.numel(), x.numel()), matvec=neg_hvp, dtype=float)
-        p, info = splinalg.cg(op, g.detach().numpy(), rtol=1e-8, atol=0.0, maxiter=200)
+        dk = None if dg is None else _curvature_diagonal(diagonal, x)
+        M = None
+        if dk is not None:
+            q = 1.0 / dk.numpy()
+            M = splinalg.LinearOperator(op.shape, matvec=lambda r, q=q: q * r, dtype=float)
+        p, info = splinalg.cg(op, g.detach().numpy(), rtol=1e-8, atol=0.0, maxiter=200, M=M)
         new = x + torch.as_tensor(p, dtype=DTYPE)
         xn = new.clone().requires_grad_(True)
         vn = f(xn)
@@ -164,12 +191,20 @@ def _lbfgs(f, theta0: torch.Tensor, gtol: float, max_iter: int) -> OptimResult:
     return OptimResult(x.numpy(), val, gnorm, n_iter + k, False, method, msg or "no convergence")
 
 
-def maximize(f, theta0, *, gtol: float = GTOL, max_iter: int = 100, dense: bool | None = None) -> OptimResult:
-    """Maximise a differentiable scalar torch function ``f(theta)`` from ``theta0``."""
+def maximize(
+    f, theta0, *, gtol: float = GTOL, max_iter: int = 100, dense: bool | None = None, diagonal=None
+) -> OptimResult:
+    """Maximise a differentiable scalar torch function ``f(theta)`` from ``theta0``.
+
+    ``diagonal``: optional ``theta -> (d,)`` positive estimate of the diagonal of :math:`-\nabla^2 f`
+    (e.g. the empirical Fisher diagonal); the large-d path uses it to scale L-BFGS and as the
+    Jacobi preconditioner of the Newton-CG polish. It changes the speed, not the stopping test; if
+    it raises or is not positive and finite, it is ignored.
+    """
     th = torch.as_tensor(np.asarray(theta0, dtype=float), dtype=DTYPE)
     if dense is None:
         dense = th.numel() <= DENSE_MAX
-    return _newton(f, th, gtol, max_iter) if dense else _lbfgs(f, th, gtol, max_iter * 10)
+    return _newton(f, th, gtol, max_iter) if dense else _lbfgs(f, th, gtol, max_iter * 10, diagonal)
 
 
 @dataclass
@@ -205,7 +240,11 @@ class Retraining:
         x0 = np.asarray(x0, dtype=float)
         if x0.shape != (self.model.n_params,):
             raise ValueError(f"theta0 must have shape ({self.model.n_params},), got {x0.shape}")
-        self.fit = maximize(lambda th: ex.data_mean(self.model, th), x0)
+        self.fit = maximize(
+            lambda th: ex.data_mean(self.model, th),
+            x0,
+            diagonal=lambda th: fisher_diagonal(self.model, ex.x_data, ex.w_data, th),
+        )
         if not self.allow_failure:
             self.fit.raise_if_failed("maximum-likelihood fit of theta*")
         if self.fit.converged:  # the model rule is checked (and for MC drawn) at theta*
@@ -232,7 +271,22 @@ class Retraining:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.model.n_params,):
             raise ValueError(f"theta must have shape ({self.model.n_params},), got {theta.shape}")
-        return maximize(self.objective(theta, lambda_), theta, gtol=gtol)
+        return maximize(self.objective(theta, lambda_), theta, gtol=gtol, diagonal=self._fisher(theta, lambda_))
+
+    def _fisher(self, theta, lambda_):
+        """theta' -> empirical Fisher diagonal of the mixed objective (the large-d optimiser's scaling)."""
+        lam = float(check("lambda_", lambda_))
+        ex, model = self.expectations, self.model
+        with torch.no_grad():
+            w = ex.model_weights(model, torch.as_tensor(theta, dtype=DTYPE))
+        keep = w > 0
+        a, b = (0.0, 1.0) if math.isinf(lam) else (1.0 / (1.0 + lam), lam / (1.0 + lam))
+
+        def diagonal(tp):
+            out = b * fisher_diagonal(model, ex.x_model[keep], w[keep], tp)
+            return out + a * fisher_diagonal(model, ex.x_data, ex.w_data, tp) if a > 0 else out
+
+        return diagonal
 
     def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:
         """``steps`` iterates of :math:`G_\\lambda` from ``theta0``: array (steps+1, d) and the results.
