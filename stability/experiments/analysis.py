@@ -182,7 +182,7 @@ def fisher(model, ex, theta, *, chunk: int = 4096, cutoff: float = 1e-14) -> np.
     x, w = ex.x_model[keep], w[keep]
     B = torch.zeros(th.numel(), th.numel(), dtype=DTYPE)
     for i in range(0, x.shape[0], chunk):
-        S = torch.func.jacrev(lambda t, xc=x[i : i + chunk]: model.log_prob(t, xc))(th)  # (m, d)
+        S = torch.func.jacfwd(lambda t, xc=x[i : i + chunk]: model.log_prob(t, xc))(th)  # (m, d), forward mode
         B += S.T @ (w[i : i + chunk, None] * S)
     B = B.numpy()
     return (B + B.T) / 2
@@ -212,7 +212,6 @@ def flow_constants(
     docstring is analysed.
     """
     from ..numerical.constants import lipschitz, local_constants, wasserstein
-    from ..numerical.curvature import dense_curvature
     from ..numerical.operator import ConvergenceError
 
     xs = np.asarray(data.detach().numpy() if isinstance(data, torch.Tensor) else data, dtype=float)
@@ -231,7 +230,10 @@ def flow_constants(
     problem = _at(model, xs, theta, seed)
     th = torch.as_tensor(theta, dtype=DTYPE).requires_grad_(True)
     (g,) = torch.autograd.grad(problem.expectations.data_mean(model, th), th)
-    A_full, _ = dense_curvature(problem)
+    # A exactly as numerical.dense_curvature forms it (that function also forms B by Hessians on every
+    # quadrature point, which is slow here and not the curvature for a piecewise-smooth flow)
+    A_full = -torch.autograd.functional.hessian(lambda t: problem.expectations.data_mean(model, t), th.detach()).numpy()
+    A_full = (A_full + A_full.T) / 2
     B_full = fisher(model, problem.expectations, theta)
     ev, V = np.linalg.eigh(A_full)
     keep = ev > model.rtol * ev[-1]
@@ -256,7 +258,7 @@ def flow_constants(
             "grad_inf": float(g.abs().max()),
             "expectations": dict(problem.expectations.method),
             "A, B": (
-                "A: autograd Hessian of the mean training log-likelihood (numerical.dense_curvature); "
+                "A: autograd Hessian of the mean training log-likelihood; "
                 "B: Fisher information in outer-product form on the quadrature points (see fisher)"
             ),
             "alpha": f"smallest eigenvalue of U^T A U, U = eigenvectors of A above {model.rtol:g} x its largest",
