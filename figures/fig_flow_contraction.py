@@ -28,8 +28,8 @@ import numpy as np
 from _common import parse_args, save
 
 import stability
-from stability.experiments import default_config, flow_parameters, load_dataset, load_model, retrain
 from stability.cli import jsonable
+from stability.experiments import default_config, flow_parameters, load_dataset, load_model, retrain
 from stability.experiments.analysis import FlowLikelihood
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,9 +116,14 @@ def main(argv=None):
     fig.tight_layout()
     save(fig, args, "fig_flow_contraction")
     (args.out / "fig_flow_contraction.json").write_text(json.dumps(jsonable(out), indent=1) + "\n")
-    print(json.dumps({lam: {k: v for k, v in c.items() if k in ("rate_exact", "norm2", "ratios")} for lam, c in out["chains"].items()}))
-
-
+    print(
+        json.dumps(
+            {
+                lam: {k: v for k, v in c.items() if k in ("rate_exact", "norm2", "ratios")}
+                for lam, c in out["chains"].items()
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
