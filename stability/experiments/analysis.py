@@ -3,9 +3,8 @@ r"""A trained flow as a numerical likelihood model, so :func:`stability.analyze`
 :class:`FlowLikelihood` wraps a :class:`~.models.Flow` (zuko neural spline flow) as a
 :class:`~stability.numerical.models.LikelihoodModel`: ``log_prob(theta, x)`` evaluates
 :math:`\log p_\theta(x)` for a flat parameter vector ``theta`` (float64) with
-``torch.func.functional_call`` on a float64 copy of the flow, so autograd gives the Hessians
-:math:`A = -E_{data}[\nabla^2_\theta \log p_{\theta^*}]` and :math:`B = -E_{p_{\theta^*}}[\nabla^2_\theta
-\log p_{\theta^*}]` of THEORY.md §3 and the retraining operator :math:`G_\lambda` of §1.
+``torch.func.functional_call`` on a float64 copy of the flow, so autograd gives the curvature
+matrices A and B of THEORY.md §3 and the retraining operator :math:`G_\lambda` of §1.
 
 Coordinates. zuko's masked (MADE) layers hold full weight matrices and multiply them by a fixed
 0/1 mask, so the masked entries never enter :math:`\log p_\theta`: their rows and columns of
@@ -14,24 +13,37 @@ therefore the vector of *free* entries (every bias, the unmasked weights), in th
 :func:`~.models.parameter_vector` (``free_mask`` selects them from that vector). The masked
 entries stay at the wrapped flow's values.
 
-Identifiability. Even in free coordinates a ReLU conditioner is not identifiable: scaling a hidden
-unit's incoming weights and bias by :math:`c > 0` and its outgoing weights by :math:`1/c` leaves
-:math:`p_\theta` unchanged, so every hidden unit contributes a null direction shared by :math:`A` and
-:math:`B` (and a dead unit more). :func:`stability.numerical.local_constants` then refuses the model
-(``ValueError``: A is singular, alpha would be 0 and the bounds of Theorem 1 undefined). That refusal
-is a finding, and :meth:`FlowLikelihood.local_constants` reports it: it first runs the library
-unchanged and returns its constants when A is positive definite; otherwise, with
-``quotient=True`` (default), it restricts the analysis to the identifiable directions: with
-:math:`U` an orthonormal basis of the eigenvectors of :math:`A` above ``rtol`` times its largest
-eigenvalue, it analyses :math:`\tilde A = U^\top A U`, :math:`\tilde B = U^\top B U` (the curvature
-of :math:`z \mapsto \log p_{\theta^* + Uz}`), whose null space is removed. When the discarded
-directions are also null directions of :math:`B` (``details["quotient"]`` reports
-:math:`\|BV\|/\|B\|` for the discarded basis :math:`V`), the Jacobian
-:math:`J = \lambda(A+\lambda B)^{+}B` acts on :math:`p_\theta` only through :math:`\tilde J`, and
-:math:`\rho_{exact}` of the quotient is the contraction of the distributions (the symmetry
-directions neither grow nor shrink; :math:`\theta` may drift along them). The report's ``alpha``
-is then the smallest eigenvalue of :math:`\tilde A` (a threshold-dependent number, stated as such),
-and ``details["alpha_full"]`` is :math:`\lambda_{min}(A)` (zero up to rounding).
+Where the library cannot be used as is, and what is done instead (each step reported in
+``details``):
+
+* **theta*.** The library fits :math:`\theta^*` by maximum likelihood to ``|grad| <= 1e-10``. For a
+  ReLU spline flow started at the pretrained :math:`\theta` this does not converge (measured for a
+  198-parameter flow, 1 transform, hidden [8, 8], 4 bins, 1,500 Adam steps on 500 moons points: the
+  mean training log-likelihood keeps rising, from -1.64 to -1.30 nats after 100 Newton steps and to
+  -1.33 after 1,822 L-BFGS steps, with ``|grad|_inf`` still 0.1-0.5): Adam's pretrained
+  :math:`\theta` is not near a strict local maximum.
+  ``fit=True`` runs the library (:func:`stability.numerical.local_constants`) and records its refusal
+  (``details["refusal"]``); the analysis is then, as with ``fit=False``, *at the wrapped flow's own
+  theta* (the pretrained one), which is not a fixed point of :math:`G_\lambda` (``details["grad_inf"]``).
+* **Quadrature.** :math:`p_\theta` is only :math:`C^1` in :math:`x` (spline knots), so the library's
+  2-D trapezoidal rule cannot reach its mass tolerance 1e-9; :data:`MASS_TOL` accepts its first rule
+  and the mass error is reported.
+* **B.** :math:`\log p_\theta(x)` is only piecewise smooth in :math:`\theta` (ReLU kinks, spline bin
+  edges), so the average of pointwise Hessians under the model misses the terms from kinks that move
+  with :math:`\theta` (as for the library's Laplace model) and is not even positive semi-definite
+  here; :func:`fisher` uses the outer-product (Fisher) form instead. A is the autograd Hessian of the
+  mean training log-likelihood (a finite sum: the kinks have measure zero).
+* **A singular or indefinite.** At a true local maximum the ReLU rescaling symmetry (a hidden unit's
+  incoming weights and bias times :math:`c > 0`, its outgoing weights over :math:`c`) gives null
+  directions of A and B; at the pretrained :math:`\theta` A also has negative eigenvalues. The library
+  refuses both (``ValueError``: A must be positive definite; ``quotient=False`` shows it). With
+  ``quotient=True`` (default) the analysis is restricted to :math:`U`, an orthonormal basis of the
+  eigenvectors of A above ``rtol`` times its largest eigenvalue: :math:`\tilde A = U^\top A U`,
+  :math:`\tilde B = U^\top B U` (the curvature of :math:`z \mapsto \log p_{\theta + Uz}`). At a local
+  maximum this quotients out the symmetries; at the pretrained :math:`\theta` it also drops the
+  directions of negative curvature (counted in ``details["negative_A"]``), so its ``rate_exact`` is the
+  rate of the positive-curvature subspace only, ``alpha`` is the smallest kept eigenvalue (a
+  threshold-dependent number) and ``details["alpha_full"]`` is :math:`\lambda_{min}(A)`.
 
 ``L`` and ``eps`` are the numerical module's estimators (:func:`stability.numerical.lipschitz`, grid
 maximum of :math:`\|\partial_x\nabla^2_\theta\log p_{\theta^*}(x)\|` over the data's box, and
