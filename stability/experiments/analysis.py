@@ -237,6 +237,10 @@ def flow_constants(
             details.update(lc.details)
             details["at"] = "theta* fitted by the library"
             details["quotient"] = "not needed: A is positive definite"
+            # B in Fisher form, as on the fallback path (the library's pointwise-Hessian B misses kink terms)
+            B = fisher(model, _at(model, xs, lc.theta_star, seed).expectations, lc.theta_star)
+            details["A, B"] = lc.details["A, B"] + "; B replaced by the Fisher information in outer-product form"
+            lc = LocalConstants(lc.model, lc.theta_star, lc.A, B, lc.alpha, lc.L, lc.eps, {})
             return _with_samples(model, xs, lc, details, seed, w1_points)
     theta = model.theta0
     problem = _at(model, xs, theta, seed)
