@@ -1,8 +1,9 @@
 """Iterative retraining of deep generative models on their own samples (THEORY.md §8).
 
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
-(:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`) and resumable run directories
-(:mod:`.runs`). Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+(:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`), resumable run directories
+(:mod:`.runs`) and a trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
+Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
 Names are imported on first use (PEP 562), so the command line does not import torch to start.
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "CheckpointError",
     "Dataset",
     "Flow",
+    "FlowLikelihood",
     "RetrainConfig",
     "RetrainResult",
     "chain_label",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "FlowLikelihood": "analysis",
     "DATASETS_2D": "data",
     "Dataset": "data",
     "load_dataset": "data",
