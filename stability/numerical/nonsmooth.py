@@ -30,7 +30,7 @@ import torch
 
 from .._domains import check
 from .expectations import _density_log, build_expectations, data_kind
-from .operator import GTOL, OptimResult
+from .operator import GTOL, OptimResult, iterate_operator
 
 __all__ = ["FD_STEP", "NONSMOOTH_MASS_TOL", "NonSmoothRetraining", "curvature_nonsmooth"]
 
@@ -158,15 +158,7 @@ class NonSmoothRetraining:
 
     def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL):
         """As :meth:`.operator.Retraining.iterate`."""
-        check("t", steps)
-        path, results = [np.asarray(theta0, dtype=float)], []
-        for _ in range(int(steps)):
-            r = self.G(path[-1], lambda_, gtol=gtol)
-            results.append(r)
-            if not r.converged:
-                break
-            path.append(r.theta)
-        return np.array(path), results
+        return iterate_operator(self.G, theta0, lambda_, steps, gtol=gtol)
 
 
 def curvature_nonsmooth(problem: NonSmoothRetraining) -> tuple[np.ndarray, np.ndarray, str]:

@@ -33,7 +33,7 @@ from scipy.sparse import linalg as splinalg
 from .._domains import check
 from .expectations import as_generator, build_expectations, fisher_diagonal
 
-__all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "maximize"]
+__all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "iterate_operator", "maximize"]
 
 DTYPE = torch.float64
 DENSE_MAX = 200
@@ -207,6 +207,24 @@ def maximize(
     return _newton(f, th, gtol, max_iter) if dense else _lbfgs(f, th, gtol, max_iter * 10, diagonal)
 
 
+def iterate_operator(G, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:
+    """Iterate a retraining operator ``G(theta, lambda_, gtol=...) -> OptimResult`` ``steps`` times.
+
+    Returns the path, shape (steps+1, d) — shorter when a step does not converge: the iteration
+    stops at the first failed step, whose result is the last of the list — and the step results.
+    """
+    check("t", steps)
+    path = [np.asarray(theta0, dtype=float)]
+    results = []
+    for _ in range(int(steps)):
+        r = G(path[-1], lambda_, gtol=gtol)
+        results.append(r)
+        if not r.converged:
+            break
+        path.append(r.theta)
+    return np.array(path), results
+
+
 @dataclass
 class Retraining:
     r"""A model, its data, :math:`\theta^*` and the operator :math:`G_\lambda` (THEORY.md §1).
@@ -293,13 +311,4 @@ class Retraining:
 
         Stops early (shorter array) at the first step that does not converge.
         """
-        check("t", steps)
-        path = [np.asarray(theta0, dtype=float)]
-        results = []
-        for _ in range(int(steps)):
-            r = self.G(path[-1], lambda_, gtol=gtol)
-            results.append(r)
-            if not r.converged:
-                break
-            path.append(r.theta)
-        return np.array(path), results
+        return iterate_operator(self.G, theta0, lambda_, steps, gtol=gtol)
