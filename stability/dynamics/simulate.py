@@ -376,7 +376,9 @@ def _sym(T):
     return 0.5 * (T + T.transpose(0, 2, 1))
 
 
-def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
+def _gaussian_state(mu_d, cov_d, mu0, cov0, G, C):
+    """Per-generation arrays (generation 0 filled), the data's Cholesky factor, the collapse floor
+    (the data's smallest variance) and the data mean broadcast over chains."""
     d = mu_d.size
     mean = np.empty((G + 1, C, d))
     cov = np.empty((G + 1, C, d, d))
@@ -384,7 +386,11 @@ def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
     mean[0], cov[0] = mu0, cov0
     Ld = np.linalg.cholesky(cov_d)
     floor = float(np.linalg.eigvalsh(cov_d)[0])
-    mu_dc = np.broadcast_to(mu_d, (C, d))
+    return d, mean, cov, collapsed, Ld, floor, np.broadcast_to(mu_d, (C, d))
+
+
+def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
+    d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
     if scheme in ("fixed-real", "accumulate"):
         m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
         N_acc, M_acc, T_acc = n, m_hat, R
@@ -434,14 +440,7 @@ def _raw_sums(rng, mean, L, m, shift, block):
 
 
 def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
-    d = mu_d.size
-    mean = np.empty((G + 1, C, d))
-    cov = np.empty((G + 1, C, d, d))
-    collapsed = np.zeros((G + 1, C), dtype=bool)
-    mean[0], cov[0] = mu0, cov0
-    Ld = np.linalg.cholesky(cov_d)
-    floor = float(np.linalg.eigvalsh(cov_d)[0])
-    mu_dc = np.broadcast_to(mu_d, (C, d))
+    d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
     m_max = max(n, k or 0)
     block = max(1, NAIVE_BLOCK_FLOATS // (m_max * d))
 
