@@ -40,6 +40,14 @@ from .simulate import _rng, synthetic_count
 __all__ = ["Theorem2Check", "gaussian_stat_err", "theorem2_check"]
 
 
+def _finite_synthetic_count(n: int, lambda_) -> int:
+    """k = floor(lambda_ n) synthetic points per round; Theorem 2 needs a finite lambda_."""
+    k = synthetic_count(n, lambda_)
+    if k is None:
+        raise ValueError("lambda_ must be finite for Theorem 2 (rho_paper < 1 needs lambda_ < 1/2), got inf")
+    return k
+
+
 def gaussian_stat_err(*, n, lambda_, delta, dim=1, sigma=1.0) -> float:
     r"""The A4 one-step error :math:`a(\delta)/\sqrt n` of the known-variance Gaussian (module docstring).
 
@@ -52,9 +60,7 @@ def gaussian_stat_err(*, n, lambda_, delta, dim=1, sigma=1.0) -> float:
     dlt = float(check("delta", delta))
     d = int(check("d", dim))
     s = float(check("sigma0", sigma))
-    k = synthetic_count(n, lambda_)
-    if k is None:
-        raise ValueError("lambda_ must be finite for Theorem 2 (rho_paper < 1 needs lambda_ < 1/2), got inf")
+    k = _finite_synthetic_count(n, lambda_)
     w = k / (n + k)
     var = (1 - w) ** 2 / n + (w**2 / k if k else 0.0)
     q = 2.0 * gammaincinv(d / 2.0, 1.0 - dlt)  # chi^2_d quantile: P(chi^2_d <= x) = P(d/2, x/2)
@@ -129,9 +135,7 @@ def theorem2_check(
     s = float(check("sigma0", sigma))
     i0 = float(check("init_err", init_err))
     dlt = float(check("delta", delta))
-    k = synthetic_count(n, lambda_)
-    if k is None:
-        raise ValueError("lambda_ must be finite for Theorem 2 (rho_paper < 1 needs lambda_ < 1/2), got inf")
+    k = _finite_synthetic_count(n, lambda_)
     rho = float(bound(k / n, 0.0))
     if not rho < 1:
         raise ValueError(f"Theorem 2 needs rho_paper < 1, i.e. floor(lambda_ n)/n < 1/2, got {k / n:g}")
