@@ -14,11 +14,13 @@ from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .dynamics import SimulationResult, simulate, theorem2_check
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
+from .stationary import StationaryLaw, stationary
 
 __all__ = [
     "LocalConstants",
     "SimulationResult",
     "StabilityReport",
+    "StationaryLaw",
     "analyze",
     "analyze_jacobian",
     "bound",
@@ -37,6 +39,7 @@ __all__ = [
     "register_model",
     "sharp_bound",
     "simulate",
+    "stationary",
     "theorem2_check",
 ]
 

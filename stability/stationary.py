@@ -1,0 +1,179 @@
+r"""The stationary law of finite-sample retraining, to first order around :math:`\theta^*` (THEORY.md §9).
+
+With a fixed real sample of size :math:`n` and :math:`k` fresh model samples per round (by default
+:math:`k = \lfloor\lambda n\rfloor`), refitting to the maximum of the mixed objective gives, to
+first order,
+
+.. math:: \theta_{t+1} - \theta^* \approx J(\theta_t - \theta^*) + \xi_t, \qquad
+          J = \lambda(A+\lambda B)^{-1}B, \qquad
+          \xi_t = (A+\lambda B)^{-1}\,\frac{\lambda}{k}\sum_{j=1}^k \nabla_\theta\log p_{\theta^*}(y_j),
+
+with :math:`y_j \sim p_{\theta^*}` drawn afresh each round. The score has mean 0 and covariance
+:math:`B` (the Fisher information) under :math:`p_{\theta^*}`, so the :math:`\xi_t` are independent,
+mean 0, with covariance :math:`Q = (\lambda^2/k)(A+\lambda B)^{-1}B(A+\lambda B)^{-1}`. The
+stationary covariance :math:`C` of :math:`\theta_t - \theta^*` solves the discrete Lyapunov
+equation :math:`C = JCJ^\top + Q`.
+
+**Diagonal form (no** :math:`d^2\times d^2` **system).** Let :math:`V` hold the generalised
+eigenvectors of :math:`(B, A)`: :math:`BV = AV\Gamma`, :math:`V^\top AV = I`. Then
+:math:`(A+\lambda B)^{-1} = V(I+\lambda\Gamma)^{-1}V^\top`, hence :math:`J = VDV^{-1}` with
+:math:`D = \mathrm{diag}(\lambda\gamma_i/(1+\lambda\gamma_i))` and
+:math:`Q = V\,\mathrm{diag}(q_i)\,V^\top`, :math:`q_i = \lambda^2\gamma_i/(k(1+\lambda\gamma_i)^2)`.
+Writing :math:`C = V\tilde C V^\top` the equation becomes :math:`\tilde C = D\tilde CD + \mathrm{diag}(q)`,
+solved by the diagonal :math:`\tilde c_i = q_i/(1-d_i^2)`:
+
+.. math:: C = V\,\mathrm{diag}\!\left(\frac{\lambda^2\gamma_i}{k(1+2\lambda\gamma_i)}\right)V^\top .
+
+The expected excess negative log-likelihood on the real sample is, to second order,
+:math:`\tfrac12\operatorname{tr}(AC) = \tfrac12\sum_i \lambda^2\gamma_i/(k(1+2\lambda\gamma_i))`
+(because :math:`V^\top AV = I`); with :math:`k = \lambda n` it is below :math:`d/(4n)` for every
+:math:`\lambda`. For exponential families :math:`A = B` (all :math:`\gamma_i = 1`) and
+:math:`C = \lambda/(n(1+2\lambda))\,A^{-1}`.
+
+Where :math:`V` is ill-conditioned (its condition number above :data:`BASIS_COND_MAX`), :math:`C`
+is obtained instead from :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q`.
+
+Source: derived in this project (THEORY.md §9) from the implicit-function linearisation of the
+retraining map of Bertrand et al. (ICLR 2024, §3); checked symbolically by ``proofs_check``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from ._domains import check
+from .jacobian import check_psd, check_spd
+
+__all__ = ["BASIS_COND_MAX", "StationaryLaw", "stationary"]
+
+# Above this condition number of the generalised eigenvector basis V, rounding in V diag(c) V^T
+# can exceed the 1e-10 relative accuracy promised for C; the Lyapunov solver is used instead.
+BASIS_COND_MAX = 1e6
+
+
+@dataclass(frozen=True)
+class StationaryLaw:
+    r"""First-order stationary law of :math:`\theta_t - \theta^*` under finite-sample retraining.
+
+    ``cov`` is :math:`C` (d×d), ``excess_loss`` is :math:`\tfrac12\operatorname{tr}(AC)` (expected
+    excess negative log-likelihood per real point at stationarity), ``rate`` the exact local rate
+    :math:`\lambda\gamma_{max}/(1+\lambda\gamma_{max})` and ``relaxation_time``
+    :math:`-1/\log(\text{rate})` (generations for the error autocorrelation to fall by :math:`e`;
+    0 when rate = 0). ``method`` is ``"eigenbasis"`` or ``"lyapunov"``.
+    """
+
+    lambda_: float
+    n: int
+    k: int
+    cov: np.ndarray
+    excess_loss: float
+    rate: float
+    relaxation_time: float
+    gammas: np.ndarray
+    method: str
+
+    def summary(self) -> str:
+        rows = [
+            ("lambda", f"{self.lambda_:.6g}"),
+            ("n (real points)", str(self.n)),
+            ("k (synthetic points per round)", str(self.k)),
+            ("stationary excess NLL 1/2 tr(A C)", f"{self.excess_loss:.6g}"),
+            ("tr C", f"{float(np.trace(self.cov)):.6g}"),
+            ("rate (exact local)", f"{self.rate:.6g}"),
+            ("relaxation time (generations)", f"{self.relaxation_time:.6g}"),
+        ]
+        width = max(len(a) for a, _ in rows)
+        return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+
+
+def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
+    r"""Stationary law of finite-sample retraining around :math:`\theta^*` (THEORY.md §9).
+
+    :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))\,V^\top` solves
+    :math:`C = JCJ^\top + Q` with :math:`J = \lambda(A+\lambda B)^{-1}B` and
+    :math:`Q = (\lambda^2/k)(A+\lambda B)^{-1}B(A+\lambda B)^{-1}`; see the module docstring for the
+    derivation.
+
+    Parameters
+    ----------
+    A : (d, d) array, symmetric positive definite
+        Curvature of the real-data negative log-likelihood at :math:`\theta^*` (empirical sample).
+    B : (d, d) array, symmetric positive semi-definite
+        Fisher information of :math:`p_{\theta^*}`.
+    lambda_ : float, ``>= 0`` and finite
+        Synthetic-to-real ratio. ``0`` gives :math:`C = 0`; ``inf`` is an error (no real data:
+        the process has no stationary law, it collapses).
+    n : int, ``>= 1``
+        Size of the fixed real sample.
+    k : int, ``>= 1``, optional
+        Synthetic points per round; default :math:`\lfloor\lambda n\rfloor` (as ``simulate``).
+
+    Examples
+    --------
+    Exponential family (A = B): :math:`C = \lambda/(n(1+2\lambda))A^{-1}`.
+
+    >>> law = stationary(np.eye(2), np.eye(2), 1.0, 100)
+    >>> law.cov
+    array([[0.00333333, 0.        ],
+           [0.        , 0.00333333]])
+    >>> round(law.excess_loss, 8), law.rate
+    (0.00333333, 0.5)
+    """
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        raise ValueError(
+            "lambda_ must be finite for a stationary law, got inf: purely synthetic retraining has no real "
+            "data to pull it back, so it has no stationary law (it collapses)"
+        )
+    n_int = _count("n", n)
+    A = check_spd("A", A)
+    B = check_psd("B", B)
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    d = A.shape[0]
+    if k is None:
+        from .dynamics.simulate import synthetic_count
+
+        k_int = synthetic_count(n_int, lam)
+    else:
+        k_int = _count("k", k)
+    gammas, V = linalg.eigh(B, A)
+    gammas = np.clip(gammas, 0.0, None)
+    rate = float(lam * gammas[-1] / (1.0 + lam * gammas[-1]))
+    relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
+    if lam == 0.0:
+        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis")
+    if k_int < 1:
+        raise ValueError(
+            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} "
+            f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
+        )
+    c = lam**2 * gammas / (k_int * (1.0 + 2.0 * lam * gammas))
+    if np.linalg.cond(V) <= BASIS_COND_MAX:
+        C = (V * c) @ V.T
+        excess = 0.5 * float(c.sum())
+        method = "eigenbasis"
+    else:
+        M = linalg.cho_factor(A + lam * B, lower=True)
+        J = linalg.cho_solve(M, lam * B)
+        S = linalg.cho_solve(M, B)
+        Q = (lam**2 / k_int) * linalg.cho_solve(M, S.T)
+        C = linalg.solve_discrete_lyapunov(J, Q)
+        excess = 0.5 * float(np.trace(A @ C))
+        method = "lyapunov"
+    C = (C + C.T) / 2
+    return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method)
+
+
+def _count(name: str, value) -> int:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
+    if not math.isfinite(x) or x < 1 or x != math.floor(x):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(x)
