@@ -4,7 +4,7 @@ Left: sigma_t across generations for purely synthetic retraining (``replace``, n
 and for the paper's fixed-real scheme at several lambda: median (solid) and 5-95% band across
 chains, the across-chain mean (dashed), and theory (black): E[sigma_t] = (c4(n) sqrt((n-1)/n))^t
 for the purely synthetic MLE chain (Bertrand et al. 2024's warm-up, ``stability.expected_sigma``)
-and sqrt(E[Sigma_t]) from the exact moment recursion of THEORY.md §6 for fixed-real. The mean of
+and sqrt(E[Sigma_t]) from the exact moment recursion of docs/theory.md §6 for fixed-real. The mean of
 sigma_t decays slowly while the median collapses faster: collapse is almost sure. Right: W2 to the
 data distribution (median and band).
 """

@@ -3,7 +3,7 @@
 Shaded: where the paper's bound (Bertrand et al. 2024, Thm 1) guarantees local contraction,
 lambda (1 + L eps / alpha) < 1/2; dashed: the boundary of the sharp form (Ferbach et al. 2024),
 lambda < alpha / (2 L eps). Both drawn from ``stability.bound`` / ``stability.sharp_bound`` on a grid;
-the exact local rate of THEORY.md §3 is below one for every finite lambda.
+the exact local rate of docs/theory.md §3 is below one for every finite lambda.
 """
 
 import matplotlib.pyplot as plt

@@ -1,8 +1,8 @@
-"""proofs_check: mechanical verification of every step of the proofs in THEORY.md §2–6.
+"""proofs_check: mechanical verification of every step of the proofs in docs/theory.md §2–6.
 
 ``python -m proofs_check`` runs every registered check and prints a table (result, step, method,
 status, residual or worst case); it exits non-zero if any check fails. Each module holds the
-checks of one result; importing this package registers them all, in the order of THEORY.md.
+checks of one result; importing this package registers them all, in the order of docs/theory.md.
 """
 
 from importlib import import_module
@@ -11,7 +11,7 @@ from .registry import REGISTRY, Check, Outcome, Report, run, select
 
 __all__ = ["Check", "Outcome", "REGISTRY", "RESULTS", "Report", "run", "select"]
 
-# One module per result, in the order THEORY.md states them (importing registers the checks).
+# One module per result, in the order docs/theory.md states them (importing registers the checks).
 RESULTS = (
     "fixed_point",
     "jacobian",

@@ -1,4 +1,4 @@
-r"""THEORY.md §6, purely synthetic Gaussian warm-up: variance, standard deviation, log-determinant.
+r"""docs/theory.md §6, purely synthetic Gaussian warm-up: variance, standard deviation, log-determinant.
 
 "In one dimension with the unbiased variance estimator, σ²_{t+1} = σ²_t χ²_{n-1}/(n-1): E[σ²_t] = σ²_0
 for all t, but E[σ_t] = c4(n)^t σ_0 with c4(n) = √(2/(n-1)) Γ(n/2)/Γ((n-1)/2) < 1 ... With the MLE,
@@ -39,7 +39,7 @@ CHI2 = xp ** (k / 2 - 1) * sp.exp(-xp / 2) / (2 ** (k / 2) * sp.gamma(k / 2))  #
 
 
 def c4_sym(nn):
-    r""":math:`c_4(n) = \sqrt{2/(n-1)}\,\Gamma(n/2)/\Gamma((n-1)/2)` (THEORY.md §6)."""
+    r""":math:`c_4(n) = \sqrt{2/(n-1)}\,\Gamma(n/2)/\Gamma((n-1)/2)` (docs/theory.md §6)."""
     return sp.sqrt(2 / (nn - 1)) * sp.gamma(nn / 2) / sp.gamma((nn - 1) / 2)
 
 

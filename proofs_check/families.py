@@ -1,4 +1,4 @@
-r"""THEORY.md §3 for the toolkit's exponential families (:mod:`stability.families`).
+r"""docs/theory.md §3 for the toolkit's exponential families (:mod:`stability.families`).
 
 "Exponential family p_θ(x) = h(x) exp(θ·T(x) - A(θ)): ... A = B = ∇²A(θ*), J = λ/(1+λ) I exactly,
 for any p_data. In mean parameters μ = ∇A(θ) the operator is affine and global:

@@ -1,4 +1,4 @@
-r"""THEORY.md §3, first bullet: :math:`G_\lambda(\theta^*) = \theta^*` for every :math:`\lambda`.
+r"""docs/theory.md §3, first bullet: :math:`G_\lambda(\theta^*) = \theta^*` for every :math:`\lambda`.
 
 "The score of :math:`p_{\theta^*}` integrates to zero under :math:`p_{\theta^*}`": the synthetic
 term of the objective is stationary at :math:`\theta' = \theta`, the data term at

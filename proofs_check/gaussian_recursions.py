@@ -1,4 +1,4 @@
-r"""THEORY.md §6: the finite-sample Gaussian recursions (conditional mean and covariance).
+r"""docs/theory.md §6: the finite-sample Gaussian recursions (conditional mean and covariance).
 
 "Real sample of size n with MLE mean m̂, covariance Ŝ; k = ⌊λn⌋ synthetic points per round;
 w = k/(n+k). With ȳ ~ N(μ_t, Σ_t/k) and k S_y ~ Wishart(Σ_t, k-1) independent (MLE S_y):
@@ -54,7 +54,7 @@ def _sym(name):
 
 
 def update(m_hat, S_hat, ybar, S_y, w=W):
-    """The update of THEORY.md §6, as written there."""
+    """The update of docs/theory.md §6, as written there."""
     dvec = ybar - m_hat
     return (1 - w) * m_hat + w * ybar, (1 - w) * S_hat + w * S_y + w * (1 - w) * dvec * dvec.T
 
@@ -129,7 +129,7 @@ def check_conditional_moments() -> Outcome:
         expect_zero(E_mu - ((1 - W) * m_hat + W * mu), "E[μ_{t+1}] - ((1-w)m̂ + wμ_t)"),
         expect_zero(
             E_Sig - ((1 - W) * S_hat + W * (k - 1) / k * Sig + W * (1 - W) * (dm * dm.T + Sig / k)),
-            "E[Σ_{t+1}] - THEORY.md formula",
+            "E[Σ_{t+1}] - docs/theory.md formula",
         ),
     )
 
@@ -191,7 +191,7 @@ def check_moment_recursion() -> Outcome:
 
 
 def conditional_moments(m_hat, S_hat, mu_t, Sig_t, n_real: int, k_syn: int):
-    """The conditional moments of THEORY.md §6 in numpy (what the Monte Carlo check compares with)."""
+    """The conditional moments of docs/theory.md §6 in numpy (what the Monte Carlo check compares with)."""
     w = k_syn / (n_real + k_syn)
     dm = np.subtract(m_hat, mu_t)[:, None]
     E_mu = (1 - w) * np.asarray(m_hat) + w * np.asarray(mu_t)

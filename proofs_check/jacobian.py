@@ -1,4 +1,4 @@
-r"""THEORY.md §3: the Jacobian :math:`J = \lambda(A+\lambda B)^{-1}B` at the fixed point.
+r"""docs/theory.md §3: the Jacobian :math:`J = \lambda(A+\lambda B)^{-1}B` at the fixed point.
 
 Implicit-function-theorem derivation: with :math:`F(\theta', \theta) = \nabla_{\theta'}[E_{data}
 \log p_{\theta'} + \lambda E_{p_\theta}\log p_{\theta'}]` and :math:`F(G(\theta), \theta) = 0`,

@@ -16,7 +16,7 @@ x = sp.Symbol("x", real=True)
 
 
 class _Syms:
-    """Symbols with their assumptions (the names of THEORY.md)."""
+    """Symbols with their assumptions (the names of docs/theory.md)."""
 
     lam = sp.Symbol("lambda", positive=True)
     mu_data = sp.Symbol("mu_data", real=True)

@@ -1,7 +1,7 @@
 """The registry of proof-step checks and the outcome each one reports.
 
 A check is a function of no arguments, registered with :func:`check`, that verifies one step of
-a proof in THEORY.md and returns an :class:`Outcome`. Its docstring quotes the step it verifies.
+a proof in docs/theory.md and returns an :class:`Outcome`. Its docstring quotes the step it verifies.
 Checks look toolkit functions up through their module (``bounds.bound``, not a copied reference),
 so a test can plant an error by monkeypatching the module and see the check FAIL.
 

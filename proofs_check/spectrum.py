@@ -1,4 +1,4 @@
-r"""THEORY.md §3: spectrum of :math:`J`, rate below one, self-adjointness.
+r"""docs/theory.md §3: spectrum of :math:`J`, rate below one, self-adjointness.
 
 "Its eigenvalues are λγ_i/(1+λγ_i) where γ_i are the generalised eigenvalues B v = γ A v. So the
 exact local contraction rate is ρ_exact = λγ_max/(1+λγ_max) < 1 for every finite λ whenever A ≻ 0

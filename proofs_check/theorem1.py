@@ -1,4 +1,4 @@
-r"""THEORY.md §4: Theorem 1 (Bertrand et al. 2024) and its sharper form (Ferbach et al. 2024).
+r"""docs/theory.md §4: Theorem 1 (Bertrand et al. 2024) and its sharper form (Ferbach et al. 2024).
 
 With :math:`s = \lambda(\alpha + \varepsilon L)` and :math:`\kappa = L\varepsilon/\alpha`:
 :math:`\rho_{paper} = s/(\alpha - s)`, :math:`\rho_{sharp} = s/(\alpha + \lambda(\alpha - \varepsilon L))`.

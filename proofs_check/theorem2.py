@@ -1,4 +1,4 @@
-r"""THEORY.md §5: Theorem 2 (finite samples), the unrolled recursion and its geometric sum.
+r"""docs/theory.md §5: Theorem 2 (finite samples), the unrolled recursion and its geometric sum.
 
 "With probability at least (1-δ)^t: ‖θ^n_t - θ*‖ ≤ (ε_OPT + a(δ)/√n)·(1 - ρ^t)/(1 - ρ) + ρ^t ‖θ^n_0 - θ*‖,
 so the iterates stay within (ε_OPT + a(δ)/√n)/(1 - ρ) of θ* in the limit."

@@ -52,7 +52,7 @@ class Interval:
         return ok
 
 
-# The parameters of THEORY.md, with the names used in code.
+# The parameters of docs/theory.md, with the names used in code.
 DOMAINS: dict[str, Interval] = {
     "lambda_": Interval(0.0, math.inf, high_closed=True),  # synthetic-to-real ratio; inf = fully synthetic
     "eps": Interval(0.0),  # W1(p_theta*, p_data)

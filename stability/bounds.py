@@ -1,7 +1,7 @@
 r"""Theorems 1 and 2 of Bertrand et al. (ICLR 2024) and the sharper form of Ferbach et al. (2024).
 
 All functions take scalars or numpy arrays (broadcast together) and return a float when every
-input is a scalar. Notation (THEORY.md §2–5): :math:`\lambda` synthetic-to-real ratio,
+input is a scalar. Notation (docs/theory.md §2–5): :math:`\lambda` synthetic-to-real ratio,
 :math:`\varepsilon = W_1(p_{\theta^*}, p_{data})`, :math:`\alpha` strong concavity of the data
 log-likelihood at :math:`\theta^*`, :math:`L` Lipschitz constant of
 :math:`x \mapsto \nabla^2_\theta \log p_\theta(x)`, :math:`\kappa = L\varepsilon/\alpha`.
@@ -109,7 +109,7 @@ def max_lambda(eps, alpha=1.0, L=1.0, form: str = "paper"):
     - ``form="sharp"``: :math:`\alpha / (2 \varepsilon L)`, ``inf`` when :math:`\varepsilon L = 0`,
       and ``0`` when :math:`\varepsilon L \ge \alpha` (the theorem's hypothesis fails).
 
-    The exact local rate (THEORY.md §3) is below one for every finite :math:`\lambda`.
+    The exact local rate (docs/theory.md §3) is below one for every finite :math:`\lambda`.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-r"""Purely synthetic retraining of a Gaussian: the paper's warm-up (THEORY.md §6, "[sim]").
+r"""Purely synthetic retraining of a Gaussian: the paper's warm-up (docs/theory.md §6, "[sim]").
 
 With :math:`\lambda = \infty` each generation refits a Gaussian to :math:`n` samples of the
 previous one. In one dimension :math:`\sigma^2_{t+1} = \sigma^2_t\,\chi^2_{n-1}/(n-1)` with the

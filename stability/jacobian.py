@@ -1,4 +1,4 @@
-r"""The Jacobian of the retraining map at its fixed point (THEORY.md §3, "[exact]").
+r"""The Jacobian of the retraining map at its fixed point (docs/theory.md §3, "[exact]").
 
 With :math:`A = -E_{data}[\nabla^2_\theta \log p_{\theta^*}] \succ 0` and
 :math:`B = -E_{p_{\theta^*}}[\nabla^2_\theta \log p_{\theta^*}] = I(\theta^*) \succeq 0`, the implicit

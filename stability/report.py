@@ -50,7 +50,7 @@ class StabilityModel(Protocol):
 class StabilityReport:
     """The exact local behaviour of retraining at :math:`\\theta^*` and the bounds that cover it.
 
-    Ordering whenever the bounds are finite (THEORY.md §4):
+    Ordering whenever the bounds are finite (docs/theory.md §4):
     ``rate_exact <= norm2 <= rate_sharp <= rate_paper``.
     """
 

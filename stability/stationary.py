@@ -1,4 +1,4 @@
-r"""The stationary law of finite-sample retraining, to first order around :math:`\theta^*` (THEORY.md §9).
+r"""The stationary law of finite-sample retraining, to first order around :math:`\theta^*` (docs/theory.md §9).
 
 With a fixed real sample of size :math:`n` and :math:`k` fresh model samples per round (by default
 :math:`k = \lfloor\lambda n\rfloor`), refitting to the maximum of the mixed objective gives, to
@@ -33,7 +33,7 @@ The expected excess negative log-likelihood on the real sample is, to second ord
 Where :math:`V` is ill-conditioned (its condition number above :data:`BASIS_COND_MAX`), :math:`C`
 is obtained instead from :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q`.
 
-Source: derived in this project (THEORY.md §9) from the implicit-function linearisation of the
+Source: derived in this project (docs/theory.md §9) from the implicit-function linearisation of the
 retraining map of Bertrand et al. (ICLR 2024, §3); checked symbolically by ``proofs_check``.
 """
 
@@ -91,7 +91,7 @@ class StationaryLaw:
 
 
 def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
-    r"""Stationary law of finite-sample retraining around :math:`\theta^*` (THEORY.md §9).
+    r"""Stationary law of finite-sample retraining around :math:`\theta^*` (docs/theory.md §9).
 
     :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))\,V^\top` solves
     :math:`C = JCJ^\top + Q` with :math:`J = \lambda(A+\lambda B)^{-1}B` and

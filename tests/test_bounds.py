@@ -1,4 +1,4 @@
-"""Theorem 1 / sharp / Theorem 2 bounds against independent computations (THEORY.md §4–5)."""
+"""Theorem 1 / sharp / Theorem 2 bounds against independent computations (docs/theory.md §4–5)."""
 
 import math
 from fractions import Fraction

@@ -1,4 +1,4 @@
-"""Gaussian warm-up constants (THEORY.md §6) against mpmath and Monte Carlo."""
+"""Gaussian warm-up constants (docs/theory.md §6) against mpmath and Monte Carlo."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Exponential families (THEORY.md §3): closed forms against their numerical twins, against scipy,
+"""Exponential families (docs/theory.md §3): closed forms against their numerical twins, against scipy,
 and the properties the theory states (fixed point, spectrum of J, ordering of the rates, contraction)."""
 
 import math
@@ -109,7 +109,7 @@ def test_log_density_matches_scipy_and_fixed_point_maximises_likelihood(case):
     theta = fam.fixed_point(x)
     # independent reference: scipy's own log densities of the same parameters
     assert np.allclose(fam.logpdf(theta, x), scipy_logpdf(name, fam, theta, x), rtol=ROUND_TOL, atol=ROUND_TOL)
-    # theta* maximises the average log-likelihood (THEORY.md §1): every perturbation lowers it
+    # theta* maximises the average log-likelihood (docs/theory.md §1): every perturbation lowers it
     rng = np.random.default_rng(3)
     best = fam.logpdf(theta, x).mean()
     for _ in range(5):  # five random directions

@@ -1,4 +1,4 @@
-"""Jacobian at the fixed point (THEORY.md §3) against independent computations."""
+"""Jacobian at the fixed point (docs/theory.md §3) against independent computations."""
 
 import math
 
@@ -53,7 +53,7 @@ def test_well_specified_is_scalar():
 
 
 def test_euclidean_norm_can_exceed_one():
-    """Non-commuting A and B: ||J||_2 > 1 although rate_exact < 1 (THEORY.md §3)."""
+    """Non-commuting A and B: ||J||_2 > 1 although rate_exact < 1 (docs/theory.md §3)."""
     A = np.diag([1.0, 1e4])
     c, s = np.cos(0.3), np.sin(0.3)
     R = np.array([[c, -s], [s, c]])

@@ -1,4 +1,4 @@
-"""Closed-form moment recursions and stationary values against exact simulation (THEORY.md §6)."""
+"""Closed-form moment recursions and stationary values against exact simulation (docs/theory.md §6)."""
 
 import numpy as np
 import pytest

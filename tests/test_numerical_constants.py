@@ -33,7 +33,7 @@ def constants(request):
 
 
 def test_kantorovich_rubinstein_step_holds(constants):
-    """||A - B||_2 <= L W1 (THEORY.md §4): a failure would be a bug in L or eps."""
+    """||A - B||_2 <= L W1 (docs/theory.md §4): a failure would be a bug in L or eps."""
     c = constants
     gap = np.linalg.norm(c.A - c.B, 2)
     # A and B are sums of ~1e3-1e4 terms: rounding up to 1e-12 ||A|| (matters only when L W1 = 0)
@@ -50,7 +50,7 @@ def test_constants_are_reported_with_their_method(constants):
 
 def test_report_orders_rates(constants):
     r = stability.build_report(constants, 0.2)
-    # THEORY.md §4 ordering, up to rounding of eigen-solvers (1e-12)
+    # docs/theory.md §4 ordering, up to rounding of eigen-solvers (1e-12)
     assert r.rate_exact <= r.norm2 + 1e-12
     if np.isfinite(r.rate_sharp):
         assert r.norm2 <= r.rate_sharp + 1e-12

@@ -1,4 +1,4 @@
-"""The numerical route on exponential families reproduces the closed forms (THEORY.md §3).
+"""The numerical route on exponential families reproduces the closed forms (docs/theory.md §3).
 
 In natural parameters: theta* solves moment matching grad A(theta*) = E_data[T(x)], the curvature is
 A = B = grad^2 A(theta*), J = lambda/(1+lambda) I for any data, and in mean parameters one step of

@@ -2,7 +2,7 @@ r"""The families the simulator knows, as small specs: data parsing, exact and na
 
 Every non-Gaussian family is a one-parameter (categorical: :math:`K-1`) natural exponential family
 fitted by maximum likelihood, i.e. by moment matching of its mean parameter
-:math:`\eta = E[T(x)]` (THEORY.md §3), so a fit depends on the points only through
+:math:`\eta = E[T(x)]` (docs/theory.md §3), so a fit depends on the points only through
 :math:`\sum_i T(x_i)`:
 
 - ``bernoulli``: data key ``p`` (default 0.3); :math:`\eta = p`, :math:`V(\eta) = \eta(1-\eta)`.

@@ -1,4 +1,4 @@
-"""``stability simulate``: run retraining chains from the command line (THEORY.md §6–7)."""
+"""``stability simulate``: run retraining chains from the command line (docs/theory.md §6–7)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-r"""Closed-form first and second moments of the retraining chains (THEORY.md §6), iterated and stationary.
+r"""Closed-form first and second moments of the retraining chains (docs/theory.md §6), iterated and stationary.
 
 These are the *unconditional* moments over chains (the real sample is random too), which is what
 :func:`~stability.dynamics.simulate` estimates; they follow from the conditional moments of
-THEORY.md §6 by the tower rule. Notation: :math:`e_t = \mu_t - \mu_d` (Gaussian mean; for the
+docs/theory.md §6 by the tower rule. Notation: :math:`e_t = \mu_t - \mu_d` (Gaussian mean; for the
 other families the mean parameter :math:`\eta_t - \eta_d`), :math:`a = \hat m - \mu_d` the real
 sample's error, :math:`A = \mathrm{Cov}(a) = V_d/n`, :math:`w = k/(n+k)`, and
 

@@ -1,4 +1,4 @@
-r"""Exact samplers of sufficient statistics (THEORY.md §6): one draw per chain, whatever the sample size.
+r"""Exact samplers of sufficient statistics (docs/theory.md §6): one draw per chain, whatever the sample size.
 
 For :math:`m` i.i.d. points of a model, the fitted parameters depend on the points only through
 sufficient statistics whose laws are known in closed form:

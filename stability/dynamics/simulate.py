@@ -1,4 +1,4 @@
-r"""Finite-sample retraining chains, simulated exactly and fast (THEORY.md §6–7).
+r"""Finite-sample retraining chains, simulated exactly and fast (docs/theory.md §6–7).
 
 :func:`simulate` runs many independent retraining chains of an exponential family for many
 generations, vectorised over chains. Generation :math:`t+1` fits the model by maximum likelihood

@@ -1,4 +1,4 @@
-r"""Theorem 2 of Bertrand et al. (2024) checked against exact simulation (THEORY.md §5).
+r"""Theorem 2 of Bertrand et al. (2024) checked against exact simulation (docs/theory.md §5).
 
 Model: the Gaussian family :math:`N(\mu, \sigma^2 I_d)` with known :math:`\sigma`, fitted by
 maximum likelihood, retrained with the data :math:`N(\mu^*, \sigma^2 I_d)` (well specified, so
@@ -17,7 +17,7 @@ so assumption A4 holds with :math:`\varepsilon_{OPT} = 0` and the statistical te
 :func:`stability.bounds.finite_sample_bound` with :math:`\rho = \rho_{paper}(k/n, 0)`, and the
 violation frequency of the simulated chains is compared with :math:`1-(1-\delta)^t`.
 
-Caveat (a doubt about THEORY.md §5): the factor :math:`(1-\delta)^t` needs the A4 events of
+Caveat (a doubt about docs/theory.md §5): the factor :math:`(1-\delta)^t` needs the A4 events of
 successive rounds to hold with conditional probability :math:`\ge 1-\delta` given the past. That is
 true under ``fresh-real`` (a new real sample each round), but under ``fixed-real`` the real-sample
 term :math:`(1-w)(\hat m-\mu^*)` is the same in every round, so the events are dependent and only

@@ -1,4 +1,4 @@
-"""Iterative retraining of deep generative models on their own samples (THEORY.md §8).
+"""Iterative retraining of deep generative models on their own samples (docs/theory.md §8).
 
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
 (:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`), resumable run directories

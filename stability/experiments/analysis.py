@@ -4,7 +4,7 @@ r"""A trained flow as a numerical likelihood model, so :func:`stability.analyze`
 :class:`~stability.numerical.models.LikelihoodModel`: ``log_prob(theta, x)`` evaluates
 :math:`\log p_\theta(x)` for a flat parameter vector ``theta`` (float64) with
 ``torch.func.functional_call`` on a float64 copy of the flow, so autograd gives the curvature
-matrices A and B of THEORY.md §3 and the retraining operator :math:`G_\lambda` of §1.
+matrices A and B of docs/theory.md §3 and the retraining operator :math:`G_\lambda` of §1.
 
 Coordinates. zuko's masked (MADE) layers hold full weight matrices and multiply them by a fixed
 0/1 mask, so the masked entries never enter :math:`\log p_\theta`: their rows and columns of

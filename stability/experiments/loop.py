@@ -6,10 +6,10 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
 1. draw fresh samples from the current model ``theta_{t-1}``;
 2. build the training set in memory according to the scheme:
    ``fixed-real`` (lambda >= 0, the paper's): the ``n`` real points plus ``floor(lambda n)`` samples,
-   so the synthetic share is ``w = lambda / (1 + lambda)`` (THEORY.md §1);
+   so the synthetic share is ``w = lambda / (1 + lambda)`` (docs/theory.md §1);
    ``replace``: ``n`` samples only (fully synthetic, lambda = inf);
    ``accumulate``: the real points plus every sample drawn so far, ``n`` new ones per round
-   (Gerstgrasser et al. 2024; THEORY.md §7);
+   (Gerstgrasser et al. 2024; docs/theory.md §7);
 3. fine-tune from ``theta_{t-1}`` for a fixed budget (``finetune_steps`` Adam steps on uniform
    minibatches of that set, a fresh optimiser each round), giving ``theta_t``;
 4. evaluate against the held-out real data and write an atomic checkpoint and a metrics row.

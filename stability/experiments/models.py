@@ -5,7 +5,7 @@ Every model is an ``nn.Module`` with ``loss(x)`` (the training objective on a ba
 ``torch.manual_seed`` fixes them) and a ``kind``; flows also have ``log_prob(x)``.
 
 * :class:`Flow`: a neural spline flow (``zuko.flows.NSF``, Durkan et al. 2019) trained by maximum
-  likelihood, ``loss = -mean log p_theta(x)``: the setting of the theory (THEORY.md §8).
+  likelihood, ``loss = -mean log p_theta(x)``: the setting of the theory (docs/theory.md §8).
 * :class:`DDPM`: denoising diffusion (Ho et al. 2020) with the simple epsilon-prediction loss
   ``E_{t, x0, eps} ||eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t)||^2`` and ancestral
   sampling with ``sigma_t^2 = beta_t``; a surrogate of the likelihood, so the theory is a heuristic

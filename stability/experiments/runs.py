@@ -170,7 +170,7 @@ def load_samples(run_dir, chain: str, generation: int) -> torch.Tensor:
 def flow_parameters(run_dir, chain: str) -> np.ndarray:
     """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
 
-    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
+    Works for any model kind; the theory applies exactly to flows (docs/theory.md §8). Stops at the
     last generation present, so a run in progress gives the generations done so far.
     """
     from .models import parameter_vector

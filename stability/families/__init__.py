@@ -1,4 +1,4 @@
-r"""Exponential families in closed form: retraining operator, fixed point, exact rate (THEORY.md §3).
+r"""Exponential families in closed form: retraining operator, fixed point, exact rate (docs/theory.md §3).
 
 Importing this package registers every family with :func:`stability.analyze` under its name:
 ``"gaussian"``, ``"gaussian-diag"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``,

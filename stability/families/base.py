@@ -1,5 +1,5 @@
 r"""Exponential families :math:`p_\theta(x) = h(x)\exp(\theta\cdot T(x) - A(\theta))` and their
-retraining operator in closed form (THEORY.md §3, "[exact]").
+retraining operator in closed form (docs/theory.md §3, "[exact]").
 
 In mean parameters :math:`\mu = \nabla A(\theta)` the infinite-sample operator is affine and
 global,
@@ -269,7 +269,7 @@ class ExponentialFamily(ABC):
         return self._fd(lambda t: self._step(t, mu_data, lam), theta)
 
     def operator_numeric(self, theta, data, lambda_) -> np.ndarray:
-        r"""Twin of :meth:`operator`: the argmax of THEORY.md §1 solved numerically.
+        r"""Twin of :meth:`operator`: the argmax of docs/theory.md §1 solved numerically.
 
         Maximises :math:`\theta' \mapsto E_{data}[\log p_{\theta'}] + \lambda E_{p_\theta}[\log p_{\theta'}]
         = \mathrm{const} + \langle \mu_{data} + \lambda\nabla A(\theta), \theta'\rangle - (1+\lambda)A(\theta')`

@@ -1,7 +1,7 @@
 r"""What "data" may be for the closed forms: a sample, a distribution, or just its moments.
 
 The infinite-sample operator of an exponential family only needs :math:`E_{data}[T(x)]`
-(THEORY.md §3), and :math:`\varepsilon = W_1(p_{\theta^*}, p_{data})` needs :math:`p_{data}`
+(docs/theory.md §3), and :math:`\varepsilon = W_1(p_{\theta^*}, p_{data})` needs :math:`p_{data}`
 itself. Three kinds of data are accepted everywhere:
 
 - a **sample**: an array of shape ``(n,)`` (one-dimensional data) or ``(n, d)``; it stands for its

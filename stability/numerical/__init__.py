@@ -1,4 +1,4 @@
-"""Numerical retraining operator for likelihood models written in torch (THEORY.md §1–4).
+"""Numerical retraining operator for likelihood models written in torch (docs/theory.md §1–4).
 
 Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data and model
 expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and

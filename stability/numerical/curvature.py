@@ -1,4 +1,4 @@
-r"""The curvature matrices of THEORY.md §3 at :math:`\theta^*`, dense or matrix-free.
+r"""The curvature matrices of docs/theory.md §3 at :math:`\theta^*`, dense or matrix-free.
 
 :math:`A = -E_{data}[\nabla^2_\theta \log p_{\theta^*}(x)]` and
 :math:`B = -E_{p_{\theta^*}}[\nabla^2_\theta \log p_{\theta^*}(x)]` (the Fisher information), with

@@ -2,7 +2,7 @@ r"""Location-scale models whose log-density has a kink (Laplace): curvature of t
 
 For :math:`\log p_\theta(x) = \log f((x-\mu)/s) - \log s` with :math:`f` not twice differentiable at
 0 (Laplace: :math:`-|z|`), the pointwise Hessian misses a :math:`\delta(x-\mu)` term, so the
-definitions of THEORY.md §3 are used in their integrated form, valid when the data have a
+definitions of docs/theory.md §3 are used in their integrated form, valid when the data have a
 density :math:`q`:
 
 - expected score :math:`S_q(\theta) = E_q[\nabla_\theta \log p_\theta(x)]`, computed with a

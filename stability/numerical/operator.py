@@ -1,4 +1,4 @@
-r"""The retraining operator :math:`G_\lambda` of THEORY.md §1, computed numerically with autograd.
+r"""The retraining operator :math:`G_\lambda` of docs/theory.md §1, computed numerically with autograd.
 
 :math:`\theta^* = \mathrm{argmax}_\theta\, E_{data}[\log p_\theta(x)]` and
 
@@ -227,7 +227,7 @@ def iterate_operator(G, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> t
 
 @dataclass
 class Retraining:
-    r"""A model, its data, :math:`\theta^*` and the operator :math:`G_\lambda` (THEORY.md §1).
+    r"""A model, its data, :math:`\theta^*` and the operator :math:`G_\lambda` (docs/theory.md §1).
 
     Building it fits :math:`\theta^*` (the result is in ``fit``; a failed fit raises
     :class:`ConvergenceError` unless ``allow_failure``). ``seed`` fixes the Monte Carlo draws
