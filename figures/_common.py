@@ -1,4 +1,4 @@
-"""Shared command line for figure scripts: ``--out DIR`` and ``--fast`` (CI's quick mode)."""
+"""Shared command line for figure scripts: ``--out DIR``, ``--fast`` (CI's quick mode) and ``--full``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def parse_args(doc: str, argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("figures/out"), help="output folder")
     parser.add_argument("--fast", action="store_true", help="coarse grids, fewer samples (CI)")
+    parser.add_argument(
+        "--full", action="store_true", help="recompute long runs instead of reusing results/cpu/ (also: FULL=1)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     return args

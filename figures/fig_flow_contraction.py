@@ -12,6 +12,11 @@ Middle: observed ratios ||theta_t - theta_inf|| / ||theta_(t-1) - theta_inf|| ag
 Right: ||theta_t - theta_0|| and the step ||theta_t - theta_(t-1)|| per generation.
 Numbers: ``fig_flow_contraction.json`` next to the PNG.
 
+Reuse: the numbers stored in ``results/cpu/flow_contraction.json`` are drawn when their
+configuration equals the one below; otherwise (or with ``--full``, ``make figures FULL=1``) the runs
+and the analysis are computed (runs in ``runs/fig_flow_contraction``, from scratch with ``--full``)
+and the JSON is stored there again.
+
 What it shows (full mode, measured; honestly a negative result): no contraction to a fixed point.
 The pretrained theta is not a local maximum of the training log-likelihood (the library's Newton fit
 of theta* stops after 100 iterations with |grad|_inf = 1.5; A has 84 negative eigenvalues of 198), so
@@ -29,12 +34,15 @@ point is theta*, which the library cannot fit for this flow (see ``stability.exp
 """
 
 import json
+import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from _common import parse_args, save
+from _stored import STORE, full_requested, git_commit, reuse_line, timer
 
 import stability
 from stability.cli import jsonable
@@ -51,25 +59,38 @@ def _finite(x) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def main(argv=None):
-    args = parse_args(__doc__, argv)
-    if args.fast:
+STORED = STORE / "flow_contraction.json"
+
+
+def _config(fast: bool):
+    if fast:
         over = dict(n=200, generations=6, pretrain_steps=200, finetune_steps=20, eval_samples=200)
-        cfg = default_config("flow", "moons", "tiny", lambdas=LAMBDAS, model_options=FLOW, **over)
-        base = Path(tempfile.mkdtemp(dir=args.out))
-    else:
-        over = dict(n=500, generations=60)
-        cfg = default_config("flow", "moons", "quick", lambdas=LAMBDAS, model_options=FLOW, **over)
-        base = ROOT / "runs" / "fig_flow_contraction"
-    result = retrain(cfg, base / "flow_moons", resume=True, progress=not args.fast)
+        return default_config("flow", "moons", "tiny", lambdas=LAMBDAS, model_options=FLOW, **over)
+    over = dict(n=500, generations=60)
+    return default_config("flow", "moons", "quick", lambdas=LAMBDAS, model_options=FLOW, **over)
+
+
+def _stored(cfg) -> dict | None:
+    """The stored numbers when they were computed for ``cfg`` (same configuration, both chains)."""
+    try:
+        out = json.loads(STORED.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = out.get("config") == cfg.to_dict() and set(out.get("chains", {})) == set(LAMBDAS)
+    return out if ok else None
+
+
+def compute(cfg, base: Path, fast: bool) -> dict:
+    """Retrain the flow (``runs``), analyse it at the pretrained theta, and collect every number drawn."""
+    result = retrain(cfg, base / "flow_moons", resume=True, progress=not fast)
     print(result.summary)
     data = load_dataset(cfg.data, n=cfg.n, heldout=cfg.heldout, seed=cfg.seed)
     flow0 = load_model(result.run_dir, LAMBDAS[0], 0)
-    adapter = FlowLikelihood(flow0, fit=not args.fast, estimate_L=not args.fast)
+    adapter = FlowLikelihood(flow0, fit=not fast, estimate_L=not fast)
     constants = adapter.local_constants(data.train)
     reports = {lam: stability.build_report(constants, float(lam)) for lam in LAMBDAS}
 
-    last = LAST[args.fast]
+    last = LAST[fast]
     out = {"config": cfg.to_dict(), "theta_inf": f"mean of the last {last} generations", "chains": {}}
     d = constants.details
     out["constants"] = {
@@ -85,27 +106,11 @@ def main(argv=None):
         "quotient": d.get("quotient"),
         "how": {k: d.get(k) for k in ("at", "A, B", "alpha", "L", "eps", "eps_samples_how", "expectations")},
     }
-    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15, 4))
-    for i, lam in enumerate(LAMBDAS):
+    for lam in LAMBDAS:
         rep = reports[lam]
         thetas = adapter.free_theta(flow_parameters(result.run_dir, lam))
         theta_inf = thetas[-last:].mean(0)
         dist = np.linalg.norm(thetas - theta_inf, axis=1)
-        t = np.arange(len(dist))
-        ratios = dist[1:] / dist[:-1]
-        color = f"C{i}"
-        ax.semilogy(t, dist, "o-", color=color, label=rf"observed, $\lambda$={lam}")
-        rates = {"rate_exact": rep.rate_exact, "norm2": rep.norm2, "rate_sharp": rep.rate_sharp}
-        rates["rate_paper"] = rep.rate_paper
-        for (name, rho), ls in zip(rates.items(), ("--", ":", "-.", (0, (1, 3))), strict=True):
-            if np.isfinite(rho) and 0 < rho < 1:
-                ax.semilogy(t, dist[0] * rho**t, ls=ls, color=color, alpha=0.7, label=rf"{name}={rho:.3g}")
-        bx.plot(t[1:], ratios, "o-", color=color, label=rf"observed ratio, $\lambda$={lam}")
-        bx.axhline(rep.rate_exact, color=color, ls="--", label=f"rate_exact={rep.rate_exact:.3g}")
-        steps = np.linalg.norm(np.diff(thetas, axis=0), axis=1)
-        from0 = np.linalg.norm(thetas - thetas[0], axis=1)
-        cx.plot(t, from0, "o-", ms=3, color=color, label=rf"$\|\theta_t - \theta_0\|$, $\lambda$={lam}")
-        cx.plot(t[1:], steps, "s:", ms=3, color=color, label=rf"step $\|\theta_t - \theta_{{t-1}}\|$, $\lambda$={lam}")
         out["chains"][lam] = {
             "rate_exact": rep.rate_exact,
             "gamma_max": float(rep.gammas[-1]),
@@ -114,15 +119,37 @@ def main(argv=None):
             "rate_sharp": _finite(rep.rate_sharp),
             "rate_paper": _finite(rep.rate_paper),
             "distance_to_theta_inf": dist.tolist(),
-            "distance_to_theta0": from0.tolist(),
-            "step_sizes": steps.tolist(),
-            "ratios": ratios.tolist(),
+            "distance_to_theta0": np.linalg.norm(thetas - thetas[0], axis=1).tolist(),
+            "step_sizes": np.linalg.norm(np.diff(thetas, axis=0), axis=1).tolist(),
+            "ratios": (dist[1:] / dist[:-1]).tolist(),
             "w2": result.series(lam, "w2").tolist(),
             "nll": result.series(lam, "nll").tolist(),
         }
+    return out
+
+
+def draw(out: dict, args) -> None:
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15, 4))
+    for i, lam in enumerate(LAMBDAS):
+        c = out["chains"][lam]
+        dist = np.asarray(c["distance_to_theta_inf"])
+        t = np.arange(len(dist))
+        color = f"C{i}"
+        ax.semilogy(t, dist, "o-", color=color, label=rf"observed, $\lambda$={lam}")
+        rates = {k: c[k] for k in ("rate_exact", "norm2", "rate_sharp", "rate_paper")}
+        for (name, rho), ls in zip(rates.items(), ("--", ":", "-.", (0, (1, 3))), strict=True):
+            if rho is not None and np.isfinite(rho) and 0 < rho < 1:
+                ax.semilogy(t, dist[0] * rho**t, ls=ls, color=color, alpha=0.7, label=rf"{name}={rho:.3g}")
+        bx.plot(t[1:], c["ratios"], "o-", color=color, label=rf"observed ratio, $\lambda$={lam}")
+        bx.axhline(c["rate_exact"], color=color, ls="--", label=f"rate_exact={c['rate_exact']:.3g}")
+        cx.plot(
+            t, c["distance_to_theta0"], "o-", ms=3, color=color, label=rf"$\|\theta_t - \theta_0\|$, $\lambda$={lam}"
+        )
+        step_label = rf"step $\|\theta_t - \theta_{{t-1}}\|$, $\lambda$={lam}"
+        cx.plot(t[1:], c["step_sizes"], "s:", ms=3, color=color, label=step_label)
     ax.set_xlabel("generation t")
     ax.set_ylabel(r"$\|\theta_t - \theta_\infty\|$ (free parameters)")
-    ax.set_title(f"retrained NSF on moons ({adapter.n_params} parameters)", fontsize=9)
+    ax.set_title(f"retrained NSF on moons ({out['constants']['n_params']} parameters)", fontsize=9)
     ax.legend(fontsize=6)
     bx.set_xlabel("generation t")
     bx.set_ylabel(r"$\|\theta_{t} - \theta_\infty\| / \|\theta_{t-1} - \theta_\infty\|$")
@@ -133,15 +160,28 @@ def main(argv=None):
     cx.legend(fontsize=6)
     fig.tight_layout()
     save(fig, args, "fig_flow_contraction")
-    (args.out / "fig_flow_contraction.json").write_text(json.dumps(jsonable(out), indent=1) + "\n")
-    print(
-        json.dumps(
-            {
-                lam: {k: v for k, v in c.items() if k in ("rate_exact", "norm2", "ratios")}
-                for lam, c in out["chains"].items()
-            }
-        )
-    )
+
+
+def main(argv=None):
+    args = parse_args(__doc__, argv)
+    cfg = _config(args.fast)
+    out = None if args.fast or full_requested(args) else _stored(cfg)
+    if out is not None:
+        print(reuse_line(STORED, cfg.identity()))
+    else:
+        base = Path(tempfile.mkdtemp(dir=args.out)) if args.fast else ROOT / "runs" / "fig_flow_contraction"
+        if full_requested(args) and not args.fast:
+            shutil.rmtree(base / "flow_moons", ignore_errors=True)
+        with timer(f"ran retrain + analyze of the flow ({cfg.generations} generations, lambda {', '.join(LAMBDAS)})"):
+            out = jsonable(compute(cfg, base, args.fast))
+        if not args.fast:
+            out["provenance"] = {"commit": git_commit(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+            STORED.write_text(json.dumps(out, indent=1) + "\n")
+            print(f"stored {STORED.relative_to(ROOT)}")
+    draw(out, args)
+    (args.out / "fig_flow_contraction.json").write_text(json.dumps(out, indent=1) + "\n")
+    summary = {lam: {k: v for k, v in c.items() if k in ("rate_exact", "norm2")} for lam, c in out["chains"].items()}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

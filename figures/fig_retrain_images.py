@@ -5,16 +5,23 @@ DDPM pretrained on scikit-learn's digits (1438 training images); each generation
 real images plus floor(lambda n) fresh samples (``replace``: n samples only). Metrics against the
 359 held-out images, in the 128-d feature space of a small CNN classifier trained once on the real
 training images: Fréchet distance (lower is better), precision and recall (Naeem et al. 2020, k = 5).
-Bottom: samples at the last generation. Runs are kept in ``runs/fig_retrain_images`` and reused;
-``results/gpu/`` image runs are drawn when present. ``--fast``: a tiny run (curves not meaningful).
+Bottom: samples at the last generation.
+
+Reuse: the run stored in ``results/cpu/ddpm_digits`` (metrics and 64 last-generation samples per
+chain) is drawn when its configuration equals the quick profile's; otherwise the run is computed in
+``runs/fig_retrain_images`` (resumable) and stored there. ``--full`` (``make figures FULL=1``)
+recomputes it from scratch. ``results/gpu/`` image runs are drawn when present. ``--fast``: a tiny
+run (curves not meaningful).
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from _common import parse_args, save
+from _stored import full_requested, reuse_line, store_run, stored_run, stored_samples, timer
 
 from stability.experiments import default_config, load_samples, read_metrics, retrain
 
@@ -53,10 +60,22 @@ def main(argv=None):
     else:
         base = ROOT / "runs" / "fig_retrain_images"
         cfg = default_config("ddpm", "digits", "quick")
-    result = retrain(cfg, base / "ddpm_digits", resume=True, progress=not args.fast)
-    run = result.run_dir
-    print(f"{run}\n{result.summary}")
-    rows = read_metrics(run)
+    folder = None if args.fast or full_requested(args) else stored_run("ddpm_digits", cfg)
+    if folder is not None:
+        print(reuse_line(folder, cfg.identity()))
+        rows, samples = read_metrics(folder), stored_samples(folder)
+    else:
+        run_dir = base / "ddpm_digits"
+        if full_requested(args) and not args.fast:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        with timer(f"ran retrain ddpm on digits ({cfg.generations} generations, {len(cfg.lambdas)} chains)"):
+            result = retrain(cfg, run_dir, resume=True, progress=not args.fast)
+        print(f"{result.run_dir}\n{result.summary}")
+        rows = read_metrics(result.run_dir)
+        samples = {c: load_samples(result.run_dir, c, cfg.generations)[:64].numpy() for c in cfg.lambdas}
+        if not args.fast:
+            seconds = sum(r.get("seconds", 0.0) for r in rows)
+            store_run("ddpm_digits", result.run_dir, samples, seconds, "python figures/fig_retrain_images.py")
     chains = cfg.lambdas
     gpu_runs = [p.parent for p in sorted(GPU.glob("*/metrics.jsonl"))] if GPU.is_dir() else []
     gpu_runs = [r for r in gpu_runs if "fd" in read_metrics(r)[0]]
@@ -70,7 +89,8 @@ def main(argv=None):
     fig.axes[0].legend(fontsize=7)
     last = max(r["generation"] for r in rows)
     for i, chain in enumerate(chains):
-        _grid(fig.add_subplot(grid[1, i]), load_samples(run, chain, last), rf"$\lambda$={chain}, generation {last}")
+        x = torch.as_tensor(samples[chain])
+        _grid(fig.add_subplot(grid[1, i]), x, rf"$\lambda$={chain}, generation {last}")
     for j, gpu in enumerate(gpu_runs[:1]):  # the first GPU image run, when one was committed
         g_rows = read_metrics(gpu)
         g_chains = list(dict.fromkeys(r["chain"] for r in g_rows))

@@ -1,0 +1,150 @@
+"""Reuse of the long deep-model runs kept in ``results/cpu/`` (``make figures``; ``FULL=1`` recomputes).
+
+A stored run is a folder ``results/cpu/<name>/`` holding the run's ``config.json`` (configuration
+and hash), ``metrics.jsonl``, ``samples.npz`` (the model samples the figure draws: one array per
+chain at the last generation) and ``provenance.json`` (commit, date, machine, wall time). A figure
+script reuses it only when the stored configuration equals the one it would run (same hash and
+same number of generations) and every (chain, generation) row is present; otherwise, or with
+``--full`` / ``FULL=1``, it runs the experiment and stores the result for next time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+STORE = ROOT / "results" / "cpu"
+
+__all__ = ["STORE", "full_requested", "git_commit", "provenance", "reuse_line", "stored_run", "store_run", "timer"]
+
+
+def full_requested(args) -> bool:
+    """``--full`` on the command line or ``FULL=1`` in the environment (``make figures FULL=1``)."""
+    return bool(getattr(args, "full", False)) or os.environ.get("FULL", "") not in ("", "0")
+
+
+def git_commit() -> str:
+    """The checkout's commit (short hash, ``+dirty`` when the tracked code differs), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "stability", "figures"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def provenance(folder: Path) -> dict:
+    """``provenance.json`` of a stored run folder (or the ``provenance`` entry of a stored JSON file);
+    for older runs, the commit and date that stored them (git log)."""
+    if folder.is_file():
+        stored = json.loads(folder.read_text()).get("provenance")
+        if stored:
+            return stored
+    elif (folder / "provenance.json").is_file():
+        return json.loads((folder / "provenance.json").read_text())
+    try:
+        log = subprocess.run(
+            ["git", "log", "-1", "--format=%h %cs", "--", str(folder)], cwd=ROOT, capture_output=True, text=True
+        )
+        commit, date = (log.stdout.split() + ["unknown", "unknown"])[:2]
+    except OSError:
+        commit, date = "unknown", "unknown"
+    return {"commit": commit, "date": date}
+
+
+def reuse_line(folder: Path, config_hash: str | None = None) -> str:
+    """The line a figure prints when it reuses a stored run: path, config hash, commit, date."""
+    p = provenance(folder)
+    rel = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    what = f"config {config_hash[:12]}, " if config_hash else ""
+    return f"reused {rel} ({what}commit {p.get('commit', 'unknown')}, {p.get('date', 'unknown')})"
+
+
+def stored_run(name: str, config, need_samples: bool = True) -> Path | None:
+    """``results/cpu/<name>`` if it holds a complete run of ``config`` (a ``RetrainConfig``), else None."""
+    from stability.experiments import read_metrics
+
+    folder = STORE / name
+    try:
+        blob = json.loads((folder / "config.json").read_text())
+        if blob["hash"] != config.identity() or blob["config"] != config.to_dict():
+            return None
+        rows = read_metrics(folder)
+    except (OSError, KeyError, ValueError):
+        return None
+    have = {(r["chain"], r["generation"]) for r in rows}
+    need = {(c, g) for c in config.lambdas for g in range(config.generations + 1)}
+    if not need <= have:
+        return None
+    if need_samples:
+        if not (folder / "samples.npz").is_file():
+            return None
+        with np.load(folder / "samples.npz") as z:
+            if set(z.files) != set(config.lambdas):
+                return None
+    return folder
+
+
+def stored_samples(folder: Path) -> dict[str, np.ndarray]:
+    """The last-generation samples of a stored run, by chain."""
+    with np.load(folder / "samples.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def store_run(name: str, run_dir: Path, samples: dict[str, np.ndarray], seconds: float, command: str) -> Path:
+    """Copy a finished run's config and metrics to ``results/cpu/<name>`` with its samples and provenance."""
+    folder = STORE / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in ("config.json", "metrics.jsonl"):
+        shutil.copyfile(Path(run_dir) / f, folder / f)
+    np.savez_compressed(folder / "samples.npz", **{k: np.asarray(v, dtype=np.float32) for k, v in samples.items()})
+    write_provenance(folder, seconds, command)
+    print(f"stored {folder.relative_to(ROOT)}")
+    return folder
+
+
+def write_provenance(folder: Path, seconds: float, command: str) -> None:
+    import torch
+
+    info = {
+        "commit": git_commit(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "command": command,
+        "wall_seconds": round(seconds, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, torch {torch.__version__}",
+        "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+    }
+    (folder / "provenance.json").write_text(json.dumps(info, indent=1) + "\n")
+
+
+class timer:
+    """``with timer("what") as t:`` prints ``what: 12.3 s`` at the end; ``t.seconds`` holds the time."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._t0
+        print(f"{self.what}: {self.seconds:.1f} s")
+        return False
