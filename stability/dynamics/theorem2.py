@@ -108,18 +108,22 @@ def theorem2_check(
 ) -> Theorem2Check:
     r"""Simulate the known-variance Gaussian chains and count violations of Theorem 2.
 
+    Memory is :math:`O(\text{chains}\cdot d)` plus the (generations + 1, chains) distances.
+
     Parameters
     ----------
-    n : integer ``>= 2``; lambda_ : ``>= 0`` with :math:`\rho_{paper}(k/n, 0) < 1`, i.e. :math:`k/n < 1/2`
-    delta : in (0, 1); generations : integer ``>= 0``; chains : integer ``>= 1``
-    dim : integer ``>= 1``; sigma : ``> 0``, the known standard deviation
+    n : integer ``>= 2``
+    lambda_ : ``>= 0`` with :math:`\rho_{paper}(k/n, 0) < 1`, i.e. :math:`k/n < 1/2`
+    delta : in (0, 1)
+    generations : integer ``>= 0``
+    chains : integer ``>= 1``
+    dim : integer ``>= 1``
+    sigma : ``> 0``, the known standard deviation
     init_err : ``>= 0``, :math:`\|\mu_0-\mu^*\|` (the offset is along the first axis)
     scheme : ``"fixed-real"`` or ``"fresh-real"``
     stat_err : override of the one-step error (default :func:`gaussian_stat_err`), e.g. to show that
         a too small value is caught
     seed : int or ``numpy.random.Generator``
-
-    Memory is :math:`O(\text{chains}\cdot d)` plus the (generations + 1, chains) distances.
 
     Examples
     --------
