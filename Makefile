@@ -16,7 +16,7 @@ endif
 # Benchmarks keep the library's defaults.
 SMALL_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: install test lint figures gallery docs proofs-report bench clean
+.PHONY: install test lint figures gallery docs proofs-report results bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ proofs-report: $(STAMP)
 	  "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$$(date -u +%Y-%m-%d)"; \
 	  $(SMALL_THREADS) $(PY) -m proofs_check --markdown; } > docs/proofs_check.md.tmp
 	mv docs/proofs_check.md.tmp docs/proofs_check.md
+
+# docs/results.md: tables of the stored runs in results/cpu/ (reads them only; seconds).
+results: $(STAMP)
+	$(PY) docs/make_results.py
 
 # The documentation site (Sphinx + MyST) into docs/_build/html; any warning is an error.
 $(DOCS_STAMP): $(STAMP)

@@ -113,3 +113,11 @@ def test_every_figure_script_is_in_the_gallery():
     gallery = _gallery()
     missing = [p.name for p in sorted((ROOT / "figures").glob("fig_*.py")) if p.name not in gallery]
     assert not missing, f"figure scripts missing from the README gallery: {missing}"
+
+
+def test_results_page_matches_the_stored_results():
+    import runpy
+
+    make_results = runpy.run_path(str(ROOT / "docs" / "make_results.py"), run_name="make_results")
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert page == make_results["render"](), "docs/results.md is out of date: run `make results`"

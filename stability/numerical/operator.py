@@ -194,7 +194,7 @@ def _lbfgs(f, theta0: torch.Tensor, gtol: float, max_iter: int, diagonal=None) -
 def maximize(
     f, theta0, *, gtol: float = GTOL, max_iter: int = 100, dense: bool | None = None, diagonal=None
 ) -> OptimResult:
-    """Maximise a differentiable scalar torch function ``f(theta)`` from ``theta0``.
+    r"""Maximise a differentiable scalar torch function ``f(theta)`` from ``theta0``.
 
     ``diagonal``: optional ``theta -> (d,)`` positive estimate of the diagonal of :math:`-\nabla^2 f`
     (e.g. the empirical Fisher diagonal); the large-d path uses it to scale L-BFGS and as the
