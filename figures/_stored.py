@@ -108,7 +108,10 @@ def stored_samples(folder: Path) -> dict[str, np.ndarray]:
 
 
 def store_run(name: str, run_dir: Path, samples: dict[str, np.ndarray], seconds: float, command: str) -> Path:
-    """Copy a finished run's config and metrics to ``results/cpu/<name>`` with its samples and provenance."""
+    """Copy a finished run's config and metrics to ``results/cpu/<name>`` with its samples and provenance.
+
+    ``seconds``: the run's compute time (the sum of its metrics rows' ``seconds``).
+    """
     folder = STORE / name
     folder.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "metrics.jsonl"):
@@ -126,7 +129,8 @@ def write_provenance(folder: Path, seconds: float, command: str) -> None:
         "commit": git_commit(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": command,
-        "wall_seconds": round(seconds, 1),
+        "compute_seconds": round(seconds, 1),  # the run's own training + evaluation time (metrics rows)
+        "load_average": round(os.getloadavg()[0], 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, torch {torch.__version__}",
         "threads": os.environ.get("OMP_NUM_THREADS", "default"),
     }
