@@ -1,8 +1,9 @@
 """Copy the figures drawn by ``make figures`` into ``docs/figures/`` as small PNGs (``make gallery``).
 
 Every PNG in the source folder (default ``figures/out``) is downscaled to at most ``--width`` pixels
-wide and written with the same name to ``docs/figures/``, shrinking further (then reducing to a
-256-colour palette) until it fits ``--max-bytes``. PNGs in ``docs/figures/`` that the source no
+wide, reduced to a 256-colour palette (plots lose nothing visible; about 50 KB each) and written
+with the same name to ``docs/figures/``, shrinking further (then keeping full colour) until it fits
+``--max-bytes``. PNGs in ``docs/figures/`` that the source no
 longer has are removed, so the gallery follows the figure scripts present. Fails when the source
 holds no PNG or a figure script produced none of its own (run ``make figures`` first).
 """
@@ -34,7 +35,7 @@ def shrink(src: Path, dst: Path, width: int, max_bytes: int) -> int:
     """Write ``src`` to ``dst`` at most ``width`` px wide and ``max_bytes`` large; return the size."""
     img = Image.open(src)
     img.load()
-    for palette in (False, True):
+    for palette in (True, False):
         w = width
         while w >= 300:
             data = _png_bytes(img, w, palette)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=ROOT / "figures" / "out")
     parser.add_argument("--dst", type=Path, default=ROOT / "docs" / "figures")
-    parser.add_argument("--width", type=int, default=1100, help="largest width in pixels")
+    parser.add_argument("--width", type=int, default=1000, help="largest width in pixels")
     parser.add_argument("--max-bytes", type=int, default=300_000)
     args = parser.parse_args(argv)
     pngs = sorted(args.src.glob("*.png"))
