@@ -96,4 +96,3 @@ def test_a_bug_shows_the_traceback_and_asks_for_a_report(monkeypatch, capsys):
     assert main(["bound", "--lambda", "0.1", "--eps", "0.1"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError: 'oops'" in err and "please report it" in err.splitlines()[-1]
-
