@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 BLOCK = textwrap.dedent(
     """
     import importlib.abc, sys
@@ -66,6 +68,7 @@ def test_experiments_name_the_missing_extra():
     assert "ERR zuko is needed for normalizing flows" in r.stdout and "pip install 'stability[experiments]'" in r.stdout
 
 
+@pytest.mark.slow
 def test_the_command_line_says_which_extra_is_missing(tmp_path):
     r = _run(
         f"""

@@ -13,6 +13,7 @@ FIGURES = sorted((ROOT / "figures").glob("fig_*.py"))
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", FIGURES, ids=[p.stem for p in FIGURES])
 def test_figure_script_runs_fast(script, tmp_path):
     r = subprocess.run(
