@@ -45,7 +45,7 @@ from _common import parse_args, save
 from _stored import STORE, full_requested, git_commit, reuse_line, timer
 
 import stability
-from stability.cli import jsonable
+from stability._jsonable import jsonable
 from stability.experiments import default_config, flow_parameters, load_dataset, load_model, retrain
 from stability.experiments.analysis import FlowLikelihood
 
@@ -83,7 +83,7 @@ def _stored(cfg) -> dict | None:
 def compute(cfg, base: Path, fast: bool) -> dict:
     """Retrain the flow (``runs``), analyse it at the pretrained theta, and collect every number drawn."""
     result = retrain(cfg, base / "flow_moons", resume=True, progress=not fast)
-    print(result.summary)
+    print(result.summary())
     data = load_dataset(cfg.data, n=cfg.n, heldout=cfg.heldout, seed=cfg.seed)
     flow0 = load_model(result.run_dir, LAMBDAS[0], 0)
     adapter = FlowLikelihood(flow0, fit=not fast, estimate_L=not fast)

@@ -54,7 +54,7 @@ def _rows_and_samples(model, cfg, base, args):
         shutil.rmtree(run_dir, ignore_errors=True)
     with timer(f"ran retrain {model} on moons ({cfg.generations} generations, {len(cfg.lambdas)} chains)"):
         result = retrain(cfg, run_dir, resume=True, progress=not args.fast)
-    print(result.summary)
+    print(result.summary())
     rows = read_metrics(result.run_dir)
     samples = {c: load_samples(result.run_dir, c, cfg.generations).numpy() for c in cfg.lambdas}
     if not args.fast:

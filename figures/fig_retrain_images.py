@@ -70,7 +70,7 @@ def main(argv=None):
             shutil.rmtree(run_dir, ignore_errors=True)
         with timer(f"ran retrain ddpm on digits ({cfg.generations} generations, {len(cfg.lambdas)} chains)"):
             result = retrain(cfg, run_dir, resume=True, progress=not args.fast)
-        print(f"{result.run_dir}\n{result.summary}")
+        print(f"{result.run_dir}\n{result.summary()}")
         rows = read_metrics(result.run_dir)
         samples = {c: load_samples(result.run_dir, c, cfg.generations)[:64].numpy() for c in cfg.lambdas}
         if not args.fast:
