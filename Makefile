@@ -16,7 +16,7 @@ SMALL_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,experiments]'
+	$(PY) -m pip install -q -e '.[test,experiments,distributed]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -25,6 +25,7 @@ COMMANDS = [
     "stability.analyze_cli",  # ``analyze``
     "stability.dynamics.cli",  # ``simulate``
     "stability.experiments.cli",  # ``retrain``
+    "stability.sweeps.cli",  # ``sweep``
 ]
 
 
