@@ -73,6 +73,7 @@ def run(args) -> int:
             workers=args.local,
             scheduler=args.scheduler,
             serial=args.serial,
+            chunk=args.chunk,
             progress=not args.json and sys.stderr.isatty(),
         )
     except ImportError as err:
@@ -103,6 +104,7 @@ def add_parser(sub):
     where.add_argument("--local", type=int, metavar="N", help="N local worker processes (default: one per core)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask scheduler, tcp://HOST:8786")
     where.add_argument("--serial", action="store_true", help="run in this process, in order, without dask")
+    p.add_argument("--chunk", type=int, default=1, metavar="K", help="tasks per dask task, for tiny tasks (default 1)")
     p.add_argument("--dry-run", action="store_true", help="print the number of tasks and an estimated cost")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -29,7 +29,15 @@ from pathlib import Path
 from .spec import Spec, Task, jsonable_metrics
 from .store import ResultStore
 
-__all__ = ["SweepSummary", "estimate_cost", "execute", "import_distributed", "run_sweep"]
+__all__ = [
+    "SweepSummary",
+    "estimate_cost",
+    "execute",
+    "execute_many",
+    "import_distributed",
+    "local_cluster",
+    "run_sweep",
+]
 
 
 def import_distributed():
@@ -141,8 +149,16 @@ def execute(payload: dict) -> dict:
     }
 
 
-def _payload(spec: Spec, t: Task) -> dict:
-    base_dir = str(spec.source.resolve().parent) if spec.source is not None else None
+def execute_many(payloads: list) -> list:
+    """Run several tasks in a row on one worker (a chunk): a list of store records."""
+    return [execute(p) for p in payloads]
+
+
+def _base_dir(spec: Spec) -> str | None:
+    return str(spec.source.resolve().parent) if spec.source is not None else None
+
+
+def _payload(spec: Spec, t: Task, base_dir: str | None) -> dict:
     return {
         "task_id": t.task_id,
         "task": t.task,
@@ -204,15 +220,20 @@ def run_sweep(
     serial: bool = False,
     progress: bool = False,
     client=None,
+    chunk: int = 1,
 ) -> SweepSummary:
     """Run the pending tasks of ``spec`` and record them in its store.
 
     ``serial``: in this process, in task order, without dask. Otherwise on ``client`` (a
     ``distributed.Client``), or on the scheduler at ``scheduler`` (``tcp://host:8786``), or on a new
     ``LocalCluster`` of ``workers`` single-threaded processes (default: one per core) bound to
-    127.0.0.1. ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM through the command line) stops the run:
-    finished tasks are kept, the summary says ``interrupted``.
+    127.0.0.1. ``chunk``: tasks per dask task (> 1 amortises the engine's few milliseconds per task
+    over tiny tasks; results are still recorded as each chunk finishes). ``KeyboardInterrupt``
+    (Ctrl-C, or SIGTERM through the command line) stops the run: finished tasks are kept, the
+    summary says ``interrupted``.
     """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     start = time.perf_counter()
     summary = SweepSummary(tasks=len(spec.tasks), store=str(spec.store))
     with ResultStore(spec.store) as store:
@@ -239,9 +260,9 @@ def run_sweep(
                 pass
             elif serial:
                 for t in pending:
-                    record([execute(_payload(spec, t))])
+                    record([execute(_payload(spec, t, _base_dir(spec)))])
             else:
-                _run_distributed(spec, pending, record, workers, scheduler, client)
+                _run_distributed(spec, pending, record, workers, scheduler, client, chunk)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -252,7 +273,7 @@ def run_sweep(
 
 
 def local_cluster(workers: int | None = None):
-    """A ``LocalCluster`` of ``workers`` single-threaded worker processes on 127.0.0.1, no dashboard."""
+    """A ``LocalCluster`` of ``workers`` single-threaded worker processes, everything on 127.0.0.1."""
     import logging
 
     distributed = import_distributed()
@@ -262,12 +283,12 @@ def local_cluster(workers: int | None = None):
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # loopback only, any free port (None falls back to :8787)
         silence_logs=logging.ERROR,
     )
 
 
-def _run_distributed(spec, pending, record, workers, scheduler, client) -> None:
+def _run_distributed(spec, pending, record, workers, scheduler, client, chunk) -> None:
     distributed = import_distributed()
     own_cluster = own_client = None
     try:
@@ -276,21 +297,21 @@ def _run_distributed(spec, pending, record, workers, scheduler, client) -> None:
                 own_cluster = local_cluster(workers)
             own_client = client = distributed.Client(own_cluster if own_cluster is not None else scheduler)
         nonce = os.urandom(4).hex()  # keys unique to this run on a shared, long-lived scheduler
-        payloads = [_payload(spec, t) for t in pending]
-        futures = client.map(execute, payloads, key=[f"sweep-{t.task_id}-{nonce}" for t in pending], pure=False)
-        by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
+        base_dir = _base_dir(spec)
+        payloads = [_payload(spec, t, base_dir) for t in pending]
+        chunks = [payloads[i : i + chunk] for i in range(0, len(payloads), chunk)]
+        keys = [f"sweep-{c[0]['task_id']}-{len(c)}-{nonce}" for c in chunks]
+        futures = client.map(execute_many, chunks, key=keys, pure=False)
+        by_key = {f.key: c for f, c in zip(futures, chunks, strict=True)}
         ac = distributed.as_completed(futures)
         try:
-            for batch in ac.batches():
-                records = []
-                for fut in batch:
-                    if fut.status == "finished":
-                        records.append(fut.result())
-                    else:  # the worker died (KilledWorker) or the task was lost: record it as failed
-                        exc = fut.exception()
-                        p = by_key[fut.key]
-                        records.append(_lost(p, exc))
-                    fut.release()
+            for batch in ac.batches():  # the futures that finished since the last batch
+                finished = [f for f in batch if f.status == "finished"]
+                records = [r for rs in (client.gather(finished) if finished else []) for r in rs]  # one round trip
+                # a worker that died (KilledWorker) or a lost task: each of its tasks recorded as failed
+                records += [_lost(p, f.exception()) for f in batch if f.status != "finished" for p in by_key[f.key]]
+                for f in batch:
+                    f.release()
                 record(records)
         except BaseException:
             client.cancel(futures)

@@ -154,7 +154,7 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
         from ..dynamics.simulate import simulate
 
         hints = _hints(simulate)
-        params = {k: hints.get(k, Any) for k in inspect.signature(simulate).parameters if k not in ("seed", "progress")}
+        params = {k: hints.get(k, Any) for k in inspect.signature(simulate).parameters if k != "progress"}
         return params, "seed"
     if task == "analyze":
         return _analyze_parameters(args.get("model")), None
@@ -163,7 +163,6 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
 
         hints = _hints(RetrainConfig)
         params = {f.name: hints.get(f.name, Any) for f in RetrainConfig.__dataclass_fields__.values()}
-        params.pop("seed")
         params.pop("lambdas")
         return {**params, "lambdas": list | str | float, "profile": str}, "seed"
     if task == "retrain_chains":
@@ -179,9 +178,7 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
         return None, "seed" if "seed" in sig.parameters else None
     hints = _hints(func)
     params = {
-        k: hints.get(k, Any)
-        for k, p in sig.parameters.items()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and k != "seed"
+        k: hints.get(k, Any) for k, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }
     return params, "seed" if "seed" in sig.parameters else None
 
@@ -325,6 +322,8 @@ def parse_spec(data: dict, source: Path | None = None) -> Spec:
         raise SpecError(f"seed_arg: expected a string, got {seed_arg!r}")
     seed_arg = seed_arg or None
     if params is not None:
+        if seed_arg and seed_arg not in params:
+            raise SpecError(f"seed_arg: the task has no argument {seed_arg!r}")
         for key in seen:
             if key not in params or key == seed_arg:
                 valid = ", ".join(sorted(p for p in params if p != seed_arg))

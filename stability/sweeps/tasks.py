@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["run_analyze", "run_retrain", "run_simulate"]
+__all__ = ["run_analyze", "run_retrain", "run_simulate", "simulate_bands"]
+
+_BAND_KEYS = (("mean", "mean"), ("median", "median"), ("q05", "lower"), ("q95", "upper"))
 
 
 def run_simulate(**kwargs) -> dict:
@@ -37,6 +39,35 @@ def run_simulate(**kwargs) -> dict:
         )
     out["collapsed_fraction"] = r.collapsed[-1].mean()
     out[f"{stat}_median_curve"] = r.band(stat).median
+    return out
+
+
+def simulate_bands(stats: list | None = None, **kwargs) -> dict:
+    """:func:`stability.simulate`, then the band over chains of each statistic at every generation.
+
+    A ``module:function`` task (``task = "stability.sweeps.tasks:simulate_bands"``) for figures that
+    plot curves. ``stats``: names among ``"w2"``, ``"kl"``, ``"error"`` and ``"sigma"`` (the standard
+    deviation of the first coordinate of a Gaussian, :math:`\\sqrt{\\Sigma_{t,11}}`), default
+    ``["w2"]``. Metrics: ``<stat>_mean``, ``<stat>_median``, ``<stat>_q05``, ``<stat>_q95``, each a list
+    over generations ``0..G``, and ``collapsed_fraction`` (a list too).
+    """
+    import numpy as np
+
+    from ..dynamics.simulate import simulate
+
+    r = simulate(**kwargs, progress=False)
+    out = {}
+    for stat in stats or ["w2"]:
+        if stat == "sigma":
+            if r.cov is None:
+                raise ValueError("stats: 'sigma' needs the gaussian family")
+            band = r.band(np.sqrt(r.cov[:, :, 0, 0]))
+        elif stat in ("w2", "kl", "error"):
+            band = r.band(stat)
+        else:
+            raise ValueError(f"stats must be among 'w2', 'kl', 'error', 'sigma', got {stat!r}")
+        out.update({f"{stat}_{key}": getattr(band, attr) for key, attr in _BAND_KEYS})
+    out["collapsed_fraction"] = r.collapsed.mean(axis=1)
     return out
 
 
