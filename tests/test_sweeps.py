@@ -83,6 +83,7 @@ def test_zip_groups_vary_together_and_cross_the_grid():
         ('task = "simulate"\n[base]\nn = 10\n[grid]\nn = [10]', "grid.n: also set in base"),
         ('task = "simulate"\n[[zip]]\nn = [10, 20]\nlambda_ = [1.0]', "zip[0]: lists must have equal lengths"),
         ('task = "simulate"\n[base]\nseed = 3', "base.seed: set by the sweep"),
+        ('task = "simulate"\nseed_arg = "rng"', "seed_arg: the task has no argument 'rng'"),
         ('task = "os:nonexistent_function"', "task: module 'os' has no function"),
         ('task = "simulate"\nstores = "x.sqlite"', "stores: unknown key"),
         ("task = [", "spec: bad.toml is not valid TOML"),
@@ -146,6 +147,27 @@ def test_module_function_task_gets_its_seed_and_load_gives_rows_and_columns(tmp_
     )
     s = run_sweep(bad, serial=True)
     assert (s.done, s.failed) == (0, 1) and "dict of numbers" in s.failures[0]["error"]
+
+
+def test_explicit_seed_argument_reproduces_a_direct_simulate_call(tmp_path):
+    import stability
+
+    spec = load_spec(
+        _write(
+            tmp_path / "d.toml",
+            'task = "simulate"\nseed_arg = ""\n[base]\nfamily = "gaussian"\nn = 30\ngenerations = 4\n'
+            "chains = 50\nseed = 123\n[grid]\nlambda_ = [0.5, inf]\n",
+        )
+    )
+    assert all(t.seed is None and t.call_args()["seed"] == 123 for t in spec.tasks)
+    assert run_sweep(spec, serial=True).done == 2
+    for row in load(tmp_path / "d.sqlite"):
+        r = stability.simulate("gaussian", n=30, lambda_=row["args"]["lambda_"], generations=4, chains=50, seed=123)
+        w2 = r.band("w2")
+        m = row["metrics"]
+        assert (m["w2_median"], m["w2_q05"], m["w2_q95"]) == (w2.median[-1], w2.lower[-1], w2.upper[-1])
+        assert m["w2_median_curve"] == w2.median.tolist()
+        assert m["collapsed_fraction"] == r.collapsed[-1].mean()
 
 
 def test_missing_dask_names_the_extra(monkeypatch):

@@ -40,6 +40,8 @@ def run(args) -> int:
     spec = load_spec(args.spec)
     if args.local is not None and args.local < 1:
         raise ValueError(f"--local must be an integer >= 1, got {args.local}")
+    if args.chunk is not None and args.chunk < 1:
+        raise ValueError(f"--chunk must be an integer >= 1, got {args.chunk}")
     if args.dry_run:
         with ResultStore(spec.store) as store:
             done = store.done_ids()
@@ -104,7 +106,9 @@ def add_parser(sub):
     where.add_argument("--local", type=int, metavar="N", help="N local worker processes (default: one per core)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask scheduler, tcp://HOST:8786")
     where.add_argument("--serial", action="store_true", help="run in this process, in order, without dask")
-    p.add_argument("--chunk", type=int, default=1, metavar="K", help="tasks per dask task, for tiny tasks (default 1)")
+    p.add_argument(
+        "--chunk", type=int, metavar="K", help="tasks per dask task (default: pending / (50 x workers), 1 to 100)"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the number of tasks and an estimated cost")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

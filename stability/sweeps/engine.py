@@ -109,9 +109,7 @@ def _function(task: str):
     if task == "retrain":
         return tasks.run_retrain
     if task == "retrain_chains":
-        from .. import experiments
-
-        return experiments.retrain_chains
+        return tasks.run_retrain_chains
     from .spec import _resolve_callable
 
     return _resolve_callable(task)
@@ -125,7 +123,7 @@ def execute(payload: dict) -> dict:
         kwargs[payload["seed_arg"]] = payload["seed"]
     if payload["task"] == "retrain":
         kwargs.update(workdir=payload["workdir"], task_id=payload["task_id"])
-    elif payload["task"] == "analyze":
+    elif payload["task"] in ("analyze", "retrain_chains"):
         kwargs["base_dir"] = payload["base_dir"]
     try:
         metrics = jsonable_metrics(_function(payload["task"])(**kwargs))
@@ -220,7 +218,7 @@ def run_sweep(
     serial: bool = False,
     progress: bool = False,
     client=None,
-    chunk: int = 1,
+    chunk: int | None = None,
 ) -> SweepSummary:
     """Run the pending tasks of ``spec`` and record them in its store.
 
@@ -228,11 +226,11 @@ def run_sweep(
     ``distributed.Client``), or on the scheduler at ``scheduler`` (``tcp://host:8786``), or on a new
     ``LocalCluster`` of ``workers`` single-threaded processes (default: one per core) bound to
     127.0.0.1. ``chunk``: tasks per dask task (> 1 amortises the engine's few milliseconds per task
-    over tiny tasks; results are still recorded as each chunk finishes). ``KeyboardInterrupt``
-    (Ctrl-C, or SIGTERM through the command line) stops the run: finished tasks are kept, the
-    summary says ``interrupted``.
+    over tiny tasks; results are still recorded as each chunk finishes); ``None``: :func:`auto_chunk`.
+    ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM through the command line) stops the run: finished
+    tasks are kept, the summary says ``interrupted``.
     """
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     start = time.perf_counter()
     summary = SweepSummary(tasks=len(spec.tasks), store=str(spec.store))
@@ -284,7 +282,7 @@ def local_cluster(workers: int | None = None):
         processes=True,
         host="127.0.0.1",
         dashboard_address="127.0.0.1:0",  # loopback only, any free port (None falls back to :8787)
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # a worker's heartbeat error at shutdown is noise
     )
 
 
@@ -296,6 +294,8 @@ def _run_distributed(spec, pending, record, workers, scheduler, client, chunk) -
             if scheduler is None:
                 own_cluster = local_cluster(workers)
             own_client = client = distributed.Client(own_cluster if own_cluster is not None else scheduler)
+        if chunk is None:
+            chunk = auto_chunk(len(pending), len(client.scheduler_info().get("workers", {})))
         nonce = os.urandom(4).hex()  # keys unique to this run on a shared, long-lived scheduler
         base_dir = _base_dir(spec)
         payloads = [_payload(spec, t, base_dir) for t in pending]
@@ -321,6 +321,19 @@ def _run_distributed(spec, pending, record, workers, scheduler, client, chunk) -
             own_client.close()
         if own_cluster is not None:
             own_cluster.close()
+
+
+def auto_chunk(pending: int, workers: int) -> int:
+    """Tasks per dask task when not given: ``pending // (50 * workers)``, between 1 and 100.
+
+    Each worker then gets about 50 chunks or more (the load stays balanced and a killed driver loses
+    at most ``workers`` chunks, about 2% of what was pending), while a grid of thousands of tiny
+    tasks pays the engine's few milliseconds once per chunk.
+
+    >>> auto_chunk(20, 2), auto_chunk(1000, 2), auto_chunk(10**6, 16)
+    (1, 10, 100)
+    """
+    return max(1, min(100, pending // (50 * max(1, workers))))
 
 
 def _lost(payload: dict, exc) -> dict:

@@ -151,7 +151,7 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
     ``args`` (the base merged with the first cell) picks the model of ``analyze`` whose options are checked.
     """
     if task == "simulate":
-        from ..dynamics.simulate import simulate
+        from ..dynamics import simulate
 
         hints = _hints(simulate)
         params = {k: hints.get(k, Any) for k in inspect.signature(simulate).parameters if k != "progress"}
@@ -166,11 +166,15 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
         params.pop("lambdas")
         return {**params, "lambdas": list | str | float, "profile": str}, "seed"
     if task == "retrain_chains":
-        from .. import experiments
+        from .tasks import retrain_chains_function
 
-        if "retrain_chains" not in getattr(experiments, "__all__", ()):
+        func = retrain_chains_function()
+        if func is None:
             raise SpecError("task: 'retrain_chains' is not available in this version of stability")
-        func = experiments.retrain_chains
+        hints = _hints(func)
+        sig = inspect.signature(func).parameters
+        params = {k: hints.get(k, Any) for k in sig if k not in ("model", "real_sample")}
+        return {**params, "model": str, "data": str, "n": int}, "seed"
     else:
         func = _resolve_callable(task)
     sig = inspect.signature(func)
@@ -337,11 +341,11 @@ def parse_spec(data: dict, source: Path | None = None) -> Spec:
                     )
     elif seed_arg and seed_arg in seen:
         raise SpecError(f"{seen[seed_arg]}.{seed_arg}: set by the sweep (seed_arg)")
-    if task == "analyze":
-        for cell in cells:
-            for key in ("model", "data", "lambda_"):
-                if key not in cell:
-                    raise SpecError(f"base.{key}: missing (analyze needs model, data and lambda_)")
+    required = {"analyze": ("model", "data", "lambda_"), "retrain": ("model", "data")}
+    required["retrain_chains"] = ("model", "data", "lambda_", "generations", "chains")
+    for key in required.get(task, ()):
+        if any(key not in cell for cell in cells):
+            raise SpecError(f"base.{key}: missing ({task} needs {', '.join(required[task])})")
 
     name = data.get("name", source.stem if source is not None else "sweep")
     if not isinstance(name, str):

@@ -6,6 +6,12 @@
   distance at every generation (``<stat>_median_curve``).
 - ``analyze``: :func:`stability.analyze` (``data``: a ``.npy`` / ``.csv`` file, relative to the spec,
   or ``NAME:ARGS`` as for ``stability analyze --dist``); metrics are the report's scalars.
+- ``retrain_chains``: :func:`stability.numerical.retrain_chains` (batched Newton refits of a torch
+  likelihood model) on a real sample of size ``n`` drawn from ``data`` (``NAME:ARGS``) or read from
+  a file; the task's seed is split (``SeedSequence.spawn``) between the sample and the chains.
+  Metrics: the excess NLL on the real sample at the last generation (mean, median, 5%, 95% over
+  chains) and its median at every generation, the median ``||theta_T - theta*||``, the fraction of
+  converged refits and the largest final gradient norm.
 - ``retrain``: :func:`stability.experiments.retrain` with ``default_config(model, data, profile,
   **overrides)``, in its own run directory ``<store>.runs/<task_id>/`` and with ``resume=True``, so
   an interrupted task continues from its last checkpoint; metrics are each chain's last generation
@@ -16,13 +22,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["run_analyze", "run_retrain", "run_simulate", "simulate_bands"]
+__all__ = [
+    "retrain_chains_function",
+    "run_analyze",
+    "run_retrain",
+    "run_retrain_chains",
+    "run_simulate",
+    "simulate_bands",
+]
 
 _BAND_KEYS = (("mean", "mean"), ("median", "median"), ("q05", "lower"), ("q95", "upper"))
 
 
 def run_simulate(**kwargs) -> dict:
-    from ..dynamics.simulate import simulate
+    from ..dynamics import simulate
 
     r = simulate(**kwargs, progress=False)
     stat = "w2" if r.cov is not None else "error"
@@ -53,7 +66,7 @@ def simulate_bands(stats: list | None = None, **kwargs) -> dict:
     """
     import numpy as np
 
-    from ..dynamics.simulate import simulate
+    from ..dynamics import simulate
 
     r = simulate(**kwargs, progress=False)
     out = {}
@@ -71,16 +84,62 @@ def simulate_bands(stats: list | None = None, **kwargs) -> dict:
     return out
 
 
-def run_analyze(*, model, data, lambda_, base_dir=None, **options) -> dict:
+def retrain_chains_function():
+    """:func:`stability.numerical.retrain_chains`, or ``None`` in a version without it."""
+    from .. import numerical
+
+    return getattr(numerical, "retrain_chains", None)
+
+
+def _load(data, base_dir):
     from ..analyze_cli import load_data, parse_dist
-    from ..report import analyze
 
     if isinstance(data, str) and Path(data).suffix in (".npy", ".csv"):
-        path = Path(data) if base_dir is None else Path(base_dir) / data
-        data = load_data(str(path))
-    elif isinstance(data, str):
-        data = parse_dist(data)
-    r = analyze(model, data, lambda_, **options)
+        return load_data(str(Path(data) if base_dir is None else Path(base_dir) / data))
+    if isinstance(data, str):
+        return parse_dist(data)
+    return data
+
+
+def run_retrain_chains(*, model, data, lambda_, generations, chains, seed, n=None, base_dir=None, **options) -> dict:
+    import numpy as np
+
+    fn = retrain_chains_function()
+    if fn is None:
+        raise ValueError("task: retrain_chains is not available in this version of stability")
+    s_data, s_chains = np.random.SeedSequence(seed).spawn(2)
+    source = _load(data, base_dir)
+    if hasattr(source, "rvs"):
+        if n is None:
+            raise ValueError("n: needed to draw the real sample from a distribution")
+        real = source.rvs(size=int(n), random_state=np.random.default_rng(s_data))
+    else:
+        real = np.asarray(source, dtype=float)
+        if n is not None:
+            real = real[: int(n)]
+    r = fn(
+        model, real, lambda_, generations=generations, chains=chains, seed=int(s_chains.generate_state(1)[0]), **options
+    )
+    ex = np.asarray(r.excess_nll, dtype=float)
+    q05, q50, q95 = np.quantile(ex[-1], [0.05, 0.5, 0.95], method="inverted_cdf")
+    theta, star = np.asarray(r.theta, dtype=float), np.asarray(r.theta_star, dtype=float)
+    return {
+        "k": r.k,
+        "excess_nll_mean": ex[-1].mean(),
+        "excess_nll_median": q50,
+        "excess_nll_q05": q05,
+        "excess_nll_q95": q95,
+        "excess_nll_median_curve": np.median(ex, axis=1),
+        "dist_theta_star_median": np.median(np.linalg.norm(theta[-1] - star, axis=-1)),
+        "converged_fraction": float(np.mean(r.converged)) if np.size(r.converged) else 1.0,
+        "max_grad_norm": float(np.max(r.grad_norm)) if np.size(r.grad_norm) else 0.0,
+    }
+
+
+def run_analyze(*, model, data, lambda_, base_dir=None, **options) -> dict:
+    from ..report import analyze
+
+    r = analyze(model, _load(data, base_dir), lambda_, **options)
     keys = ("lambda_", "rate_exact", "norm2", "norm_energy", "alpha", "L", "eps", "rate_sharp", "rate_paper")
     return {**{k: getattr(r, k) for k in keys}, "gamma_max": float(r.gammas[-1])}
 
