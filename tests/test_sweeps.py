@@ -170,6 +170,52 @@ def test_explicit_seed_argument_reproduces_a_direct_simulate_call(tmp_path):
         assert m["collapsed_fraction"] == r.collapsed[-1].mean()
 
 
+def test_dry_run_counts_tasks_and_runs_nothing(tmp_path, capsys):
+    spec = _write(
+        tmp_path / "dry.toml",
+        'task = "simulate"\nseeds = 3\n[base]\nfamily = "gaussian"\nn = 20\ngenerations = 2\nchains = 3\n'
+        "[grid]\nlambda_ = [0.5, 1.0]\n",
+    )
+    assert main(["sweep", str(spec), "--dry-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["tasks"], out["pending"], out["skipped"]) == (6, 6, 0) and out["estimated_task_seconds"] > 0
+    assert load(tmp_path / "dry.sqlite", status=None) == []
+    assert main(["sweep", str(spec), "--local", "0"]) == 2
+    assert "--local must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_retrain_task_resumes_in_its_own_run_directory(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from stability.experiments import loop
+
+    calls = []
+
+    def fake_retrain(config, out, resume=False, progress=True, plots=False):
+        calls.append((config, Path(out), resume))
+        rows = [{"chain": c, "generation": g, "w2": 0.1 * g, "seconds": 1.0} for c in config.lambdas for g in range(3)]
+        return SimpleNamespace(rows=tuple(rows))
+
+    monkeypatch.setattr(loop, "retrain", fake_retrain)
+    spec = load_spec(
+        _write(
+            tmp_path / "r.toml",
+            'task = "retrain"\n[base]\nmodel = "flow"\ndata = "moons"\nprofile = "tiny"\n'
+            '[grid]\nlambdas = ["0.5", ["0", "replace"]]\n',
+        )
+    )
+    assert run_sweep(spec, serial=True).done == 2
+    by_id = {t.task_id: t for t in spec.tasks}
+    for config, out, resume in calls:
+        assert resume and out.parent == tmp_path / "r.sqlite.runs" and out.name in by_id
+        assert config.seed == by_id[out.name].seed and config.generations == 2  # the tiny profile's
+    metrics = {
+        tuple(r["args"]["lambdas"]) if isinstance(r["args"]["lambdas"], list) else r["args"]["lambdas"]: r["metrics"]
+        for r in load(tmp_path / "r.sqlite")
+    }
+    assert metrics["0.5"]["w2"] == 0.2 and metrics[("0", "replace")]["replace/w2"] == 0.2
+
+
 def test_missing_dask_names_the_extra(monkeypatch):
     from stability.sweeps.engine import import_distributed
 
