@@ -80,6 +80,10 @@ def run(args) -> int:
         )
     except ImportError as err:
         raise ValueError(str(err)) from None
+    except OSError as err:
+        if args.scheduler is None:
+            raise
+        raise ValueError(f"--scheduler: cannot reach {args.scheduler} ({err})") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.json:
