@@ -216,6 +216,33 @@ def test_retrain_task_resumes_in_its_own_run_directory(tmp_path, monkeypatch):
     assert metrics["0.5"]["w2"] == 0.2 and metrics[("0", "replace")]["replace/w2"] == 0.2
 
 
+def test_curve_tasks_of_the_figures_equal_the_direct_calls(tmp_path):
+    import stability
+
+    sim = {"family": "gaussian", "n": 20, "generations": 5, "chains": 40, "seed": 0, "stats": ["sigma", "w2"]}
+    t2 = {"n": 50, "delta": 0.05, "generations": 4, "chains": 300, "dim": 3, "seed": 0}
+    for name, base, grid in [
+        ("simulate_bands", sim, {"lambda_": [0.5, 4.0]}),
+        ("theorem2_curves", t2, {"lambda_": [0.1, 0.44]}),
+    ]:
+        spec = parse_spec(
+            {"task": f"stability.sweeps.tasks:{name}", "seed_arg": "", "base": base, "grid": grid,
+             "store": str(tmp_path / f"{name}.sqlite")}
+        )  # fmt: skip
+        assert run_sweep(spec, serial=True).done == 2
+        for row in load(spec.store):
+            m, lam = row["metrics"], row["args"]["lambda_"]
+            if name == "simulate_bands":
+                r = stability.simulate("gaussian", n=20, lambda_=lam, generations=5, chains=40, seed=0)
+                sigma = r.band(np.sqrt(r.cov[:, :, 0, 0]))
+                assert m["sigma_median"] == sigma.median.tolist() and m["sigma_q95"] == sigma.upper.tolist()
+                assert m["w2_q05"] == r.band("w2").lower.tolist()
+            else:
+                c = stability.theorem2_check(lambda_=lam, **{k: v for k, v in t2.items()})
+                assert m["bound"] == c.bound.tolist() and m["violation"] == c.violation.tolist()
+                assert m["distance_q95"] == np.quantile(c.distance, 0.95, axis=1).tolist()
+
+
 def test_missing_dask_names_the_extra(monkeypatch):
     from stability.sweeps.engine import import_distributed
 

@@ -29,6 +29,7 @@ __all__ = [
     "run_retrain_chains",
     "run_simulate",
     "simulate_bands",
+    "theorem2_curves",
 ]
 
 _BAND_KEYS = (("mean", "mean"), ("median", "median"), ("q05", "lower"), ("q95", "upper"))
@@ -82,6 +83,30 @@ def simulate_bands(stats: list | None = None, **kwargs) -> dict:
         out.update({f"{stat}_{key}": getattr(band, attr) for key, attr in _BAND_KEYS})
     out["collapsed_fraction"] = r.collapsed.mean(axis=1)
     return out
+
+
+def theorem2_curves(**kwargs) -> dict:
+    """:func:`stability.theorem2_check`, as curves over generations ``0..G`` (a ``module:function`` task).
+
+    Metrics: ``rho``, ``stat_err``, ``holds``, and the lists ``bound``, ``violation``, ``allowed``,
+    ``std_err``, ``distance_median`` and ``distance_q95`` (``numpy.quantile`` over chains, its
+    default linear interpolation).
+    """
+    import numpy as np
+
+    from ..dynamics import theorem2_check
+
+    c = theorem2_check(**kwargs)
+    q50, q95 = np.quantile(c.distance, [0.5, 0.95], axis=1)
+    curves = {k: getattr(c, k) for k in ("bound", "violation", "allowed", "std_err")}
+    return {
+        "rho": c.rho,
+        "stat_err": c.stat_err,
+        "holds": c.holds,
+        **curves,
+        "distance_median": q50,
+        "distance_q95": q95,
+    }
 
 
 def retrain_chains_function():
