@@ -214,6 +214,7 @@ def test_retrain_task_resumes_in_its_own_run_directory(tmp_path, monkeypatch):
         for r in load(tmp_path / "r.sqlite")
     }
     assert metrics["0.5"]["w2"] == 0.2 and metrics[("0", "replace")]["replace/w2"] == 0.2
+    assert metrics["0.5"]["w2_curve"] == [0.0, 0.1, 0.2]
 
 
 def test_curve_tasks_of_the_figures_equal_the_direct_calls(tmp_path):

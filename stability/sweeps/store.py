@@ -154,7 +154,7 @@ def load(store, status: str | None = "done", task: str | None = None, as_: str =
     - ``"columns"``: a dict of numpy arrays, one per column: ``task_id``, ``replicate``, ``seed``,
       ``status``, ``seconds``, then every argument and every metric by its own name (a metric named
       like an argument becomes ``metrics.NAME``); numbers give float arrays (NaN where missing),
-      anything else an object array;
+      anything else an object array; ``seed`` is an int64 array (-1 for tasks that take no seed);
     - ``"pandas"``: the columns as a ``pandas.DataFrame`` (needs pandas).
 
     Rows come in ``task_id`` order, which does not depend on the order tasks ran.

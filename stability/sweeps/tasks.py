@@ -15,7 +15,8 @@
 - ``retrain``: :func:`stability.experiments.retrain` with ``default_config(model, data, profile,
   **overrides)``, in its own run directory ``<store>.runs/<task_id>/`` and with ``resume=True``, so
   an interrupted task continues from its last checkpoint; metrics are each chain's last generation
-  (``<key>`` for one chain, ``<chain>/<key>`` for several).
+  (``<key>`` for one chain, ``<chain>/<key>`` for several) and each metric at every generation
+  (``<key>_curve``).
 """
 
 from __future__ import annotations
@@ -176,13 +177,16 @@ def run_retrain(*, workdir, task_id, profile: str = "quick", lambdas=None, **ove
         overrides["lambdas"] = lambdas if isinstance(lambdas, (list, tuple)) else [lambdas]
     config = default_config(overrides.pop("model"), overrides.pop("data"), profile, **overrides)
     result = retrain(config, Path(workdir) / task_id, resume=True, progress=False, plots=False)
-    last = {}
-    for row in result.rows:  # sorted by chain then generation: the last row of a chain wins
-        last[row["chain"]] = row
+    by_chain = {}
+    for row in result.rows:
+        by_chain.setdefault(row["chain"], []).append(row)
     out = {}
-    for chain, row in last.items():
-        prefix = "" if len(last) == 1 else f"{chain}/"
-        for key, value in row.items():
-            if key not in ("chain",) and isinstance(value, (int, float)) and not isinstance(value, bool):
+    for chain, rows in by_chain.items():
+        rows.sort(key=lambda r: r["generation"])
+        prefix = "" if len(by_chain) == 1 else f"{chain}/"
+        for key, value in rows[-1].items():
+            if key != "chain" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[prefix + key] = value
+                if key not in ("generation", "seconds"):  # the metric at every generation 0..T
+                    out[f"{prefix}{key}_curve"] = [r.get(key, float("nan")) for r in rows]
     return out
