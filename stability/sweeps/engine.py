@@ -23,11 +23,16 @@ import subprocess
 import sys
 import time
 import traceback
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .spec import Spec, Task, jsonable_metrics
 from .store import ResultStore
+
+if TYPE_CHECKING:
+    import distributed
 
 __all__ = [
     "SweepSummary",
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 
-def import_distributed():
+def import_distributed() -> types.ModuleType:
     """``dask.distributed``, or an ImportError that names the extra to install."""
     try:
         import distributed
@@ -270,7 +275,7 @@ def run_sweep(
     return summary
 
 
-def local_cluster(workers: int | None = None):
+def local_cluster(workers: int | None = None) -> distributed.LocalCluster:
     """A ``LocalCluster`` of ``workers`` single-threaded worker processes, everything on 127.0.0.1."""
     import logging
 

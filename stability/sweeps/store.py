@@ -27,6 +27,7 @@ import math
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def _row(values) -> dict:
     return row
 
 
-def load(store, status: str | None = "done", task: str | None = None, as_: str = "rows"):
+def load(store, status: str | None = "done", task: str | None = None, as_: str = "rows") -> list | dict | Any:
     """The rows of a sweep store.
 
     ``status``: ``"done"`` (default), ``"failed"`` or ``None`` (all); ``task``: only this task kind.

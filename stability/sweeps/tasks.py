@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -110,7 +111,7 @@ def theorem2_curves(**kwargs) -> dict:
     }
 
 
-def retrain_chains_function():
+def retrain_chains_function() -> Callable | None:
     """:func:`stability.numerical.retrain_chains`, or ``None`` in a version without it."""
     from .. import numerical
 
@@ -118,7 +119,7 @@ def retrain_chains_function():
 
 
 def _load(data, base_dir):
-    from ..analyze_cli import load_data, parse_dist
+    from ..families.data import load_data, parse_dist
 
     if isinstance(data, str) and Path(data).suffix in (".npy", ".csv"):
         return load_data(str(Path(data) if base_dir is None else Path(base_dir) / data))

@@ -10,17 +10,24 @@
 
 Re-running a spec skips the tasks already done and retries the failed ones. Exit status: 0 when
 every task is done, 1 when some task failed, 2 for a malformed spec or bad arguments, 130 when
-interrupted. ``--json`` prints one object with ``done``, ``skipped``, ``failed``, ``seconds``,
+interrupted (the finished tasks are kept); 1 also for a missing dask or an unreachable scheduler.
+``--json`` prints one object with ``done``, ``skipped``, ``failed``, ``seconds``,
 ``store`` (and ``tasks``, ``interrupted``, ``failures``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
 
+from .._domains import Interval
+from ._options import add_json, integer
+
 __all__ = ["add_parser", "register", "run"]
+
+_POSITIVE = Interval(1, integer=True)
 
 
 def _line(summary) -> str:
@@ -32,16 +39,12 @@ def _line(summary) -> str:
 
 
 def run(args) -> int:
-    from ..cli import jsonable
-    from .engine import estimate_cost, run_sweep
-    from .spec import load_spec
-    from .store import ResultStore
+    from .._jsonable import jsonable
+    from ..sweeps.engine import estimate_cost, run_sweep
+    from ..sweeps.spec import load_spec
+    from ..sweeps.store import ResultStore
 
     spec = load_spec(args.spec)
-    if args.local is not None and args.local < 1:
-        raise ValueError(f"--local must be an integer >= 1, got {args.local}")
-    if args.chunk is not None and args.chunk < 1:
-        raise ValueError(f"--chunk must be an integer >= 1, got {args.chunk}")
     if args.dry_run:
         with ResultStore(spec.store) as store:
             done = store.done_ids()
@@ -78,12 +81,10 @@ def run(args) -> int:
             chunk=args.chunk,
             progress=not args.json and sys.stderr.isatty(),
         )
-    except ImportError as err:
-        raise ValueError(str(err)) from None
-    except OSError as err:
+    except OSError as err:  # exit status 1 (a run that failed), like a missing dask (ImportError)
         if args.scheduler is None:
             raise
-        raise ValueError(f"--scheduler: cannot reach {args.scheduler} ({err})") from None
+        raise OSError(f"--scheduler: cannot reach {args.scheduler} ({err})") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.json:
@@ -97,7 +98,7 @@ def run(args) -> int:
     return 1 if summary.failed else 0
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "sweep",
         help="run a grid of analyze / simulate / retrain tasks on dask, resumable",
@@ -107,16 +108,24 @@ def add_parser(sub):
     )
     p.add_argument("spec", help="the sweep spec (TOML); see examples/sweeps/")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--local", type=int, metavar="N", help="N local worker processes (default: one per core)")
+    where.add_argument(
+        "--local",
+        type=integer("--local", _POSITIVE),
+        metavar="N",
+        help="N local worker processes (default: one per core)",
+    )
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask scheduler, tcp://HOST:8786")
     where.add_argument("--serial", action="store_true", help="run in this process, in order, without dask")
     p.add_argument(
-        "--chunk", type=int, metavar="K", help="tasks per dask task (default: pending / (50 x workers), 1 to 100)"
+        "--chunk",
+        type=integer("--chunk", _POSITIVE),
+        metavar="K",
+        help="tasks per dask task (default: pending / (50 x workers), 1 to 100)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the number of tasks and an estimated cost")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(p, "print one JSON object (no progress bar)")
     p.set_defaults(func=run)
     return p
 
 
-register = add_parser  # the dispatcher's hook name
+register = add_parser  # the name stability.cli._main looks for
