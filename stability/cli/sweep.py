@@ -46,9 +46,10 @@ def run(args) -> int:
 
     spec = load_spec(args.spec)
     if args.dry_run:
-        with ResultStore(spec.store) as store:
-            done = store.done_ids()
-            seconds = store.seconds(spec.task)
+        done, seconds = set(), []
+        if spec.store.exists():  # a dry run creates nothing
+            with ResultStore(spec.store) as store:
+                done, seconds = store.done_ids(), store.seconds(spec.task)
         pending = sum(t.task_id not in done for t in spec.tasks)
         cost, basis = estimate_cost(spec, pending, seconds)
         out = {
@@ -63,8 +64,10 @@ def run(args) -> int:
             print(json.dumps(jsonable(out)))
         else:
             print(f"{spec.task}: {len(spec.tasks)} tasks, {pending} to run, {out['skipped']} already done")
-            est = "unknown" if cost is None else f"~{cost:.3g} task-seconds"
-            print(f"estimated cost: {est} ({basis}); divide by the number of workers for the wall time")
+            if cost is None:
+                print(f"estimated cost: {basis}")
+            else:
+                print(f"estimated cost: ~{cost:.3g} task-seconds ({basis}); divide by the number of workers")
             print(f"store: {spec.store}")
         return 0
 
