@@ -43,7 +43,6 @@ Equivalently :math:`KL(p_{data}\|p_{\theta_t}) = \infty`. Collapse is recorded, 
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,6 +52,7 @@ import numpy as np
 
 from .._domains import check, check_choice
 from ..jacobian import check_spd
+from ..schemes import synthetic_count
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_spec
 
@@ -63,30 +63,6 @@ METHODS = ("exact", "naive")
 ESTIMATORS = ("mle", "unbiased")
 # naive method: at most this many random floats drawn per block of chains (64 MiB of float64)
 NAIVE_BLOCK_FLOATS = 2**23
-
-
-def synthetic_count(n: int, lambda_: float) -> int | None:
-    r""":math:`k = \lfloor\lambda n\rfloor`; ``None`` for :math:`\lambda = \infty` (purely synthetic).
-
-    :math:`\lambda n` is rounded to the nearest integer when within a relative :math:`10^{-12}` of
-    it, so that decimal ratios give the intended count despite binary rounding
-    (``0.29 * 100 = 28.999999999999996``); :math:`10^{-12}` is far above double rounding
-    (:math:`\sim 10^{-16}`) and far below a real fractional part for :math:`\lambda n < 10^{12}`.
-
-    Examples
-    --------
-    >>> synthetic_count(100, 0.29), synthetic_count(10, 0.55), synthetic_count(3, float("inf"))
-    (29, 5, None)
-    """
-    lam = float(check("lambda_", lambda_))
-    if math.isinf(lam):
-        return None
-    x = lam * n
-    r = round(x)
-    k = int(r) if abs(x - r) <= 1e-12 * max(1.0, x) else math.floor(x)
-    if k >= 2**53:
-        raise ValueError(f"lambda_ * n must be < 2**53 (synthetic points per round), got {x:g}")
-    return k
 
 
 @dataclass(frozen=True)
