@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from ._domains import check, check_choice
 
-__all__ = ["ACCUMULATE", "FIXED_REAL", "FRESH_REAL", "REPLACE", "SCHEMES", "Scheme", "scheme", "synthetic_count"]
+__all__ = ["ACCUMULATE", "FIXED_REAL", "FRESH_REAL", "REPLACE", "SCHEMES", "Scheme", "as_scheme", "synthetic_count"]
 
 D = TypeVar("D")
 
@@ -158,10 +158,10 @@ ACCUMULATE = Scheme("accumulate", "fixed", True, "Gerstgrasser et al. 2024 (arXi
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (FIXED_REAL, FRESH_REAL, REPLACE, ACCUMULATE)}
 
 
-def scheme(name) -> Scheme:
+def as_scheme(name) -> Scheme:
     """The :class:`Scheme` registered as ``name`` (a :class:`Scheme` is returned as is).
 
-    >>> scheme("accumulate").training_size(100, 100, t=2)
+    >>> as_scheme("accumulate").training_size(100, 100, t=2)
     400
     """
     if isinstance(name, Scheme):

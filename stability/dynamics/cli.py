@@ -6,7 +6,7 @@ import json
 
 from ..cli import cli_value, jsonable
 from ._families import FAMILIES
-from .simulate import ESTIMATORS, METHODS, SCHEMES, simulate
+from .simulator import ESTIMATORS, METHODS, SCHEMES, simulate
 
 __all__ = ["register"]
 

@@ -35,7 +35,7 @@ from scipy.special import gammaincinv
 
 from .._domains import check, check_choice
 from ..bounds import bound, finite_sample_bound
-from .simulate import _rng, synthetic_count
+from .simulator import _rng, synthetic_count
 
 __all__ = ["Theorem2Check", "gaussian_stat_err", "theorem2_check"]
 
