@@ -160,6 +160,7 @@ class Gaussian(_GaussianBase):
     """
 
     name = "gaussian"
+    numerical_twin = "Gaussian"
 
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(d=d, seed=seed, w1_points=w1_points)
