@@ -124,53 +124,18 @@ class RetrainConfig:
 
 # Default sizes. "quick": the CPU quick profile (a few minutes per model on 2 cores);
 # "tiny": seconds, for CI smoke runs and figure fast modes (numbers are not meaningful).
+_PROFILE_KEYS = "n heldout generations pretrain_steps finetune_steps batch_size lr finetune_lr eval_samples".split()
 _PROFILES = {
-    ("2d", "quick"): dict(
-        n=1000,
-        heldout=0.5,
-        generations=10,
-        pretrain_steps=2000,
-        finetune_steps=200,
-        batch_size=256,
-        lr=1e-3,
-        finetune_lr=3e-4,
-        eval_samples=1000,
-    ),
-    ("2d", "tiny"): dict(
-        n=300,
-        heldout=0.5,
-        generations=2,
-        pretrain_steps=150,
-        finetune_steps=30,
-        batch_size=128,
-        lr=3e-3,
-        finetune_lr=1e-3,
-        eval_samples=300,
-    ),
-    ("image", "quick"): dict(
-        n=None,
-        heldout=0.2,
-        generations=5,
-        pretrain_steps=2000,
-        finetune_steps=300,
-        batch_size=128,
-        lr=2e-3,
-        finetune_lr=5e-4,
-        eval_samples=1000,
-    ),
-    ("image", "tiny"): dict(
-        n=256,
-        heldout=0.2,
-        generations=2,
-        pretrain_steps=60,
-        finetune_steps=10,
-        batch_size=64,
-        lr=2e-3,
-        finetune_lr=1e-3,
-        eval_samples=128,
-        classifier_steps=150,
-    ),
+    (kind, profile): dict(zip(_PROFILE_KEYS, row, strict=True))
+    for (kind, profile), row in {
+        # (kind, profile):    n, heldout, generations, pretrain, finetune, batch, lr, finetune_lr, eval_samples
+        ("2d", "quick"): (1000, 0.5, 10, 2000, 200, 256, 1e-3, 3e-4, 1000),
+        ("2d", "tiny"): (300, 0.5, 2, 150, 30, 128, 3e-3, 1e-3, 300),
+        ("image", "quick"): (None, 0.2, 5, 2000, 300, 128, 2e-3, 5e-4, 1000),
+        ("image", "tiny"): (256, 0.2, 2, 60, 10, 64, 2e-3, 1e-3, 128),
+    }.items()
 }
+_PROFILES["image", "tiny"]["classifier_steps"] = 150
 # DDPM steps are ~3x cheaper than flow steps and it needs more of them to fit the moons.
 _MODEL_PROFILES = {("ddpm", "2d", "quick"): dict(pretrain_steps=8000)}
 _MODEL_OPTIONS = {
