@@ -31,8 +31,9 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import xlogy
 
-from .. import families as _families
 from .._domains import DOMAINS, check
+from ..families import FAMILIES as _ANALYTIC
+from ..families import family as _analytic_family
 from . import samplers
 
 __all__ = ["FAMILIES", "FamilySpec", "SIMULATED", "family_spec"]
@@ -94,7 +95,7 @@ class FamilySpec:
         (:meth:`~stability.families.ExponentialFamily.expected_statistic`); a distribution of the
         family is therefore itself, and a sample its maximum-likelihood fit.
         """
-        fam = _families.family(cls.analytic.name, data)
+        fam = _analytic_family(cls.analytic.name, data)
         return cls._from_statistic(fam, fam.expected_statistic(data), data)
 
 
@@ -143,7 +144,7 @@ class _OneParameter(FamilySpec):
 class Bernoulli(_OneParameter):
     r""":math:`\eta = p`, :math:`V(\eta) = \eta(1-\eta)`; counts are binomial."""
 
-    analytic = _families.Bernoulli
+    analytic = _ANALYTIC["bernoulli"]
     keys, key, default = ("p",), "p", 0.3
 
     def exact_sum(self, rng, eta, m):
@@ -168,7 +169,7 @@ class Bernoulli(_OneParameter):
 class Categorical(FamilySpec):
     r""":math:`\eta` = the probabilities, :math:`V(\eta) = \mathrm{diag}(\eta) - \eta\eta^\top`; multinomial counts."""
 
-    analytic = _families.Categorical
+    analytic = _ANALYTIC["categorical"]
     keys = ("probs",)
 
     def exact_sum(self, rng, eta, m):
@@ -210,7 +211,7 @@ class Categorical(FamilySpec):
 class Poisson(_OneParameter):
     r""":math:`\eta` = rate, :math:`V(\eta) = \eta`; the sum of m points is Poisson(m rate)."""
 
-    analytic = _families.Poisson
+    analytic = _ANALYTIC["poisson"]
     keys, key, default = ("rate",), "rate", 3.0
 
     def exact_sum(self, rng, eta, m):
@@ -253,7 +254,7 @@ class _GammaSums:
 class Gamma(_GammaSums, FamilySpec):
     """Gamma with a known shape (``shape``, default 2) and its mean (``mean``, default 1) as parameters."""
 
-    analytic = _families.Gamma
+    analytic = _ANALYTIC["gamma"]
     keys = ("shape", "mean")
 
     @classmethod
@@ -272,7 +273,7 @@ class Gamma(_GammaSums, FamilySpec):
 class Exponential(_GammaSums, _OneParameter):
     """The gamma family with shape :math:`a = 1`, parameter ``mean`` (default 1)."""
 
-    analytic = _families.Exponential
+    analytic = _ANALYTIC["exponential"]
     keys, key, default = ("mean",), "mean", 1.0
 
 

@@ -5,7 +5,9 @@ generations, vectorised over chains. Generation :math:`t+1` fits the model by ma
 (moment matching) to a training set built by the mixing ``scheme`` from the model of generation
 :math:`t`; generation 0 is the data distribution itself (or ``init``).
 
-Mixing schemes (:math:`k = \lfloor\lambda n\rfloor` synthetic points, :math:`w = k/(n+k)`):
+Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points from
+:func:`~stability.schemes.synthetic_count`, :math:`\lfloor\lambda n\rfloor` up to binary rounding,
+:math:`w = k/(n+k)`):
 
 - ``fixed-real`` (Bertrand et al. 2024): each chain has one real sample of size :math:`n`, drawn
   once; every round adds :math:`k` fresh points of the current model.
@@ -17,6 +19,10 @@ Mixing schemes (:math:`k = \lfloor\lambda n\rfloor` synthetic points, :math:`w =
   real sample plus *all* synthetic batches so far, :math:`k` points drawn from each model
   :math:`\theta_0, \dots, \theta_t` (Gerstgrasser et al. use :math:`k = n`, i.e. ``lambda_ = 1``);
   it has :math:`n + (t+1)k` points.
+
+The retraining loop is written once (:func:`_run`): each round's training set is built as the
+scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
+each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit).
 
 Methods: ``exact`` draws the fitted sufficient statistics from their law
 (:mod:`~stability.dynamics.samplers`) and pools them with the centred pooling identity

@@ -5,7 +5,8 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
 
 1. draw fresh samples from the current model ``theta_{t-1}``;
 2. build the training set in memory according to the scheme:
-   ``fixed-real`` (lambda >= 0, the paper's): the ``n`` real points plus ``floor(lambda n)`` samples,
+   ``fixed-real`` (lambda >= 0, the paper's): the ``n`` real points plus ``k`` samples, ``k`` from
+   :func:`stability.schemes.synthetic_count` (the count :func:`stability.dynamics.simulate` uses),
    so the synthetic share is ``w = lambda / (1 + lambda)`` (THEORY.md §1);
    ``replace``: ``n`` samples only (fully synthetic, lambda = inf);
    ``accumulate``: the real points plus every sample drawn so far, ``n`` new ones per round
