@@ -130,14 +130,14 @@ class _OneParameter(FamilySpec):
         return _positive(cls.key, value)
 
     @classmethod
-    def parse(cls, params):
+    def parse(cls, params: dict) -> FamilySpec:
         return cls(np.array([cls._check(params.get(cls.key, cls.default))]))
 
-    def params(self):
+    def params(self) -> dict:
         return {self.key: self.eta_data[0]}
 
     @classmethod
-    def _from_statistic(cls, fam, mu, data):
+    def _from_statistic(cls, fam, mu: np.ndarray, data) -> dict:
         return {cls.key: float(mu[-1])}  # E[T] is (E[x],) for these families
 
 
@@ -147,18 +147,18 @@ class Bernoulli(_OneParameter):
     analytic = _ANALYTIC["bernoulli"]
     keys, key, default = ("p",), "p", 0.3
 
-    def exact_sum(self, rng, eta, m):
+    def exact_sum(self, rng, eta, m) -> np.ndarray:
         return rng.binomial(m, np.clip(eta, 0.0, 1.0)).astype(float)
 
-    def _naive_block(self, rng, e, m):
+    def _naive_block(self, rng, e, m) -> np.ndarray:
         return (rng.random((e.shape[0], m)) < e).sum(axis=1, keepdims=True)
 
-    def kl(self, eta):
+    def kl(self, eta) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             d = self.eta_data
             return _support_kl(np.concatenate([d, 1.0 - d]), np.concatenate([eta, 1.0 - eta], axis=-1))
 
-    def variance(self, eta_mean, eta_second):
+    def variance(self, eta_mean, eta_second) -> np.ndarray:
         return np.diag(eta_mean) - eta_second
 
     @classmethod
@@ -172,39 +172,39 @@ class Categorical(FamilySpec):
     analytic = _ANALYTIC["categorical"]
     keys = ("probs",)
 
-    def exact_sum(self, rng, eta, m):
+    def exact_sum(self, rng, eta, m) -> np.ndarray:
         return rng.multinomial(m, _simplex(eta)).astype(float)
 
-    def _naive_block(self, rng, e, m):
+    def _naive_block(self, rng, e, m) -> np.ndarray:
         b = e.shape[0]
         cum = np.cumsum(_simplex(e), axis=1)[:, :-1]  # inverse-CDF draw of each point's category
         idx = (rng.random((b, m))[:, :, None] >= cum[:, None, :]).sum(axis=2)
         flat = (idx + self.p * np.arange(b)[:, None]).ravel()
         return np.bincount(flat, minlength=b * self.p).reshape(b, self.p)
 
-    def points_per_chain(self, m):
+    def points_per_chain(self, m) -> int:
         return m * self.p
 
-    def kl(self, eta):
+    def kl(self, eta) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return _support_kl(self.eta_data, eta)
 
-    def variance(self, eta_mean, eta_second):
+    def variance(self, eta_mean, eta_second) -> np.ndarray:
         return np.diag(eta_mean) - eta_second
 
     @classmethod
-    def parse(cls, params):
+    def parse(cls, params: dict) -> FamilySpec:
         q = np.asarray(params.get("probs", [0.5, 0.3, 0.2]), dtype=float)
         if q.ndim != 1 or q.size < 2 or np.any(~(q > 0)) or abs(q.sum() - 1.0) > 1e-12 * q.size:
             # 1e-12 * K: the rounding of a sum of K probabilities given in decimal
             raise ValueError(f"data['probs'] must be a vector of >= 2 positive probabilities summing to 1, got {q}")
         return cls(q / q.sum())
 
-    def params(self):
+    def params(self) -> dict:
         return {"probs": self.eta_data}
 
     @classmethod
-    def _from_statistic(cls, fam, mu, data):
+    def _from_statistic(cls, fam, mu: np.ndarray, data) -> dict:
         return {"probs": np.concatenate([[1.0 - mu.sum()], mu])}
 
 
@@ -214,40 +214,40 @@ class Poisson(_OneParameter):
     analytic = _ANALYTIC["poisson"]
     keys, key, default = ("rate",), "rate", 3.0
 
-    def exact_sum(self, rng, eta, m):
+    def exact_sum(self, rng, eta, m) -> np.ndarray:
         return samplers.poisson_sum(rng, eta, m)
 
-    def _naive_block(self, rng, e, m):
+    def _naive_block(self, rng, e, m) -> np.ndarray:
         return rng.poisson(e, (e.shape[0], m)).sum(axis=1, keepdims=True)
 
-    def kl(self, eta):
+    def kl(self, eta) -> np.ndarray:
         d, e = self.eta_data, eta[..., 0]
         ok = e > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             val = xlogy(d[0], d[0]) - xlogy(d[0], np.where(ok, e, 1.0)) - d[0] + e
         return np.where(ok | (d[0] == 0), np.maximum(val, 0.0), np.inf)
 
-    def variance(self, eta_mean, eta_second):
+    def variance(self, eta_mean, eta_second) -> np.ndarray:
         return np.diag(eta_mean)
 
 
 class _GammaSums:
     r"""Known shape :math:`a`, :math:`\eta` = mean, :math:`V(\eta) = \eta^2/a`; the sum is Gamma(m a, mean/a)."""
 
-    def exact_sum(self, rng, eta, m):
+    def exact_sum(self, rng, eta, m) -> np.ndarray:
         return samplers.gamma_sum(rng, eta, self.shape, m)
 
-    def _naive_block(self, rng, e, m):
+    def _naive_block(self, rng, e, m) -> np.ndarray:
         return rng.gamma(self.shape, e / self.shape, (e.shape[0], m)).sum(axis=1, keepdims=True)
 
-    def kl(self, eta):
+    def kl(self, eta) -> np.ndarray:
         e = eta[..., 0]
         ok = e > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             r = self.eta_data[0] / np.where(ok, e, 1.0)
             return np.where(ok, self.shape * (r - 1.0 - np.log(r)), np.inf)
 
-    def variance(self, eta_mean, eta_second):
+    def variance(self, eta_mean, eta_second) -> np.ndarray:
         return eta_second / self.shape
 
 
@@ -258,15 +258,15 @@ class Gamma(_GammaSums, FamilySpec):
     keys = ("shape", "mean")
 
     @classmethod
-    def parse(cls, params):
+    def parse(cls, params: dict) -> FamilySpec:
         mean = _positive("mean", params.get("mean", 1.0))
         return cls(np.array([mean]), shape=_positive("shape", params.get("shape", 2.0)))
 
-    def params(self):
+    def params(self) -> dict:
         return {"shape": self.shape, "mean": self.eta_data[0]}
 
     @classmethod
-    def _from_statistic(cls, fam, mu, data):
+    def _from_statistic(cls, fam, mu: np.ndarray, data) -> dict:
         return {"shape": float(fam.params(fam.natural(mu))["shape"]), "mean": float(mu[1])}
 
 

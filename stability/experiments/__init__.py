@@ -4,7 +4,8 @@ Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM)
 (:mod:`.metrics`), a run's configuration (:mod:`.config`), the paper's retraining protocol
 (:mod:`.loop`), resumable run directories (:mod:`.runs`, on atomic writes in :mod:`._io`) and a
 trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
-Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+Needs the ``experiments`` extra (zuko, scikit-learn, prdc): ``pip install 'stability[experiments]'``;
+a missing one raises ``ImportError`` naming it when first used.
 Names are imported on first use (PEP 562), so the command line does not import torch to start.
 """
 
