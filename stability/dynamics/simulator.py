@@ -53,6 +53,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -312,8 +313,8 @@ def simulate(
     scheme: str | Scheme = "fixed-real",
     method: str = "exact",
     estimator: str = "mle",
-    data=None,
-    init=None,
+    data: dict | Any = None,
+    init: dict | Any = None,
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
