@@ -159,7 +159,7 @@ def task_parameters(task: str, args: dict) -> tuple[dict | None, str | None]:
     if task == "analyze":
         return _analyze_parameters(args.get("model")), None
     if task == "retrain":
-        from ..experiments.loop import RetrainConfig
+        from ..experiments import RetrainConfig
 
         hints = _hints(RetrainConfig)
         params = {f.name: hints.get(f.name, Any) for f in RetrainConfig.__dataclass_fields__.values()}

@@ -172,7 +172,7 @@ def run_analyze(*, model, data, lambda_, base_dir=None, **options) -> dict:
 
 
 def run_retrain(*, workdir, task_id, profile: str = "quick", lambdas=None, **overrides) -> dict:
-    from ..experiments.loop import default_config, retrain
+    from ..experiments import default_config, retrain
 
     if lambdas is not None:
         overrides["lambdas"] = lambdas if isinstance(lambdas, (list, tuple)) else [lambdas]
