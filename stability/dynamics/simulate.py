@@ -113,6 +113,10 @@ class SimulationResult:
     collapsed : bool array (generations + 1, chains), see the module docstring.
     data_mean, data_cov : the data distribution's parameters.
     n, k, lambda_ : real sample size, synthetic points per round (``None`` under ``replace``), ratio.
+    real_mean, real_cov : the maximum-likelihood fit of each chain's fixed real sample, (chains, p) and
+        (chains, d, d) (Gaussian, covariance :math:`R/n`), under ``fixed-real`` and ``accumulate``
+        (the sample every round reuses); ``None`` under the other schemes. ``real_cov`` is ``None``
+        for the non-Gaussian families.
     """
 
     family: str
@@ -128,6 +132,8 @@ class SimulationResult:
     data_mean: np.ndarray
     data_cov: np.ndarray | None = None
     spec: FamilySpec | None = field(default=None, repr=False)
+    real_mean: np.ndarray | None = field(default=None, repr=False)
+    real_cov: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def generations(self) -> int:
@@ -198,6 +204,37 @@ class SimulationResult:
             tr = np.trace(self.cov[g], axis1=1, axis2=2)
             sq = np.sum((self.mean[g] - self.data_mean) ** 2, axis=1) + np.trace(self.data_cov) + tr - 2 * cross
             out[g] = np.sqrt(np.maximum(sq, 0.0))
+        return out
+
+    @cached_property
+    def excess_nll(self) -> np.ndarray:
+        r"""Excess NLL per point of the fixed real sample over its own fit, (generations + 1, chains) (Gaussian).
+
+        For a Gaussian the mean negative log-likelihood of the real sample at :math:`(\mu_t, \Sigma_t)`
+        minus its minimum (at the sample's MLE :math:`\hat m, \hat S`) is exactly
+        :math:`KL(N(\hat m, \hat S)\,\|\,N(\mu_t, \Sigma_t)) = \tfrac12[\mathrm{tr}(\Sigma_t^{-1}\hat S)
+        + \delta^\top\Sigma_t^{-1}\delta - d + \log\det\Sigma_t - \log\det\hat S]`,
+        :math:`\delta = \mu_t - \hat m` (the quantity :func:`stability.stationary` predicts,
+        THEORY.md §9); ``inf`` for collapsed chains.
+        """
+        if self.cov is None or self.real_mean is None:
+            raise ValueError(
+                "excess_nll needs the gaussian family under scheme 'fixed-real' or 'accumulate' (a fixed real "
+                f"sample), got family {self.family!r}, scheme {self.scheme!r}"
+            )
+        Lr = np.linalg.cholesky(self.real_cov)  # (C, d, d)
+        d = Lr.shape[-1]
+        out = np.empty(self.mean.shape[:2])
+        for g in range(out.shape[0]):  # whitened by each chain's real covariance
+            S = np.linalg.solve(Lr, np.linalg.solve(Lr, self.cov[g]).transpose(0, 2, 1))
+            delta = np.linalg.solve(Lr, (self.mean[g] - self.real_mean)[..., None])[..., 0]
+            e, V = np.linalg.eigh(S)
+            proj = np.einsum("cij,ci->cj", V, delta)
+            ok = (e.min(axis=1) > 0) & ~self.collapsed[g]
+            es = np.where(ok[:, None], e, 1.0)
+            with np.errstate(over="ignore", divide="ignore"):
+                val = 0.5 * (np.sum(1.0 / es + proj**2 / es + np.log(es), axis=1) - d)
+            out[g] = np.where(ok, val, np.inf)
         return out
 
     def band(self, stat="w2", quantiles: tuple[float, float] = (0.05, 0.95)) -> Band:
@@ -337,20 +374,22 @@ def simulate(
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | dict(init or {}), d, "init")
         run = _gaussian_exact if method == "exact" else _gaussian_naive
-        mean, cov, collapsed = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
+        mean, cov, collapsed, real = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
         return SimulationResult(
-            family, scheme, method, estimator, n, k, lam, mean, cov, collapsed, mu_d, cov_d, spec=None
-        )
+            family, scheme, method, estimator, n, k, lam, mean, cov, collapsed, mu_d, cov_d, spec=None,
+            real_mean=real[0], real_cov=real[1],
+        )  # fmt: skip
     spec = family_spec(family, data)
     init_params = dict(init or {})
     if family == "gamma" and "shape" in init_params:
         raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
     eta0 = spec.eta_data if not init_params else family_spec(family, _merge(family, spec, init_params)).eta_data
-    mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
+    mean, real_mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
     collapsed = spec.degenerate(mean)
     return SimulationResult(
-        family, scheme, method, estimator, n, k, lam, mean, None, collapsed, spec.eta_data, None, spec=spec
-    )
+        family, scheme, method, estimator, n, k, lam, mean, None, collapsed, spec.eta_data, None, spec=spec,
+        real_mean=real_mean,
+    )  # fmt: skip
 
 
 def _merge(family, spec, init):
@@ -391,9 +430,11 @@ def _gaussian_state(mu_d, cov_d, mu0, cov0, G, C):
 
 def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
     d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
+    real = (None, None)
     if scheme in ("fixed-real", "accumulate"):
         m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
         N_acc, M_acc, T_acc = n, m_hat, R
+        real = (m_hat, _sym(R) / n)
     for t in _steps(G, progress):
         L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
         if scheme == "replace":
@@ -421,7 +462,7 @@ def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
         mean[t + 1] = M
         cov[t + 1] = _sym(T) / _divisor(N, estimator)
     collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+    return mean, cov, collapsed, real
 
 
 def _raw_sums(rng, mean, L, m, shift, block):
@@ -447,9 +488,11 @@ def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
     def real():
         return _raw_sums(rng, mu_dc, Ld, n, mu_d, block)
 
+    fixed = (None, None)
     if scheme in ("fixed-real", "accumulate"):
         S1r, S2r = real()
         N_acc = n
+        fixed = (mu_d + S1r / n, _sym(S2r - _outer(S1r) / n) / n)
     for t in _steps(G, progress):
         L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
         if scheme == "replace":
@@ -472,7 +515,7 @@ def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
         T = S2 - _outer(S1) / N
         cov[t + 1] = _sym(T) / _divisor(N, estimator)
     collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+    return mean, cov, collapsed, fixed
 
 
 def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progress):
@@ -489,9 +532,11 @@ def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progres
         def draw(rng_, eta, m):
             return spec.naive_sum(rng_, eta, m, block)
 
+    real_mean = None
     if scheme in ("fixed-real", "accumulate"):
         s_real = draw(rng, eta_d, n)
         N_acc = n
+        real_mean = s_real / n
     for t in _steps(G, progress):
         eta = mean[t]
         if scheme == "replace":
@@ -506,4 +551,4 @@ def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progres
             mean[t + 1] = s / N_acc
         else:
             mean[t + 1] = s / (n + k)
-    return mean
+    return mean, real_mean
