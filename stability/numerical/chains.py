@@ -30,7 +30,8 @@ tolerance leave the active set. There is no Python loop over chains (except for 
 user sampler that does not declare ``batched_sample``).
 
 **Reproducibility.** ``seed`` seeds one ``torch.Generator``; generation ``t`` draws
-``model.sample(theta_t, k, generator)`` with ``theta_t`` of shape (chains, d). Same seed, same numbers.
+``model.sample(theta_t, k, generator)`` with ``theta_t`` of shape (chains, d) (a sampler without
+``batched_sample``: one call per chain, in chain order). Same seed, same numbers.
 """
 
 from __future__ import annotations
