@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from .._domains import Interval, check
 from .expectations import _samples, as_generator, fisher_diagonal
@@ -325,15 +326,15 @@ def _fit_theta_star(model, x: torch.Tensor) -> OptimResult:
 
 
 def retrain_chains(
-    model,
-    real_sample,
-    lambda_,
+    model: object | str,
+    real_sample: ArrayLike,
+    lambda_: float,
     *,
     generations: int,
     chains: int,
-    seed=0,
+    seed: int | np.random.Generator | torch.Generator = 0,
     k: int | None = None,
-    theta0=None,
+    theta0: ArrayLike | None = None,
     gtol: float = GTOL,
     max_iter: int = MAX_NEWTON,
     allow_failure: bool = False,
@@ -449,7 +450,20 @@ class Theorem2Radius:
     excess_loss: float
 
 
-def theorem2_radius(A, B, lambda_, n, *, eps, alpha, L, k=None, delta=0.05, seed=0, n_mc=2**20) -> Theorem2Radius:
+def theorem2_radius(
+    A: ArrayLike,
+    B: ArrayLike,
+    lambda_: float,
+    n: int,
+    *,
+    eps: float,
+    alpha: float,
+    L: float,
+    k: int | None = None,
+    delta: float = 0.05,
+    seed: int = 0,
+    n_mc: int = 2**20,
+) -> Theorem2Radius:
     r"""Radius of stability of Theorem 2 (Bertrand et al. 2024; THEORY.md §5) for finite-sample retraining.
 
     The real sample is the data distribution of this process (THEORY.md §9), so
@@ -536,7 +550,16 @@ def default_burn_in(rate: float) -> int:
 
 
 def check_stationary(
-    model, real_sample, lambda_, *, generations, chains, burn_in=None, seed=0, delta=0.05, **options
+    model: object | str,
+    real_sample: ArrayLike,
+    lambda_: float,
+    *,
+    generations: int,
+    chains: int,
+    burn_in: int | None = None,
+    seed: int | np.random.Generator | torch.Generator = 0,
+    delta: float = 0.05,
+    **options,
 ) -> StationaryCheck:
     """Run :func:`retrain_chains` and compare its stationary statistics with :func:`stability.stationary`.
 

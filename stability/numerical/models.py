@@ -31,6 +31,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..report import LocalConstants
+
 __all__ = [
     "Bernoulli",
     "Categorical",
@@ -72,7 +74,7 @@ class LikelihoodModel:
     def initial_theta(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def local_constants(self, data, **options):
+    def local_constants(self, data, **options) -> LocalConstants:
         """θ*, A, B, α, L, ε for ``data`` (see :func:`stability.numerical.constants.local_constants`)."""
         from .constants import local_constants
 
@@ -91,12 +93,12 @@ class _LocationScale(LikelihoodModel):
     def log_f(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         mu, log_s = theta[0], theta[1]
         z = (x[:, 0] - mu) * torch.exp(-log_s)
         return self.log_f(z) - log_s
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.array([m[0], math.log(max(s[0], 1e-300))])
 
@@ -104,7 +106,7 @@ class _LocationScale(LikelihoodModel):
         """Exact draws of the standard variable :math:`z` (``theta = 0``), float64 of ``shape``."""
         raise NotImplementedError
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         r""":math:`x = \mu + e^{\log s} z`, :math:`z` from :meth:`standard_sample`; ``theta`` (d,) or (..., d)."""
         theta = torch.as_tensor(theta, dtype=DTYPE)
         z = self.standard_sample((*theta.shape[:-1], int(n)), generator)
@@ -137,12 +139,12 @@ class StudentT(_LocationScale):
         nu = self.df
         self._const = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return self._const - (self.df + 1) / 2 * torch.log1p(z * z / self.df)
 
     batched_sample = True
 
-    def standard_sample(self, shape, generator):
+    def standard_sample(self, shape, generator) -> torch.Tensor:
         r"""Exact Student-t draws :math:`z = N/\sqrt{V/\nu}`, :math:`N \sim N(0,1)`, :math:`V \sim \chi^2_\nu`.
 
         numpy's ``standard_t`` (which is that construction), seeded by one 62-bit draw from
@@ -169,10 +171,10 @@ class Laplace(_LocationScale):
     smooth = False
     batched_sample = True
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return -math.log(2.0) - torch.abs(z)
 
-    def standard_sample(self, shape, generator):
+    def standard_sample(self, shape, generator) -> torch.Tensor:
         r"""Inverse CDF: :math:`z = -\mathrm{sign}(v)\log(1-2|v|)`, :math:`v = u - \tfrac12`, :math:`u \in (0,1)`."""
         v = _uniform(shape, generator) - 0.5
         return -torch.sign(v) * torch.log1p(-2 * v.abs())
@@ -187,15 +189,15 @@ class Logistic(_LocationScale):
     name = "logistic"
     batched_sample = True
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return -z - 2 * torch.nn.functional.softplus(-z)
 
-    def standard_sample(self, shape, generator):
+    def standard_sample(self, shape, generator) -> torch.Tensor:
         r"""Inverse CDF: :math:`z = \log u - \log(1-u)`, :math:`u \in (0,1)`."""
         u = _uniform(shape, generator)
         return torch.log(u) - torch.log1p(-u)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.array([m[0], math.log(max(s[0], 1e-300) * math.sqrt(3) / math.pi)])
 
@@ -233,7 +235,7 @@ class GaussianMixture(LikelihoodModel):
             theta[..., 2 + 2 * k],
         )
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         a, m1, m2, ls1, ls2 = self._unpack(theta)
         k = self.data_dim
         c = -0.5 * k * math.log(2 * math.pi)
@@ -243,7 +245,7 @@ class GaussianMixture(LikelihoodModel):
         lq = torch.nn.functional.logsigmoid(-a)
         return torch.logsumexp(torch.stack([lp + l1, lq + l2]), 0)  # (logaddexp has NaN second derivatives far out)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         # split along the first principal axis at the weighted mean
         m, s = _wmean_std(x, w)
         xc = x - m
@@ -261,7 +263,7 @@ class GaussianMixture(LikelihoodModel):
         t1 = min(max(t1, 1e-3), 1 - 1e-3)
         return np.concatenate([[math.log(t1 / (1 - t1))], m1, m2, [math.log(s1), math.log(s2)]])
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         """Component by a uniform, then a Gaussian draw; ``theta`` (d,) or (..., d) -> (..., n, dim)."""
         theta = torch.as_tensor(theta, dtype=DTYPE)
         a, m1, m2, ls1, ls2 = self._unpack(theta)
@@ -294,17 +296,17 @@ class ProductStudentT(LikelihoodModel):
         self.n_params = 2 * dim
         self._t = StudentT(df)
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         k = self.data_dim
         mu, ls = theta[:k], theta[k:]
         z = (x - mu) * torch.exp(-ls)
         return (self._t.log_f(z) - ls).sum(-1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.concatenate([m, np.log(s)])
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         from scipy import stats
 
         k = self.data_dim
@@ -349,10 +351,10 @@ class FunctionModel(LikelihoodModel):
             self.sample = sample
         self.batched_sample = bool(batched_sample) and sample is not None
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return self._log_prob(theta, x)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return self.theta0.copy()
 
 
@@ -379,10 +381,10 @@ class Gaussian(_ExpFamily):
     n_params = 2
     batched_sample = True
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return -(eta[0] ** 2) / (4 * eta[1]) - 0.5 * torch.log(-2 * eta[1])
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         r"""Exact draws :math:`x = \mu + \sigma z`, :math:`\mu = -\eta_1/(2\eta_2)`, :math:`\sigma^2 = -1/(2\eta_2)`.
 
         ``theta`` (d,) or (..., d); returns (..., n, 1).
@@ -392,14 +394,14 @@ class Gaussian(_ExpFamily):
         z = torch.randn((*eta.shape[:-1], int(n)), generator=generator, dtype=DTYPE)
         return (eta[..., 0, None] * var[..., None] + torch.sqrt(var)[..., None] * z)[..., None]
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         x = x[:, 0]
         return theta[0] * x + theta[1] * x * x - self.log_partition(theta) - 0.5 * math.log(2 * math.pi)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return np.stack([x[:, 0], x[:, 0] ** 2], 1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         v = max(s[0] ** 2, 1e-300)
         return np.array([m[0] / v, -0.5 / v])
@@ -412,16 +414,16 @@ class Bernoulli(_ExpFamily):
     n_params = 1
     support = (0.0, 1.0)
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.nn.functional.softplus(eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([0.0])
 
 
@@ -438,18 +440,18 @@ class Categorical(_ExpFamily):
         self.n_params = k - 1
         self.support = tuple(float(i) for i in range(k))
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.logsumexp(torch.cat([eta, eta.new_zeros(1)]), 0)
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         labels = torch.arange(self.k - 1, dtype=DTYPE)
         onehot = (x[:, :1] == labels).to(DTYPE)
         return onehot @ theta - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return (x[:, :1] == np.arange(self.k - 1)).astype(float)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.zeros(self.k - 1)
 
 
@@ -460,16 +462,16 @@ class Poisson(_ExpFamily):
     n_params = 1
     support = "count"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.exp(eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta) - torch.lgamma(x[:, 0] + 1)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([0.0])
 
 
@@ -480,16 +482,16 @@ class Exponential(_ExpFamily):
     n_params = 1
     support = "positive"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return -torch.log(-eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
 
 
@@ -501,17 +503,17 @@ class Gamma(_ExpFamily):
     n_params = 2
     support = "positive"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.lgamma(eta[0] + 1) - (eta[0] + 1) * torch.log(-eta[1])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         x = x[:, 0]
         return theta[0] * torch.log(x) + theta[1] * x - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return np.stack([np.log(x[:, 0]), x[:, 0]], 1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         a = m[0] ** 2 / max(s[0] ** 2, 1e-300)
         return np.array([a - 1, -a / m[0]])
