@@ -56,9 +56,9 @@ from pathlib import Path
 import numpy as np
 
 import stability
-from stability.dynamics.simulate import synthetic_count
 from stability.numerical.chains import check_stationary, default_burn_in, theorem2_radius
 from stability.numerical.models import GaussianMixture, Logistic, StudentT
+from stability.schemes import synthetic_count
 
 LAMBDAS = (0.25, 1.0, 4.0)
 AFTER_BURN_IN = 40  # generations pooled after the burn-in

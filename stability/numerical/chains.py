@@ -351,7 +351,7 @@ def retrain_chains(
     generations : integer ``>= 0``; chains : integer ``>= 1``.
     seed : int, numpy or torch Generator. Same seed, same numbers.
     k : integer ``>= 1``, synthetic points per round; default
-        :func:`~stability.dynamics.simulate.synthetic_count` (:math:`\lfloor\lambda n\rfloor`).
+        :func:`~stability.schemes.synthetic_count` (:math:`\lfloor\lambda n\rfloor`).
     theta0 : (d,) or (chains, d), the start of the chains; default :math:`\theta^*`.
     gtol : ``> 0``, the refits stop at :math:`\|\nabla F_t\|_\infty \le` ``gtol``.
     max_iter : Newton iterations per refit, integer ``>= 1``.
@@ -369,7 +369,7 @@ def retrain_chains(
     >>> bool((r.excess_nll >= 0).all()), float(r.excess_nll[0, 0])  # chains start at theta*
     (True, 0.0)
     """
-    from ..dynamics.simulate import synthetic_count
+    from ..schemes import synthetic_count
 
     model = _resolve_model(model)
     x = torch.as_tensor(_samples(real_sample), dtype=DTYPE)
@@ -494,8 +494,8 @@ def theorem2_radius(
     inf
     """
     from ..bounds import bound, finite_sample_bound
-    from ..dynamics.simulate import synthetic_count
     from ..jacobian import check_psd, check_spd
+    from ..schemes import synthetic_count
 
     lam = float(check("lambda_", lambda_))
     if math.isinf(lam):
