@@ -277,3 +277,27 @@ def test_theorem2_radius_closed_form():
     assert r.excess_loss == pytest.approx(0.5 * r.radius**2, rel=1e-12)
     assert math.isinf(theorem2_radius(np.eye(1), np.eye(1), 0.5, n, eps=0.0, alpha=1.0, L=0.0).excess_loss)
     assert math.isinf(theorem2_radius(np.eye(1), np.eye(1), 0.2, n, eps=math.nan, alpha=1.0, L=1.0).radius)
+
+
+# --- the exponential-family reference: simulate's excess NLL on each chain's fixed real sample -------
+
+
+def test_simulate_excess_nll_closed_form_and_stationary_value():
+    import stability
+
+    n, lam = 200, 1.0
+    r = stability.simulate("gaussian", n=n, lambda_=lam, generations=30, chains=1500, seed=0)
+    m, s2 = r.real_mean[:, 0], r.real_cov[:, 0, 0]
+    mu, v = r.mean[..., 0], r.cov[..., 0, 0]
+    # 1-D: mean NLL of the sample at N(mu, v) minus at its MLE N(m, s2), by hand
+    by_hand = 0.5 * np.log(v / s2) + (s2 + (mu - m) ** 2) / (2 * v) - 0.5
+    np.testing.assert_allclose(r.excess_nll, by_hand, rtol=1e-9, atol=1e-15)
+    # THEORY.md §9, exponential family with d = 2 parameters and k = lam n: lam / (n (1 + 2 lam));
+    # burn-in 10 generations (rho = 1/2: deficit 4^-10), SE from the independent chains' averages, 4 SE
+    per_chain = r.excess_nll[10:].mean(axis=0)
+    se = per_chain.std(ddof=1) / math.sqrt(per_chain.size)
+    assert abs(per_chain.mean() - lam / (n * (1 + 2 * lam))) <= 4 * se
+    with pytest.raises(ValueError, match="excess_nll needs the gaussian family"):
+        _ = stability.simulate("gaussian", n=50, lambda_=1.0, generations=2, chains=2, scheme="fresh-real").excess_nll
+    with pytest.raises(ValueError, match="excess_nll needs the gaussian family"):
+        _ = stability.simulate("poisson", n=50, lambda_=1.0, generations=2, chains=2).excess_nll
