@@ -10,6 +10,10 @@ FIGURE_FLAGS ?=
 ifeq ($(FULL),1)
 FIGURE_FLAGS += --full
 endif
+# Where the figure scripts' grids of runs go (figures/_common.py: run_grid): local = a dask LocalCluster
+# with one worker per core; serial; local:N; or a scheduler, e.g. make figures SWEEP=tcp://HOST:8786.
+# Every run has its own seed, so the figures are the same wherever they run.
+SWEEP ?= local
 # Tests and figures train small torch models: one thread each is as fast as two on an idle
 # 2-core machine and many times faster when the other core is busy (measured: a flow training
 # step took 0.04 s with 1 thread, 1.1 s with 2 under contention). Results do not depend on it.
@@ -27,7 +31,7 @@ TORCH ?= torch==2.13.0
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test,experiments]'
+	$(PY) -m pip install -q -e '.[test,experiments,distributed]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,7 +55,7 @@ test-fast: $(STAMP)
 figures: $(STAMP)
 	@mkdir -p figures/out
 	@set -e; start=$$(date +%s); for f in figures/fig_*.py; do echo "== $$f"; t0=$$(date +%s); \
-	  PYTHONPATH=$(CURDIR) $(SMALL_THREADS) $(PY) $$f --out figures/out $(FIGURE_FLAGS); echo "== $$f: $$(( $$(date +%s) - t0 )) s"; done; \
+	  PYTHONPATH=$(CURDIR) $(SMALL_THREADS) $(PY) $$f --out figures/out --sweep $(SWEEP) $(FIGURE_FLAGS); echo "== $$f: $$(( $$(date +%s) - t0 )) s"; done; \
 	  echo "== all figures: $$(( $$(date +%s) - start )) s"
 
 # Small copies of every figure for the README and the docs (docs/figures/, <= 300 KB each).
