@@ -31,17 +31,20 @@ import numpy as np
 import torch
 from _common import parse_args, save
 
-from stability.experiments.flow_validation import DEFAULT, FAST, _hash, load_problem, run
+from stability.experiments.flow_validation import CHAIN_KEYS, DEFAULT, FAST, _hash, load_problem, run
 from stability.stationary import stationary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
+    stored = "--stored" in (argv if argv is not None else __import__("sys").argv[1:])
+    argv = [a for a in (argv if argv is not None else __import__("sys").argv[1:]) if a != "--stored"]
     args = parse_args(__doc__, argv)
+    args.stored = stored  # --stored: draw what results/ holds, compute nothing missing
     cfg = FAST if args.fast else DEFAULT
     out = Path(tempfile.mkdtemp(dir=args.out)) if args.fast else ROOT / "results" / "cpu" / "flow_validation"
-    rows = run(out, cfg)
+    rows = run(out, cfg, compute=not args.stored)
     names = cfg["data"]
     fig, axes = plt.subplots(len(names), 6, figsize=(22, 3.6 * len(names)), squeeze=False)
     colours = {0.25: "C0", 0.5: "C4", 1.0: "C1", 2.0: "C5", 4.0: "C2"}
@@ -66,9 +69,15 @@ def main(argv=None):
         grid = np.geomspace(min(cfg["lambdas"]) / 2, max(cfg["lambdas"]) * 2, 60)
         ax.plot(grid, [stationary(Ar, Br, g, problem.n).excess_loss for g in grid], "k-", label="first-order law")
         lam = np.array([row["lambda"] for row in mine])
-        ax.errorbar(lam, [row["excess_obs"] for row in mine], yerr=[row["excess_se"] for row in mine], fmt="o",
-                    color="C3", label="refit to convergence")  # fmt: skip
-        ax.plot(lam, [row["excess_obs_budget"] for row in mine], "x", color="C2", ms=8, label="fixed budget")
+        ax.plot(lam, [row["excess_pred_window"] for row in mine], "s", mfc="none", color="k", ms=6,
+                label="first-order law, same window from theta*")  # fmt: skip
+        done = [row for row in mine if row["excess_obs"] is not None]
+        ax.errorbar([row["lambda"] for row in done], [row["excess_obs"] for row in done],
+                    yerr=[row["excess_se"] for row in done], fmt="o", color="C3",
+                    label="refit to convergence")  # fmt: skip
+        done = [row for row in mine if row["excess_obs_budget"] is not None]
+        ax.plot([row["lambda"] for row in done], [row["excess_obs_budget"] for row in done], "x", color="C2", ms=8,
+                label="fixed budget")  # fmt: skip
         t1 = [(row["lambda"], row["theorem2_excess"]) for row in mine if row.get("theorem2_excess") is not None]
         if t1:
             ax.plot(*zip(*t1, strict=True), "v", color="grey", label="Theorem 2 (finite)")
@@ -77,14 +86,15 @@ def main(argv=None):
         ax.legend(fontsize=7)
         # (c) samples
         gen = torch.Generator().manual_seed(0)
-        key = _hash({k: v for k, v in cfg.items() if k != "data"})
+        key = _hash({k: cfg[k] for k in CHAIN_KEYS})
         panels = [("real data", None)]
         panels.append(("theta*", problem.theta_star))
         for label, fname in (("lambda=1, refit", "refit_1.pt"), ("purely synthetic", "refit_inf.pt")):
             path = out / name / "chains" / fname
             if path.exists():
                 obj = torch.load(path, weights_only=False)
-                assert obj["config"] == key
+                if obj["config"] != key:
+                    raise ValueError(f"{path} belongs to another configuration")
                 th = obj["thetas"]
                 panels.append((f"{label}, t={th.shape[1] - 1}", th[0, -1]))
         for j, (label, th) in enumerate(panels[:4]):

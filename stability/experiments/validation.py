@@ -121,7 +121,8 @@ def fit_theta_star(
     500 L-BFGS iterations); then the library's optimiser (:func:`stability.numerical.operator.maximize`):
     full-batch L-BFGS then Newton-CG (``dense=False``), then its dense modified-Newton method
     (``dense=True``) until :math:`\|\nabla\|_\infty \le 10^{-11}` or ``newton_iter`` steps. Returns a dict with
-    ``theta``, the objective, ``grad_norm`` (:math:`\|\nabla\|_2`), ``grad_rel`` (over the RMS per-point score norm, must
+    ``theta``, the objective, ``grad_norm`` (:math:`\|\nabla\|_2`), ``grad_rel`` (over the RMS per-point score
+    norm, must
     be :math:`\le` :data:`GRAD_REL`), ``converged`` and the two optimiser results.
     """
     xt = _t(x)
@@ -463,10 +464,46 @@ def refit_chains(problem: FlowProblem, lambda_: float, generations: int, chains:
     lam = float(lambda_)
 
     def step(f, th):
-        r = maximize(f, th, gtol=REFIT_GTOL, max_iter=200, dense=True)
+        r = _chord(f, th)
+        if not r.converged:  # the library's dense modified Newton from where the chord method stopped
+            r = maximize(f, r.theta, gtol=REFIT_GTOL, max_iter=200, dense=True)
         return r.raise_if_failed(f"refit (lambda = {lam:g})").theta
 
     return _chains(problem, lam, generations, chains, seed, history, on_generation, step)
+
+
+def _chord(f, theta0, *, gtol: float = REFIT_GTOL, max_iter: int = 40) -> OptimResult:
+    """Newton's method with the (eigenvalue-modified) Hessian of the start kept fixed (the chord method), Armijo
+    backtracking. One Hessian per refit: a round moves θ by O(1/sqrt(k)), so the start's curvature is close."""
+    th = _t(theta0)
+    H = torch.autograd.functional.hessian(f, th)
+    ev, V = torch.linalg.eigh(-(H + H.T) / 2)
+    ev = ev.abs().clamp(min=1e-8 * float(ev.abs().max()))
+    method = "chord Newton (Hessian of the start, modified) + Armijo"
+    gnorm, val = math.inf, math.nan
+    for it in range(max_iter + 1):
+        x = th.clone().requires_grad_(True)
+        v = f(x)
+        (g,) = torch.autograd.grad(v, x)
+        val, gnorm = float(v.detach()), float(g.abs().max())
+        if not (math.isfinite(val) and math.isfinite(gnorm)):
+            return OptimResult(th.numpy(), val, gnorm, it, False, method, "objective or gradient not finite")
+        if gnorm <= gtol:
+            return OptimResult(th.numpy(), val, gnorm, it, True, method, "gradient below tolerance")
+        if it == max_iter:
+            break
+        p = V @ ((V.T @ g) / ev)
+        slope, step = float(g @ p), 1.0
+        while step > 1e-8:
+            with torch.no_grad():
+                fv = float(f(th + step * p))
+            if math.isfinite(fv) and fv >= val + 1e-4 * step * slope - 8 * 2.2e-16 * abs(val):
+                break
+            step /= 2
+        else:
+            return OptimResult(th.numpy(), val, gnorm, it, False, method, "line search found no ascent")
+        th = (th + step * p).detach()
+    return OptimResult(th.numpy(), val, gnorm, max_iter, False, method, f"no convergence in {max_iter} steps")
 
 
 def budget_chains(problem: FlowProblem, lambda_: float, generations: int, chains: int, seed: int, *,
