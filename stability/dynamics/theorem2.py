@@ -35,7 +35,8 @@ from scipy.special import gammaincinv
 
 from .._domains import check, check_choice
 from ..bounds import bound, finite_sample_bound
-from .simulate import _rng, synthetic_count
+from ..schemes import synthetic_count
+from .simulator import _rng
 
 __all__ = ["Theorem2Check", "gaussian_stat_err", "theorem2_check"]
 
@@ -94,17 +95,17 @@ class Theorem2Check:
 
 def theorem2_check(
     *,
-    n,
-    lambda_,
-    delta,
-    generations,
-    chains,
-    dim=1,
-    sigma=1.0,
-    init_err=1.0,
-    scheme="fixed-real",
-    stat_err=None,
-    seed=None,
+    n: int,
+    lambda_: float,
+    delta: float,
+    generations: int,
+    chains: int,
+    dim: int = 1,
+    sigma: float = 1.0,
+    init_err: float = 1.0,
+    scheme: str = "fixed-real",
+    stat_err: float | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> Theorem2Check:
     r"""Simulate the known-variance Gaussian chains and count violations of Theorem 2.
 

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from .._domains import Interval, check
+from .._optional import require
+from ._io import atomic_save
 
 __all__ = [
     "FeatureNet",
@@ -104,8 +106,7 @@ def prdc_metrics(real_features, fake_features, nearest_k: int = 5) -> dict[str, 
     import contextlib
     import io
 
-    from prdc import compute_prdc
-
+    compute_prdc = require("prdc", "precision / recall / density / coverage").compute_prdc
     with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
         out = compute_prdc(np.asarray(real_features), np.asarray(fake_features), nearest_k=int(nearest_k))
     return {k: float(v) for k, v in out.items()}
@@ -179,8 +180,6 @@ def feature_net(
         with torch.no_grad():
             info["heldout_accuracy"] = float((net(heldout[0]).argmax(1) == heldout[1]).double().mean())
     if path is not None:
-        from .runs import atomic_save
-
         atomic_save({"state_dict": net.state_dict(), "info": info}, path)
     return net, info
 
