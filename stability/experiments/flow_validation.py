@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .runs import atomic_save, atomic_write_text
+from .validation import FlowProblem
 
 __all__ = ["DEFAULT", "FAST", "load_problem", "run", "stored_chains"]
 
@@ -105,7 +106,7 @@ def _load(path: Path, key: str):
     return obj
 
 
-def load_problem(out, name: str, cfg: dict | None = None, *, log=print):
+def load_problem(out, name: str, cfg: dict | None = None, *, log=print) -> FlowProblem:
     """The :class:`~.validation.FlowProblem` of data set ``name``: θ* fitted (or loaded from ``fit.pt``)."""
     from .validation import flow_problem
 
@@ -288,7 +289,7 @@ def _theorem2_excess(A, B, lam, n, eps, alpha, L) -> float | None:
     the one-step error :math:`e = \sqrt{\operatorname{tr} Q}` of the first-order law (RMS, not a
     high-probability constant); ``None`` where :math:`\rho_{paper} \ge 1` (no guarantee)."""
     from ..bounds import finite_sample_bound
-    from ..dynamics.simulate import synthetic_count
+    from ..schemes import synthetic_count
 
     k = synthetic_count(n, lam)
     M = np.linalg.inv(A + lam * B)

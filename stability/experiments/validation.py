@@ -428,7 +428,7 @@ def synthetic_count(n: int, lambda_: float) -> int:
     """``k = floor(lambda_ n)`` fresh points per round (``n`` when ``lambda_`` is infinite: purely synthetic)."""
     if math.isinf(lambda_):
         return int(n)
-    from ..dynamics.simulate import synthetic_count as sc
+    from ..schemes import synthetic_count as sc
 
     return int(sc(int(n), float(lambda_)))
 
