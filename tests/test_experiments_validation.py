@@ -8,7 +8,14 @@ from stability.experiments.analysis import FlowLikelihood
 from stability.experiments.data import make_2d
 from stability.experiments.flow_validation import stored_chains
 from stability.experiments.smooth_flow import smooth_flow
-from stability.experiments.validation import GRAD_REL, contraction, data_term, flow_problem, refit_chains
+from stability.experiments.validation import (
+    GRAD_REL,
+    budget_chains,
+    contraction,
+    data_term,
+    flow_problem,
+    refit_chains,
+)
 
 BETA = 1e-2  # prior weight of the tiny test problem (keeps its maximum at moderate weights)
 
@@ -78,3 +85,10 @@ def test_resumed_chains_give_identical_numbers(problem, tmp_path):
     np.testing.assert_array_equal(resumed, straight)
     with pytest.raises(ValueError, match="another configuration"):
         stored_chains(problem, tmp_path, "refit", 1.0, generations=3, chains=1, seed=5, key="other")
+
+
+def test_budget_chains_keep_each_generation(problem):
+    """Generation t holds theta_t: the fine-tuning of round t must not overwrite it (Adam works in place)."""
+    th = budget_chains(problem, 1.0, 2, 1, seed=0, steps=5, lr=1e-3)
+    np.testing.assert_array_equal(th[:, 0], np.broadcast_to(problem.theta_star, th[:, 0].shape))
+    assert np.all(np.abs(th[:, 1] - th[:, 0]).max(-1) > 0) and np.all(np.abs(th[:, 2] - th[:, 1]).max(-1) > 0)

@@ -132,7 +132,7 @@ def fit_theta_star(
 
     th0 = model.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
     if adam_steps:
-        p = _t(th0).requires_grad_(True)
+        p = torch.tensor(np.asarray(th0, dtype=float), dtype=DTYPE, requires_grad=True)  # a copy
         opt = torch.optim.Adam([p], lr=lr)
         for _ in range(int(adam_steps)):
             opt.zero_grad()
@@ -514,7 +514,7 @@ def budget_chains(problem: FlowProblem, lambda_: float, generations: int, chains
     """
 
     def adam(f, th):
-        p = _t(th).requires_grad_(True)
+        p = torch.tensor(np.asarray(th, dtype=float), dtype=DTYPE, requires_grad=True)  # a copy: Adam works in place
         opt = torch.optim.Adam([p], lr=lr)
         for _ in range(int(steps)):
             opt.zero_grad()
