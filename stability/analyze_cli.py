@@ -6,6 +6,7 @@ Data come from a file or a named distribution::
     stability analyze poisson --data counts.csv --lambda 2
     stability analyze gamma --dist lognorm:0.5,0,2 --lambda 0.5
     stability analyze gaussian --dist "mixture:0.5,-2,1;0.5,2,1" --lambda 0.3
+    stability analyze poisson --dist poisson:3 --lambda 1 --n 100   # + the stationary law
 
 - ``--data PATH``: a ``.npy`` array or a ``.csv`` file (comma separated, one point per row), of
   shape ``(n,)`` or ``(n, d)``.
@@ -15,12 +16,14 @@ Data come from a file or a named distribution::
   one-dimensional Gaussian mixture given as (weight, mean, standard deviation) triples.
 
 ``MODEL`` is any name registered with :func:`stability.register_model`; ``--d``, ``--k``,
-``--seed`` and ``--w1-points`` are passed to it when given.
+``--seed`` and ``--w1-points`` are passed to it when given. ``--n N`` adds the first-order
+stationary law of retraining with a fixed real sample of size ``N`` (:meth:`StabilityReport.stationary`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -93,12 +96,19 @@ def _cmd_analyze(args) -> int:
             flag = "--" + key.replace("_", "-")
             options[key] = int(cli_value(flag, value, param)) if param else int(value)
     report = analyze(args.model, data, lam, **options)
+    law = None if args.n is None else report.stationary(args.n)
     if args.json:
-        print(json.dumps(jsonable(report.to_dict())))
+        out = report.to_dict()
+        if law is not None:
+            out["stationary"] = asdict(law)
+        print(json.dumps(jsonable(out)))
     else:
         print(report)
         for key, value in report.details.items():
             print(f"  {key}: {value}")
+        if law is not None:
+            print(f"stationary law of finite-sample retraining (first order, THEORY.md §9), method {law.method}")
+            print(law.summary())
     return 0
 
 
@@ -118,5 +128,11 @@ def register(sub) -> None:
     p.add_argument("--k", type=float, help="number of classes (categorical; default: from the data)")
     p.add_argument("--seed", type=int, help="seed of any Monte Carlo / POT estimate (default 0)")
     p.add_argument("--w1-points", dest="w1_points", type=float, help="POT sample size for eps in d >= 2")
+    p.add_argument(
+        "--n",
+        type=float,
+        help="real sample size: also print the stationary law of retraining with n real and floor(lambda n) "
+        "synthetic points per round (stability.stationary)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_analyze)
