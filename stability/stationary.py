@@ -45,10 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ._domains import check
+from ._domains import check, check_choice
 from .jacobian import check_psd, check_spd
 
-__all__ = ["BASIS_COND_MAX", "StationaryLaw", "stationary"]
+__all__ = ["BASIS_COND_MAX", "StationaryLaw", "stationary", "stationary_closed_form"]
 
 # Above this condition number of the generalised eigenvector basis V, rounding in V diag(c) V^T
 # can exceed the 1e-10 relative accuracy promised for C; the Lyapunov solver is used instead.
@@ -123,35 +123,18 @@ def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
     >>> round(law.excess_loss, 8), law.rate
     (0.00333333, 0.5)
     """
-    lam = float(check("lambda_", lambda_))
-    if math.isinf(lam):
-        raise ValueError(
-            "lambda_ must be finite for a stationary law, got inf: purely synthetic retraining has no real "
-            "data to pull it back, so it has no stationary law (it collapses)"
-        )
-    n_int = _count("n", n)
+    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
     A = check_spd("A", A)
     B = check_psd("B", B)
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
     d = A.shape[0]
-    if k is None:
-        from .dynamics.simulate import synthetic_count
-
-        k_int = synthetic_count(n_int, lam)
-    else:
-        k_int = _count("k", k)
     gammas, V = linalg.eigh(B, A)
     gammas = np.clip(gammas, 0.0, None)
     rate = float(lam * gammas[-1] / (1.0 + lam * gammas[-1]))
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     if lam == 0.0:
         return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis")
-    if k_int < 1:
-        raise ValueError(
-            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} "
-            f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
-        )
     c = lam**2 * gammas / (k_int * (1.0 + 2.0 * lam * gammas))
     if np.linalg.cond(V) <= BASIS_COND_MAX:
         C = (V * c) @ V.T
@@ -177,3 +160,92 @@ def _count(name: str, value) -> int:
     if not math.isfinite(x) or x < 1 or x != math.floor(x):
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(x)
+
+
+def stationary_closed_form(family: str, lambda_, n, *, data: dict | None = None, k=None) -> StationaryLaw:
+    r"""The stationary law of :func:`stationary` in closed form for the simulator's families (THEORY.md §9).
+
+    Exponential families have :math:`A = B` (all :math:`\gamma_i = 1`), so
+    :math:`C = c\,A^{-1}` with :math:`c = \lambda^2/(k(1+2\lambda))` (:math:`= \lambda/(n(1+2\lambda))`
+    when :math:`k = \lambda n`). ``cov`` is given in the parametrisation of
+    :func:`~stability.dynamics.simulate` (mean parameters), where :math:`A^{-1}` is the variance
+    function :math:`V(\eta) = \mathrm{Cov}(T(x))` at the real sample's fit ``data``, i.e. the law of
+    :math:`\eta_t - \hat\eta` at stationarity under the ``fixed-real`` scheme:
+
+    - ``bernoulli``: :math:`c\,p(1-p)`; ``poisson``: :math:`c\,r`; ``exponential``: :math:`c\,m^2`;
+      ``gamma`` (known shape :math:`a`): :math:`c\,m^2/a`;
+    - ``categorical``: :math:`c(\mathrm{diag}\,\pi - \pi\pi^\top)` over all K probabilities
+      (rank K-1: the K-1 free parameters);
+    - ``gaussian``, coordinates :math:`(\mu, \mathrm{vech}\,\Sigma)` with
+      :math:`\mathrm{vech}` the entries :math:`\Sigma_{ij}, i \le j` in ``numpy.triu_indices`` order:
+      mean block :math:`c\,\Sigma`, covariance block
+      :math:`\mathrm{Cov}(\Sigma_{ij}, \Sigma_{kl}) = c(\Sigma_{ik}\Sigma_{jl} + \Sigma_{il}\Sigma_{jk})`,
+      cross block 0.
+
+    ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
+    categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
+
+    Parameters
+    ----------
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
+    lambda_ : float, ``>= 0`` and finite
+    n : int, ``>= 1``, real sample size
+    data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
+    k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
+
+    Examples
+    --------
+    >>> law = stationary_closed_form("bernoulli", 1.0, 100, data={"p": 0.5})
+    >>> law.cov  # 1/(3n) p(1-p)
+    array([[0.00083333]])
+    >>> stationary_closed_form("gaussian", 1.0, 100, data={"cov": [[2.0]]}).cov.round(6)  # (mu, sigma^2)
+    array([[0.006667, 0.      ],
+           [0.      , 0.026667]])
+    """
+    from .dynamics._families import FAMILIES, family_spec
+    from .dynamics.simulate import _gaussian_params
+
+    check_choice("family", family, FAMILIES)
+    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+    c = 0.0 if lam == 0.0 else lam**2 / (k_int * (1.0 + 2.0 * lam))
+    if family == "gaussian":
+        _, S = _gaussian_params(data, None, "data")
+        d = S.shape[0]
+        i, j = np.triu_indices(d)
+        cov_block = (
+            S[i[:, None], i[None, :]] * S[j[:, None], j[None, :]]
+            + S[i[:, None], j[None, :]] * S[j[:, None], i[None, :]]
+        )
+        V = linalg.block_diag(S, cov_block)
+        p = d + i.size
+    else:
+        spec = family_spec(family, data)
+        eta = spec.eta_data
+        V = spec.variance(eta, np.outer(eta, eta))
+        p = spec.p - 1 if family == "categorical" else spec.p
+    rate = lam / (1.0 + lam)
+    relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
+
+
+def _ratio_and_counts(lambda_, n, k) -> tuple[float, int, int]:
+    """Validated ``lambda_`` (finite), ``n`` and ``k`` (default floor(lambda_ n); >= 1 unless lambda_ = 0)."""
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        raise ValueError(
+            "lambda_ must be finite for a stationary law, got inf: purely synthetic retraining has no real "
+            "data to pull it back, so it has no stationary law (it collapses)"
+        )
+    n_int = _count("n", n)
+    if k is None:
+        from .dynamics.simulate import synthetic_count
+
+        k_int = synthetic_count(n_int, lam)
+    else:
+        k_int = _count("k", k)
+    if lam > 0.0 and k_int < 1:
+        raise ValueError(
+            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} "
+            f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
+        )
+    return lam, n_int, k_int

@@ -113,6 +113,11 @@ class SimulationResult:
     collapsed : bool array (generations + 1, chains), see the module docstring.
     data_mean, data_cov : the data distribution's parameters.
     n, k, lambda_ : real sample size, synthetic points per round (``None`` under ``replace``), ratio.
+    real_mean : array (chains, p), or ``None``. Under ``fixed-real`` / ``accumulate``: the maximum
+        likelihood fit of each chain's fixed real sample (its mean, or mean parameter), i.e. the
+        :math:`\theta^*` of that chain's process (THEORY.md §9); ``None`` for the other schemes.
+    real_cov : array (chains, d, d), or ``None``. Gaussian, ``fixed-real`` / ``accumulate``: the
+        real sample's MLE covariance :math:`\hat S` (divisor n, whatever ``estimator``).
     """
 
     family: str
@@ -128,6 +133,8 @@ class SimulationResult:
     data_mean: np.ndarray
     data_cov: np.ndarray | None = None
     spec: FamilySpec | None = field(default=None, repr=False)
+    real_mean: np.ndarray | None = field(default=None, repr=False)
+    real_cov: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def generations(self) -> int:
@@ -337,19 +344,46 @@ def simulate(
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | dict(init or {}), d, "init")
         run = _gaussian_exact if method == "exact" else _gaussian_naive
-        mean, cov, collapsed = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
+        mean, cov, collapsed, real = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
         return SimulationResult(
-            family, scheme, method, estimator, n, k, lam, mean, cov, collapsed, mu_d, cov_d, spec=None
+            family,
+            scheme,
+            method,
+            estimator,
+            n,
+            k,
+            lam,
+            mean,
+            cov,
+            collapsed,
+            mu_d,
+            cov_d,
+            spec=None,
+            real_mean=real[0],
+            real_cov=real[1],
         )
     spec = family_spec(family, data)
     init_params = dict(init or {})
     if family == "gamma" and "shape" in init_params:
         raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
     eta0 = spec.eta_data if not init_params else family_spec(family, _merge(family, spec, init_params)).eta_data
-    mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
+    mean, real_mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
     collapsed = spec.degenerate(mean)
     return SimulationResult(
-        family, scheme, method, estimator, n, k, lam, mean, None, collapsed, spec.eta_data, None, spec=spec
+        family,
+        scheme,
+        method,
+        estimator,
+        n,
+        k,
+        lam,
+        mean,
+        None,
+        collapsed,
+        spec.eta_data,
+        None,
+        spec=spec,
+        real_mean=real_mean,
     )
 
 
@@ -391,9 +425,11 @@ def _gaussian_state(mu_d, cov_d, mu0, cov0, G, C):
 
 def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
     d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
+    real = (None, None)
     if scheme in ("fixed-real", "accumulate"):
         m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
         N_acc, M_acc, T_acc = n, m_hat, R
+        real = (m_hat.copy(), _sym(R) / n)
     for t in _steps(G, progress):
         L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
         if scheme == "replace":
@@ -421,7 +457,7 @@ def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
         mean[t + 1] = M
         cov[t + 1] = _sym(T) / _divisor(N, estimator)
     collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+    return mean, cov, collapsed, real
 
 
 def _raw_sums(rng, mean, L, m, shift, block):
@@ -447,9 +483,11 @@ def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
     def real():
         return _raw_sums(rng, mu_dc, Ld, n, mu_d, block)
 
+    real_fit = (None, None)
     if scheme in ("fixed-real", "accumulate"):
         S1r, S2r = real()
         N_acc = n
+        real_fit = (mu_d + S1r / n, _sym(S2r - _outer(S1r) / n) / n)
     for t in _steps(G, progress):
         L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
         if scheme == "replace":
@@ -472,7 +510,7 @@ def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, 
         T = S2 - _outer(S1) / N
         cov[t + 1] = _sym(T) / _divisor(N, estimator)
     collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+    return mean, cov, collapsed, real_fit
 
 
 def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progress):
@@ -489,9 +527,11 @@ def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progres
         def draw(rng_, eta, m):
             return spec.naive_sum(rng_, eta, m, block)
 
+    real_mean = None
     if scheme in ("fixed-real", "accumulate"):
         s_real = draw(rng, eta_d, n)
         N_acc = n
+        real_mean = s_real / n
     for t in _steps(G, progress):
         eta = mean[t]
         if scheme == "replace":
@@ -506,4 +546,4 @@ def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progres
             mean[t + 1] = s / N_acc
         else:
             mean[t + 1] = s / (n + k)
-    return mean
+    return mean, real_mean
