@@ -14,7 +14,7 @@ from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .dynamics import SimulationResult, simulate, theorem2_check
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
-from .stationary import StationaryLaw, stationary
+from .stationary import StationaryLaw, stationary, stationary_closed_form
 
 __all__ = [
     "LocalConstants",
@@ -40,6 +40,7 @@ __all__ = [
     "sharp_bound",
     "simulate",
     "stationary",
+    "stationary_closed_form",
     "theorem2_check",
 ]
 

@@ -122,6 +122,21 @@ def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
            [0.        , 0.00333333]])
     >>> round(law.excess_loss, 8), law.rate
     (0.00333333, 0.5)
+
+    Errors name the parameter and its valid range:
+
+    >>> stationary(np.eye(2), np.eye(2), float("inf"), 100)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: lambda_ must be finite for a stationary law, got inf: purely synthetic ... (it collapses)
+    >>> stationary(-np.eye(2), np.eye(2), 1.0, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: A must be positive definite, got smallest eigenvalue -1
+    >>> stationary(np.eye(2), np.eye(2), 1.0, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be an integer >= 1, got 0
     """
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
     A = check_spd("A", A)
