@@ -197,6 +197,12 @@ def stationary_closed_form(family: str, lambda_, n, *, data: dict | None = None,
       :math:`\mathrm{Cov}(\Sigma_{ij}, \Sigma_{kl}) = c(\Sigma_{ik}\Sigma_{jl} + \Sigma_{il}\Sigma_{jk})`,
       cross block 0.
 
+    Relation to the exact moments of the simulator (:func:`~stability.dynamics.moments.family_stationary`,
+    :func:`~stability.dynamics.moments.gaussian_stationary`, unconditional over the real sample):
+    :math:`\mathrm{Cov}(\eta_\infty) = V_d/n + E[\mathrm{Cov}(\eta_\infty-\hat\eta\mid\hat\eta)]` and the
+    second term is ``cov`` (at :math:`\hat\eta = \eta_d`) times :math:`1 + O(1/n)`; the correction comes
+    from the curvature of :math:`V` (it is 0 for the Poisson, whose first-order law is exact).
+
     ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
     categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
 

@@ -260,6 +260,8 @@ def a_in_place_of_b(A, B, lam, n, k):  # planted: the score covariance taken as 
     return linalg.solve_discrete_lyapunov(J, lam**2 / k * Minv @ A @ Minv)
 
 
+# Exponential families have A = B, so "A in place of B" changes nothing there: only the Student-t
+# simulation (gamma = B / A = 0.61) can reject it; "no lambda^2" is off by 1/lambda^2 = 4 everywhere.
 FORMULAS = {"right": right, "no lambda^2 in Q": no_lambda_squared, "A in place of B": a_in_place_of_b}
 
 LAM, N, CHAINS, BURN, KEEP = 0.5, 200, 2000, 30, 60
