@@ -75,7 +75,7 @@ class StabilityReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def stationary(self, n, k=None) -> StationaryLaw:
+    def stationary(self, n: int, k: int | None = None) -> StationaryLaw:
         r"""First-order stationary law of finite-sample retraining at this report's :math:`A, B, \lambda`.
 
         :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))V^\top` for a fixed real
@@ -117,8 +117,12 @@ class StabilityReport:
         lines.append(f"{'Theorem 1':<{width}}  {verdict}; exact local rate {'<' if self.rate_exact < 1 else '>='} 1")
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """The table of :meth:`__str__` followed by how each constant was obtained (``details``)."""
+        return "\n".join([str(self), *(f"  {key}: {value}" for key, value in self.details.items())])
 
-def build_report(constants: LocalConstants, lambda_) -> StabilityReport:
+
+def build_report(constants: LocalConstants, lambda_: float) -> StabilityReport:
     """Evaluate the Jacobian, the exact rate and both bounds at the model's constants."""
     lam = float(check("lambda_", lambda_))
     jac = analyze_jacobian(constants.A, constants.B, lam)
@@ -157,7 +161,7 @@ def register_model(name: str, factory: Callable[..., StabilityModel]) -> None:
     MODELS[name] = factory
 
 
-def analyze(model, data, lambda_, **options) -> StabilityReport:
+def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: Any) -> StabilityReport:
     """Analyse retraining of ``model`` on ``data`` at ratio ``lambda_``.
 
     ``model`` is a registered name (see :data:`MODELS`) or an object with

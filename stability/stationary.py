@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._domains import check, check_choice
@@ -90,7 +91,7 @@ class StationaryLaw:
         return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
 
-def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
+def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | None = None) -> StationaryLaw:
     r"""Stationary law of finite-sample retraining around :math:`\theta^*` (THEORY.md §9).
 
     :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))\,V^\top` solves
@@ -177,7 +178,9 @@ def _count(name: str, value) -> int:
     return int(x)
 
 
-def stationary_closed_form(family: str, lambda_, n, *, data: dict | None = None, k=None) -> StationaryLaw:
+def stationary_closed_form(
+    family: str, lambda_: float, n: int, *, data: dict | None = None, k: int | None = None
+) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (THEORY.md §9).
 
     Exponential families have :math:`A = B` (all :math:`\gamma_i = 1`), so
@@ -249,7 +252,7 @@ def stationary_closed_form(family: str, lambda_, n, *, data: dict | None = None,
     return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
 
 
-def _ratio_and_counts(lambda_, n, k) -> tuple[float, int, int]:
+def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int, int]:
     """Validated ``lambda_`` (finite), ``n`` and ``k`` (default floor(lambda_ n); >= 1 unless lambda_ = 0)."""
     lam = float(check("lambda_", lambda_))
     if math.isinf(lam):

@@ -59,6 +59,8 @@ __all__ = [
     "build_model",
     "chain_label",
     "default_config",
+    "flow_parameters",
+    "load_model",
     "parse_chain",
     "retrain",
     "summary_table",
@@ -159,7 +161,10 @@ class RetrainResult:
     run_dir: Path
     rows: tuple
     resumed_from: dict
-    summary: str
+
+    def summary(self) -> str:
+        """A text table: per chain, each metric at generation 0 and at the last generation."""
+        return summary_table(self.rows)
 
     def series(self, chain: str, key: str) -> np.ndarray:
         """Metric ``key`` of ``chain`` for generations ``0..T`` as an array."""
@@ -389,7 +394,7 @@ def retrain(
     checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
     each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
     generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
-    Returns a :class:`RetrainResult` (its ``summary`` is the table the command line prints).
+    Returns a :class:`RetrainResult` (its ``summary()`` is the table the command line prints).
     """
     from tqdm.auto import tqdm
 
@@ -501,4 +506,31 @@ def retrain(
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
-    return RetrainResult(run_dir, tuple(rows), dict(last), summary_table(rows))
+    return RetrainResult(run_dir, tuple(rows), dict(last))
+
+
+# Loading trained models needs the config and the model builder above, so it lives here, not in
+# runs (which only reads and writes files): runs -> loop would close an import cycle.
+def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
+    """The model of ``chain`` at ``generation`` from a run directory, in eval mode."""
+    blob_cfg = read_config(run_dir)
+    cfg = RetrainConfig(**blob_cfg["config"])
+    blob = load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)
+    model = build_model(cfg, tuple(blob["shape"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()
+
+
+def flow_parameters(run_dir, chain: str) -> np.ndarray:
+    """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
+
+    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
+    last generation present, so a run in progress gives the generations done so far.
+    """
+    thetas, g = [], 0
+    while checkpoint_path(run_dir, chain, g).is_file():
+        thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
+        g += 1
+    if not thetas:
+        raise ValueError(f"run_dir {str(run_dir)!r} has no checkpoints")
+    return np.stack(thetas)

@@ -10,43 +10,47 @@ This module imports nothing heavy at registration, so ``stability --help`` stays
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
+from ._options import add_device, add_json, add_out, add_quiet, add_seed, integer, number, progress
+
 __all__ = ["register"]
 
+# options passed to default_config when given
+_OVERRIDES = (
+    "lambdas",
+    "generations",
+    "n",
+    "heldout",
+    "seed",
+    "pretrain_steps",
+    "finetune_steps",
+    "batch_size",
+    "lr",
+    "finetune_lr",
+    "eval_samples",
+    "device",
+)
 
-def _cmd_retrain(args) -> int:
-    from ..cli import jsonable
-    from .loop import default_config, retrain
 
-    overrides = {
-        "lambdas": args.lambdas,
-        "generations": args.generations,
-        "n": args.n,
-        "heldout": args.heldout,
-        "seed": args.seed,
-        "pretrain_steps": args.pretrain_steps,
-        "finetune_steps": args.finetune_steps,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "finetune_lr": args.finetune_lr,
-        "eval_samples": args.eval_samples,
-        "device": args.device,
-    }
-    config = default_config(
-        args.model, args.data, profile=args.profile, **{k: v for k, v in overrides.items() if v is not None}
-    )
-    result = retrain(config, args.out, resume=args.resume, progress=not args.quiet, plots=not args.no_plots)
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from .._jsonable import jsonable
+    from ..experiments.loop import default_config, retrain
+
+    overrides = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}
+    config = default_config(args.model, args.data, profile=args.profile, **overrides)
+    result = retrain(config, args.out, resume=args.resume, progress=progress(args), plots=not args.no_plots)
     if args.json:
         print(json.dumps(jsonable({"run_dir": str(result.run_dir), "rows": list(result.rows)})))
     else:
-        print(result.summary)
+        print(result.summary())
     print(f"run directory: {result.run_dir}", file=sys.stderr)
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "retrain",
         help="iteratively retrain a flow or DDPM on its own samples (the paper's protocol)",
@@ -65,21 +69,24 @@ def register(sub) -> None:
         metavar="LAMBDA",
         help="grid of numbers >= 0 and/or 'replace', 'accumulate' (default 0 0.25 0.5 1 replace)",
     )
-    p.add_argument("--generations", type=int, help="retraining rounds after pretraining, >= 1")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--device", help="torch device (cpu, cuda, cuda:1, ...); default cpu")
+    p.add_argument("--generations", type=integer("--generations"), help="retraining rounds after pretraining, >= 1")
+    add_out(p, help="run directory", required=True)
+    add_device(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete generation")
     p.add_argument("--profile", choices=["quick", "tiny"], default="quick", help="default sizes (tiny: seconds)")
-    p.add_argument("--n", type=int, help="size of the real training set")
-    p.add_argument("--heldout", type=float, help="held-out fraction, in (0, 1)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--pretrain-steps", type=int)
-    p.add_argument("--finetune-steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="pretraining learning rate (cosine-annealed)")
-    p.add_argument("--finetune-lr", type=float)
-    p.add_argument("--eval-samples", type=int, help="model samples per evaluation (and W2 subsample size)")
+    p.add_argument("--n", type=integer("--n"), help="size of the real training set")
+    p.add_argument("--heldout", type=number("--heldout"), help="held-out fraction, in (0, 1)")
+    add_seed(p, help="seed (default 0)")
+    p.add_argument("--pretrain-steps", type=integer("--pretrain-steps"))
+    p.add_argument("--finetune-steps", type=integer("--finetune-steps"))
+    p.add_argument("--batch-size", type=integer("--batch-size"))
+    p.add_argument("--lr", type=number("--lr"), help="pretraining learning rate (cosine-annealed)")
+    p.add_argument("--finetune-lr", type=number("--finetune-lr"))
+    p.add_argument(
+        "--eval-samples", type=integer("--eval-samples"), help="model samples per evaluation (and W2 subsample size)"
+    )
     p.add_argument("--no-plots", action="store_true", help="do not save per-generation sample plots")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--json", action="store_true", help="print every metrics row as one JSON object")
+    add_quiet(p)
+    add_json(p, help="print every metrics row as one JSON object (implies --quiet)")
     p.set_defaults(func=_cmd_retrain)
+    return p
