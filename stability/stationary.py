@@ -227,7 +227,7 @@ def stationary_closed_form(
            [0.      , 0.026667]])
     """
     from .dynamics._families import FAMILIES, family_spec
-    from .dynamics.simulate import _gaussian_params
+    from .dynamics.simulator import _gaussian_params
 
     check_choice("family", family, FAMILIES)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
@@ -262,7 +262,7 @@ def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int
         )
     n_int = _count("n", n)
     if k is None:
-        from .dynamics.simulate import synthetic_count
+        from .schemes import synthetic_count
 
         k_int = synthetic_count(n_int, lam)
     else:
