@@ -19,8 +19,8 @@ from scipy import integrate, linalg, stats
 
 import stability
 from stability.cli import main
-from stability.dynamics.moments import family_stationary, gaussian_stationary
-from stability.stationary import stationary, stationary_closed_form
+from stability.dynamics.moments import family_stationary, gaussian_stationary, stationary_closed_form
+from stability.stationary import stationary
 
 # the module (the package attribute ``stability.stationary`` is the function)
 stationary_module = importlib.import_module("stability.stationary")
