@@ -12,9 +12,20 @@ from . import (
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .dynamics import SimulationResult, simulate, theorem2_check
+from .dynamics.moments import stationary_closed_form
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
 from .stationary import StationaryLaw, stationary
+
+
+def __getattr__(name):
+    # torch-backed: imported on first use, so ``import stability`` stays fast
+    if name == "retrain_chains":
+        from .numerical.chains import retrain_chains
+
+        return retrain_chains
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LocalConstants",
@@ -37,9 +48,11 @@ __all__ = [
     "numerical",
     "rate_exact",
     "register_model",
+    "retrain_chains",
     "sharp_bound",
     "simulate",
     "stationary",
+    "stationary_closed_form",
     "theorem2_check",
 ]
 

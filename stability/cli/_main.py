@@ -29,6 +29,7 @@ COMMANDS = [
     "stability.cli.analyze",
     "stability.cli.simulate",
     "stability.cli.retrain",
+    "stability.cli.sweep",
 ]
 
 

@@ -6,6 +6,7 @@ Data come from a file or a named distribution::
     stability analyze poisson --data counts.csv --lambda 2
     stability analyze gamma --dist lognorm:0.5,0,2 --lambda 0.5
     stability analyze gaussian --dist "mixture:0.5,-2,1;0.5,2,1" --lambda 0.3
+    stability analyze poisson --dist poisson:3 --lambda 1 --n 100   # + the stationary law
 
 - ``--data PATH``: a ``.npy`` array or a ``.csv`` file (comma separated, one point per row), of
   shape ``(n,)`` or ``(n, d)``.
@@ -15,85 +16,41 @@ Data come from a file or a named distribution::
   one-dimensional Gaussian mixture given as (weight, mean, standard deviation) triples.
 
 ``MODEL`` is any name registered with :func:`stability.register_model`; ``--dim`` (old spelling
-``--d``), ``--k``, ``--seed`` and ``--w1-points`` are passed to it when given.
+``--d``), ``--k``, ``--seed`` and ``--w1-points`` are passed to it when given. ``--n N`` adds the
+first-order stationary law of retraining with a fixed real sample of size ``N``
+(:meth:`stability.StabilityReport.stationary`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from dataclasses import asdict
 
-import numpy as np
-from scipy import stats
-
-from .._domains import DOMAINS
+from .._domains import DOMAINS, Interval
 from .._jsonable import jsonable
-from ..families.data import GaussianMixture
+from ..families.data import load_data, parse_dist
 from ..report import MODELS, analyze
 from ._options import add_dim, add_json, add_lambda, add_seed, integer
 
 __all__ = ["load_data", "parse_dist", "register"]
 
 
-def parse_dist(spec: str) -> GaussianMixture | stats.rv_continuous | stats.rv_discrete:
-    """A distribution from ``NAME:ARGS`` (see the module docstring).
-
-    >>> float(parse_dist("norm:1,2").mean())
-    1.0
-    >>> parse_dist("mixture:0.5,-1,1;0.5,1,1").cov().tolist()  # 1 + 1
-    [[2.0]]
-    """
-    name, _, args = spec.partition(":")
-    name = name.strip()
-    if name == "mixture":
-        try:
-            rows = [[float(v) for v in part.split(",")] for part in args.split(";") if part.strip()]
-        except ValueError:
-            raise ValueError(f"--dist: mixture components must be numbers 'w,m,s;w,m,s', got {args!r}") from None
-        if not rows or any(len(r) != 3 for r in rows):
-            raise ValueError(f"--dist: mixture needs (weight, mean, sd) triples 'w,m,s;w,m,s', got {args!r}")
-        w, m, s = np.array(rows).T
-        if np.any(s <= 0):
-            raise ValueError(f"--dist: mixture standard deviations must be > 0, got {s.tolist()}")
-        return GaussianMixture(w, m, s**2)
-    dist = getattr(stats, name, None)
-    if not isinstance(dist, (stats.rv_continuous, stats.rv_discrete)):
-        raise ValueError(f"--dist: unknown distribution {name!r} (a scipy.stats name or 'mixture')")
-    try:
-        values = [float(v) for v in args.split(",")] if args.strip() else []
-        frozen = dist(*values)
-        ok = np.isfinite(frozen.cdf(frozen.median()))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"--dist: bad arguments for {name}: {err}") from None
-    if not ok:
-        raise ValueError(f"--dist: invalid parameters for {name}: {args!r}")
-    return frozen
-
-
-def load_data(path: str) -> np.ndarray:
-    """A sample from a ``.npy`` or ``.csv`` file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"--data: file not found: {path}")
-    if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if p.suffix == ".csv":
-        try:
-            return np.loadtxt(p, delimiter=",", ndmin=1)
-        except ValueError as err:
-            raise ValueError(f"--data: cannot read {path} as comma-separated numbers: {err}") from None
-    raise ValueError(f"--data: expected a .npy or .csv file, got {path}")
-
-
 def _cmd_analyze(args: argparse.Namespace) -> int:
     data = load_data(args.data) if args.data is not None else parse_dist(args.dist)
     options = {"d": args.dim, "k": args.k, "seed": args.seed, "w1_points": args.w1_points}
     report = analyze(args.model, data, args.lambda_, **{k: v for k, v in options.items() if v is not None})
+    law = None if args.n is None else report.stationary(args.n)
     if args.json:
-        print(json.dumps(jsonable(report.to_dict())))
+        out = report.to_dict()
+        if law is not None:
+            out["stationary"] = asdict(law)
+        print(json.dumps(jsonable(out)))
     else:
         print(report.summary())
+        if law is not None:
+            print(f"stationary law of finite-sample retraining (first order, THEORY.md §9), method {law.method}")
+            print(law.summary())
     return 0
 
 
@@ -119,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         dest="w1_points",
         type=integer("--w1-points", DOMAINS["w1_points"]),
         help="POT sample size for eps in d >= 2",
+    )
+    p.add_argument(
+        "--n",
+        type=integer("--n", Interval(1.0, integer=True)),
+        help="real sample size: also print the stationary law of retraining with n real and floor(lambda n) "
+        "synthetic points per round (stability.stationary)",
     )
     add_json(p, help="print one JSON object")
     p.set_defaults(func=_cmd_analyze)

@@ -15,11 +15,20 @@ itself. Three kinds of data are accepted everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["GaussianMixture", "Moments", "as_sample", "is_distribution", "is_scipy_distribution"]
+__all__ = [
+    "GaussianMixture",
+    "Moments",
+    "as_sample",
+    "is_distribution",
+    "is_scipy_distribution",
+    "load_data",
+    "parse_dist",
+]
 
 
 def as_sample(data, name: str = "data") -> np.ndarray:
@@ -162,3 +171,57 @@ class GaussianMixture:
         nodes = self.means[:, None, :] + np.einsum("kij,nj->kni", chol, grid)
         weights = self.weights[:, None] * gw[None, :]
         return nodes.reshape(-1, self.d), weights.reshape(-1)
+
+
+def parse_dist(spec: str) -> GaussianMixture | stats.rv_continuous | stats.rv_discrete:
+    """A distribution from ``NAME:ARGS`` (``stability analyze --dist``; also the sweeps' ``data``).
+
+    ``NAME`` is a one-dimensional ``scipy.stats`` distribution and ``ARGS`` its positional
+    arguments in scipy's order (``norm:0,1``, ``gamma:2,0,0.5``), or ``mixture:w,m,s;w,m,s;...``
+    a one-dimensional Gaussian mixture of (weight, mean, standard deviation) triples.
+
+    >>> float(parse_dist("norm:1,2").mean())
+    1.0
+    >>> parse_dist("mixture:0.5,-1,1;0.5,1,1").cov().tolist()  # 1 + 1
+    [[2.0]]
+    """
+    name, _, args = spec.partition(":")
+    name = name.strip()
+    if name == "mixture":
+        try:
+            rows = [[float(v) for v in part.split(",")] for part in args.split(";") if part.strip()]
+        except ValueError:
+            raise ValueError(f"--dist: mixture components must be numbers 'w,m,s;w,m,s', got {args!r}") from None
+        if not rows or any(len(r) != 3 for r in rows):
+            raise ValueError(f"--dist: mixture needs (weight, mean, sd) triples 'w,m,s;w,m,s', got {args!r}")
+        w, m, s = np.array(rows).T
+        if np.any(s <= 0):
+            raise ValueError(f"--dist: mixture standard deviations must be > 0, got {s.tolist()}")
+        return GaussianMixture(w, m, s**2)
+    dist = getattr(stats, name, None)
+    if not isinstance(dist, (stats.rv_continuous, stats.rv_discrete)):
+        raise ValueError(f"--dist: unknown distribution {name!r} (a scipy.stats name or 'mixture')")
+    try:
+        values = [float(v) for v in args.split(",")] if args.strip() else []
+        frozen = dist(*values)
+        ok = np.isfinite(frozen.cdf(frozen.median()))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--dist: bad arguments for {name}: {err}") from None
+    if not ok:
+        raise ValueError(f"--dist: invalid parameters for {name}: {args!r}")
+    return frozen
+
+
+def load_data(path: str) -> np.ndarray:
+    """A sample from a ``.npy`` or ``.csv`` file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--data: file not found: {path}")
+    if p.suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if p.suffix == ".csv":
+        try:
+            return np.loadtxt(p, delimiter=",", ndmin=1)
+        except ValueError as err:
+            raise ValueError(f"--data: cannot read {path} as comma-separated numbers: {err}") from None
+    raise ValueError(f"--data: expected a .npy or .csv file, got {path}")
