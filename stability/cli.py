@@ -116,17 +116,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REPORT = "this is a bug in stability: please report it with the command line and the traceback above"
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run the command line. Exit status: 0 success, 2 invalid input, 1 runtime failure, 130 Ctrl-C.
+
+    Every anticipated failure (:mod:`stability.errors`) prints one line; anything else is a bug and
+    prints its traceback and a line asking to report it.
+    """
+    import traceback
+
+    from .errors import classify
+
+    prog = "stability"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_usage(sys.stderr)
+            print(f"{prog}: error: a command is required (one of {', '.join(_command_names(parser))})", file=sys.stderr)
+            return 2
+        prog = f"stability {args.command}"
         return int(args.func(args) or 0)
-    except ValueError as err:
-        print(f"stability {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except BaseException as err:  # noqa: BLE001 - the one error boundary of the command line
+        if isinstance(err, SystemExit):
+            raise
+        known = classify(err)
+        if known is None:
+            traceback.print_exc()
+            print(f"{prog}: {REPORT}", file=sys.stderr)
+            return 1
+        status, message = known
+        print(f"{prog}: error: {message}" if status != 130 else f"{prog}: interrupted", file=sys.stderr)
+        return status
+
+
+def _command_names(parser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return []
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,14 @@ from scipy.special import xlogy
 
 from . import samplers
 
-__all__ = ["FAMILIES", "FamilySpec", "family_spec"]
+__all__ = ["COLLAPSE_KL", "COLLAPSE_RTOL", "FAMILIES", "FamilySpec", "family_spec"]
+
+# Numerical collapse (see FamilySpec.degenerate). A fitted mean parameter within COLLAPSE_RTOL of
+# the edge of its domain, relative to the data's own value, is at the edge to working precision;
+# COLLAPSE_KL = 1 / (2 eps_mach) ~ 2.3e15 nats is the KL of a 1-D Gaussian whose variance has shrunk
+# to eps_mach times the data's (the Gaussian collapse floor of samplers.sqrt_factor).
+COLLAPSE_RTOL = float(np.finfo(float).eps)
+COLLAPSE_KL = 1.0 / (2.0 * COLLAPSE_RTOL)
 
 FAMILIES = ("gaussian", "bernoulli", "categorical", "poisson", "exponential", "gamma")
 
@@ -56,21 +63,24 @@ class FamilySpec:
 
     # --- the reference: draw the m points and add them up (chains in blocks) --------------------
     def naive_sum(self, rng: np.random.Generator, eta: np.ndarray, m: int, block: int) -> np.ndarray:
-        out = np.empty_like(eta, dtype=float)
+        out = np.zeros_like(eta, dtype=float)
         for lo in range(0, eta.shape[0], block):
             e = eta[lo : lo + block]
             b = e.shape[0]
-            if self.name == "bernoulli":
-                out[lo : lo + block] = (rng.random((b, m)) < e).sum(axis=1, keepdims=True)
-            elif self.name == "categorical":
-                cum = np.cumsum(_simplex(e), axis=1)[:, :-1]  # inverse-CDF draw of each point's category
-                idx = (rng.random((b, m))[:, :, None] >= cum[:, None, :]).sum(axis=2)
-                flat = (idx + self.p * np.arange(b)[:, None]).ravel()
-                out[lo : lo + block] = np.bincount(flat, minlength=b * self.p).reshape(b, self.p)
-            elif self.name == "poisson":
-                out[lo : lo + block] = rng.poisson(e, (b, m)).sum(axis=1, keepdims=True)
-            else:
-                out[lo : lo + block] = rng.gamma(self.shape, e / self.shape, (b, m)).sum(axis=1, keepdims=True)
+            chunk = max(1, _DRAW_FLOATS // (b * self.points_per_chain(1)))  # >= m unless one chain alone is too big
+            for start in range(0, m, chunk):  # one chunk unless a chain alone exceeds the block
+                mc = min(chunk, m - start)
+                if self.name == "bernoulli":
+                    out[lo : lo + block] += (rng.random((b, mc)) < e).sum(axis=1, keepdims=True)
+                elif self.name == "categorical":
+                    cum = np.cumsum(_simplex(e), axis=1)[:, :-1]  # inverse-CDF draw of each point's category
+                    idx = (rng.random((b, mc))[:, :, None] >= cum[:, None, :]).sum(axis=2)
+                    flat = (idx + self.p * np.arange(b)[:, None]).ravel()
+                    out[lo : lo + block] += np.bincount(flat, minlength=b * self.p).reshape(b, self.p)
+                elif self.name == "poisson":
+                    out[lo : lo + block] += rng.poisson(e, (b, mc)).sum(axis=1, keepdims=True)
+                else:
+                    out[lo : lo + block] += rng.gamma(self.shape, e / self.shape, (b, mc)).sum(axis=1, keepdims=True)
         return out
 
     def points_per_chain(self, m: int) -> int:
@@ -98,8 +108,24 @@ class FamilySpec:
             return np.where(ok, self.shape * (r - 1.0 - np.log(r)), np.inf)
 
     def degenerate(self, eta: np.ndarray) -> np.ndarray:
-        """Collapse: the fitted model lost part of the data's support (KL to the data is infinite)."""
-        return np.isinf(self.kl(eta))
+        r"""Collapse: the fitted model lost part of the data's support, numerically or exactly.
+
+        A chain is collapsed when :math:`KL(p_{data}\|p_\eta)` is infinite or above
+        :data:`COLLAPSE_KL`, or when a fitted mean parameter is at the edge of its domain to working
+        precision: a probability (Bernoulli :math:`p` or :math:`1-p`, a categorical :math:`p_j`) or a
+        positive mean (Poisson rate, exponential / gamma mean) below :data:`COLLAPSE_RTOL` times the
+        data's value (where the data's is positive).
+        """
+        d = self.eta_data
+        with np.errstate(invalid="ignore"):
+            kl = self.kl(eta)
+            if self.name == "bernoulli":
+                q = np.concatenate([eta, 1.0 - eta], axis=-1)
+                p = np.concatenate([d, 1.0 - d])
+            else:
+                q, p = eta, d
+            edge = np.any((p > 0) & (q <= COLLAPSE_RTOL * p), axis=-1)
+        return ~(kl <= COLLAPSE_KL) | edge
 
     def variance(self, eta_mean: np.ndarray, eta_second: np.ndarray) -> np.ndarray:
         r""":math:`E[V(\eta)]` from :math:`E[\eta]` (p,) and :math:`E[\eta\eta^\top]` (p, p); V is at most quadratic."""
@@ -108,6 +134,9 @@ class FamilySpec:
         if self.name == "poisson":
             return np.diag(eta_mean)
         return eta_second / self.shape
+
+
+_DRAW_FLOATS = 2**23  # floats per random draw of naive_sum (64 MiB), as simulate.NAIVE_BLOCK_FLOATS
 
 
 def _simplex(eta: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .._domains import check_seed
+from .._io import output_path
 from ..cli import cli_value, jsonable
 from ._families import FAMILIES
 from .simulate import ESTIMATORS, METHODS, SCHEMES, simulate
@@ -21,6 +23,8 @@ def _cmd_simulate(args) -> int:
     G = int(cli_value("--generations", args.generations, "generations"))
     C = int(cli_value("--chains", args.chains, "chains"))
     dim = int(cli_value("--dim", args.dim, "d"))
+    check_seed("--seed", args.seed, allow_generator=False)
+    out = output_path(args.out, "--out", suffix=".npz") if args.out is not None else None  # before any work
     r = simulate(
         args.family,
         n=n,
@@ -63,8 +67,8 @@ def _cmd_simulate(args) -> int:
             for g in gens
         ],
     }
-    if args.out:
-        summary["out"] = str(r.save(args.out))
+    if out is not None:
+        summary["out"] = str(r.save(out))
     if args.json:
         print(json.dumps(jsonable(summary)))
         return 0
@@ -101,6 +105,6 @@ def register(sub) -> None:
     p.add_argument("--method", choices=METHODS, default="exact")
     p.add_argument("--estimator", choices=ESTIMATORS, default="mle")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the arrays to this .npz file")
+    p.add_argument("--out", help="write the arrays to this .npz file ('.npz' is appended if missing)")
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
     p.set_defaults(func=_cmd_simulate)

@@ -11,9 +11,33 @@ This module imports nothing heavy at registration, so ``stability --help`` stays
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
+
+from ..errors import InputError, RuntimeFailure
 
 __all__ = ["register"]
+
+# field of RetrainConfig (or argument of retrain) -> its flag
+_FLAGS = {
+    "lambdas": "--lambda",
+    "lambda": "--lambda",
+    "pretrain_steps": "--pretrain-steps",
+    "finetune_steps": "--finetune-steps",
+    "batch_size": "--batch-size",
+    "finetune_lr": "--finetune-lr",
+    "eval_samples": "--eval-samples",
+    **{k: "--" + k for k in ("generations", "n", "heldout", "seed", "lr", "device", "out", "data", "model", "profile")},
+}
+
+
+def _flag_message(message: str) -> str:
+    """``'generations must be ...'`` -> ``'--generations must be ...'`` (the message's leading name)."""
+    m = re.match(r"([a-z_]+)\b", message)
+    if m and m.group(1) in _FLAGS:
+        return _FLAGS[m.group(1)] + message[m.end() :]
+    return message
 
 
 def _cmd_retrain(args) -> int:
@@ -34,10 +58,15 @@ def _cmd_retrain(args) -> int:
         "eval_samples": args.eval_samples,
         "device": args.device,
     }
-    config = default_config(
-        args.model, args.data, profile=args.profile, **{k: v for k, v in overrides.items() if v is not None}
-    )
-    result = retrain(config, args.out, resume=args.resume, progress=not args.quiet, plots=not args.no_plots)
+    try:
+        config = default_config(
+            args.model, args.data, profile=args.profile, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        if args.resume and not (Path(args.out) / "config.json").is_file():
+            raise InputError(f"out {args.out!r} holds no run to resume (no config.json): drop --resume to start one")
+        result = retrain(config, args.out, resume=args.resume, progress=not args.quiet, plots=not args.no_plots)
+    except (InputError, RuntimeFailure) as err:  # name the flag, not the field of RetrainConfig
+        raise type(err)(_flag_message(str(err))) from None
     if args.json:
         print(json.dumps(jsonable({"run_dir": str(result.run_dir), "rows": list(result.rows)})))
     else:

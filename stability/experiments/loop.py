@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._domains import Interval, check, check_choice
+from .._domains import Interval, check, check_choice, check_seed
+from ..errors import InputError, OutputError, check_memory
 from .data import load_dataset
 from .metrics import feature_net, features, frechet_distance, heldout_nll, param_distance, prdc_metrics, w2
 from .models import MODEL_KINDS, make_model, parameter_vector
@@ -79,10 +81,10 @@ def chain_label(value) -> str:
     try:
         lam = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
+        raise InputError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
     if not math.isfinite(lam):
-        raise ValueError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
-    return f"{float(check('lambda_', lam)):g}"
+        raise InputError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
+    return f"{float(check('lambda', lam, Interval(0.0))):g}"
 
 
 def parse_chain(label: str) -> tuple[str, float]:
@@ -132,13 +134,16 @@ class RetrainConfig:
         check_choice("model", self.model, MODEL_KINDS)
         labels = tuple(chain_label(v) for v in self.lambdas)
         if not labels or len(set(labels)) != len(labels):
-            raise ValueError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
+            raise InputError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
         object.__setattr__(self, "lambdas", labels)
         for name in ("generations", "pretrain_steps", "finetune_steps", "batch_size"):
             check(name, getattr(self, name), Interval(1, integer=True))
         check("eval_samples", self.eval_samples, Interval(2, integer=True))
         check("classifier_steps", self.classifier_steps, Interval(1, integer=True))
         check("heldout", self.heldout, Interval(0.0, 1.0, low_closed=False))
+        check_seed("seed", self.seed, allow_generator=False)
+        if self.n is not None:
+            check("n", self.n, Interval(2, integer=True))
         check("lr", self.lr, Interval(0.0, low_closed=False))
         check("finetune_lr", self.finetune_lr, Interval(0.0, low_closed=False))
         object.__setattr__(self, "model_options", dict(self.model_options))
@@ -374,10 +379,57 @@ def _device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
+        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+        raise InputError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"device {name!r} is not available here ({torch.cuda.device_count()} CUDA devices)")
     return device
+
+
+class RunExistsError(InputError):
+    """``out`` already holds a run and ``resume`` was not asked for."""
+
+
+def _check_run_dir(out) -> Path:
+    """``out`` as a path, after checking it is (or can be created as) a writable folder."""
+    if out is None or str(out).strip() == "":
+        raise InputError(f"out must be a folder name, got {str(out)!r}")
+    run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError(f"out {str(run_dir)!r} is a file, not a folder: choose a folder for the run")
+    existing = run_dir
+    while not existing.exists():  # the nearest existing ancestor must be a writable folder
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"out {str(run_dir)!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"out {str(run_dir)!r}: no permission to write in {str(existing)!r}")
+    return run_dir
+
+
+# bytes per stored float in the training sets (float32) and copies alive at once (the set, its
+# concatenation, a minibatch index, the model's samples)
+_RETRAIN_COPIES = 4
+
+
+def _check_retrain_memory(config: RetrainConfig, data) -> None:
+    """Refuse, before training, a run whose largest training set would not fit in memory."""
+    n = len(data.train)
+    point = 4 * math.prod(data.shape)
+    largest = n  # replace: n samples
+    for chain in config.lambdas:
+        scheme, lam = parse_chain(chain)
+        if scheme == "fixed-real":
+            largest = max(largest, n + math.floor(lam * n))
+        elif scheme == "accumulate":
+            largest = max(largest, n + config.generations * n)
+    largest = max(largest, config.eval_samples)
+    check_memory(
+        _RETRAIN_COPIES * largest * point,
+        f"retrain's largest training set ({largest} points of shape {tuple(data.shape)})",
+        "lower n (--n), the lambdas (--lambda) or, for accumulate, the generations (--generations)",
+    )
 
 
 def retrain(
@@ -393,24 +445,28 @@ def retrain(
     """
     from tqdm.auto import tqdm
 
-    run_dir = Path(out)
-    _device(config.device)  # fail before touching the run directory
+    # everything is validated before the run directory is touched: a failed start leaves it as it was
+    run_dir = _check_run_dir(out)
+    _device(config.device)
     ident = config.identity()
     if (run_dir / "config.json").exists():
         if not resume:
-            raise ValueError(f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder")
+            raise RunExistsError(
+                f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder"
+            )
         stored = read_config(run_dir)
         old = stored["config"]
         if config_hash(old) != ident:
             new = config.to_dict()
             diff = sorted(k for k in set(old) | set(new) if k != "generations" and old.get(k) != new.get(k))
             raise CheckpointError(f"out {str(run_dir)!r} holds a run with another configuration (differs in {diff})")
+    data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
+    _check_retrain_memory(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     for tmp in run_dir.rglob(".*.tmp"):  # our own temporary files, left by a killed writer
         tmp.unlink()
     atomic_write_text(json.dumps({"config": config.to_dict(), "hash": ident}, indent=1) + "\n", run_dir / "config.json")
 
-    data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
     device = _device(config.device)
     train = data.train.to(device)
     evaluate = _Evaluator(config, data, run_dir)
@@ -492,9 +548,8 @@ def retrain(
             seconds = time.perf_counter() - start
             save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool if scheme == "accumulate" else None)
             row = _row(chain, g, metrics, seconds)
-            rows.append(row)
-            with open(run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            rows.append(row)  # rewritten whole and atomically: never a half-written line
+            atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
             if plots:
                 _plot(samples, run_dir / "chains" / chain / f"gen{g:03d}.png", f"λ={chain}, generation {g}")
             outer.update(1)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._domains import check_seed
+from ..errors import InputError
 from ..report import LocalConstants, register_model
 from .base import ExponentialFamily, FixedPointResult, MeanMapSolve
 from .data import GaussianMixture, Moments, is_scipy_distribution
@@ -100,7 +102,18 @@ def family(name: str, data=None, **options) -> ExponentialFamily:
 def _register() -> None:
     for name, cls in FAMILIES.items():
         size = {"gaussian": "d", "gaussian-diag": "d", "categorical": "k"}.get(name)
-        register_model(name, lambda cls=cls, size=size, **opts: _FromData(cls, size, **opts))
+
+        def make(cls=cls, size=size, **opts):
+            bad = sorted(set(opts) - {"seed", "w1_points", *([size] if size else [])})
+            if bad:
+                takes = ", ".join(sorted({"seed", "w1_points", *([size] if size else [])}))
+                raise InputError(f"model {cls.name!r} does not take option(s) {bad} (it takes {takes})")
+            if "seed" in opts:
+                check_seed("seed", opts["seed"], allow_generator=False)
+            return _FromData(cls, size, **opts)
+
+        make.options = ("seed", "w1_points", *([size] if size else []))
+        register_model(name, make)
 
 
 _register()

@@ -19,20 +19,35 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["GaussianMixture", "Moments", "as_sample", "is_distribution", "is_scipy_distribution"]
+from ..errors import InputError
+
+__all__ = ["GaussianMixture", "Moments", "as_sample", "check_real", "is_distribution", "is_scipy_distribution"]
 
 
 def as_sample(data, name: str = "data") -> np.ndarray:
     """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
+    check_real(data, name)
     try:
         x = np.asarray(data, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {type(data).__name__}") from None
+        raise InputError(f"{name} must be an array of numbers, got {_describe(data)}") from None
     if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
         raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} must be finite, got NaN or inf")
     return x
+
+
+def _describe(data) -> str:
+    if isinstance(data, np.ndarray):
+        return f"an array of dtype {data.dtype}"
+    return type(data).__name__
+
+
+def check_real(data, name: str = "data") -> None:
+    """Refuse complex numbers (numpy would drop the imaginary part with only a warning)."""
+    if isinstance(data, complex) or (not isinstance(data, (str, bytes, dict)) and np.iscomplexobj(data)):
+        raise InputError(f"{name} must be real numbers, got complex values (pass .real or abs() explicitly)")
 
 
 def is_scipy_distribution(data) -> bool:

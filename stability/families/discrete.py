@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from ..errors import check_memory
 from .._domains import check
 from .base import ExponentialFamily
 from .data import Moments, as_sample, is_scipy_distribution
@@ -144,6 +145,8 @@ class Categorical(ExponentialFamily):
     def __init__(self, k: int = 2, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
         self.k = int(check("k", k))
+        # the Fisher information and the W1 sums are (k - 1) x (k - 1) and k-long arrays
+        check_memory(8.0 * 4 * self.k**2, f"a categorical family with k = {self.k} classes", "use fewer classes")
 
     @property
     def dim(self) -> int:

@@ -67,7 +67,14 @@ def data_kind(data) -> str:
 
 
 def _samples(data) -> np.ndarray:
-    x = np.asarray(data.detach().numpy() if isinstance(data, torch.Tensor) else data, dtype=float)
+    from ..families.data import check_real
+
+    raw = data.detach().numpy() if isinstance(data, torch.Tensor) else data
+    check_real(raw)
+    try:
+        x = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"data must be an array of numbers, got {type(data).__name__}") from None
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] < 2:
