@@ -37,7 +37,7 @@ import numpy as np
 from _common import parse_args, save
 
 import stability
-from stability.cli import jsonable
+from stability._jsonable import jsonable
 from stability.experiments import default_config, flow_parameters, load_dataset, load_model, retrain
 from stability.experiments.analysis import FlowLikelihood
 
@@ -62,7 +62,7 @@ def main(argv=None):
         cfg = default_config("flow", "moons", "quick", lambdas=LAMBDAS, model_options=FLOW, **over)
         base = ROOT / "runs" / "fig_flow_contraction"
     result = retrain(cfg, base / "flow_moons", resume=True, progress=not args.fast)
-    print(result.summary)
+    print(result.summary())
     data = load_dataset(cfg.data, n=cfg.n, heldout=cfg.heldout, seed=cfg.seed)
     flow0 = load_model(result.run_dir, LAMBDAS[0], 0)
     adapter = FlowLikelihood(flow0, fit=not args.fast, estimate_L=not args.fast)

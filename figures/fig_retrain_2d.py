@@ -47,7 +47,7 @@ def main(argv=None):
         cfg = default_config(model, "moons", profile, **overrides)
         result = retrain(cfg, base / f"{model}_moons", resume=True, progress=not args.fast)
         runs[model] = result.run_dir
-        print(f"{model}: {runs[model]}\n{result.summary}")
+        print(f"{model}: {runs[model]}\n{result.summary()}")
     chains = default_config("flow", "moons", profile).lambdas
     flow_rows, ddpm_rows = read_metrics(runs["flow"]), read_metrics(runs["ddpm"])
     gpu_runs = sorted(p.parent for p in GPU.glob("*/metrics.jsonl")) if GPU.is_dir() else []

@@ -55,7 +55,7 @@ def main(argv=None):
         cfg = default_config("ddpm", "digits", "quick")
     result = retrain(cfg, base / "ddpm_digits", resume=True, progress=not args.fast)
     run = result.run_dir
-    print(f"{run}\n{result.summary}")
+    print(f"{run}\n{result.summary()}")
     rows = read_metrics(run)
     chains = cfg.lambdas
     gpu_runs = [p.parent for p in sorted(GPU.glob("*/metrics.jsonl"))] if GPU.is_dir() else []

@@ -127,7 +127,8 @@ def classify(err: BaseException) -> tuple[int, str] | None:
     for an unanticipated one (a bug, which deserves a traceback).
 
     Status 2 for invalid input (:class:`InputError`, any ``ValueError``), 1 for a runtime failure
-    (:class:`RuntimeFailure`, ``MemoryError``, ``OSError``), 130 for Ctrl-C.
+    (:class:`RuntimeFailure`, ``MemoryError``, ``OSError``, ``ImportError``, ``RuntimeError``), 130
+    for Ctrl-C.
 
     >>> classify(InputError("--n must be an integer >= 2, got 1"))
     (2, '--n must be an integer >= 2, got 1')
@@ -136,7 +137,7 @@ def classify(err: BaseException) -> tuple[int, str] | None:
     >>> classify(KeyError("x")) is None
     True
     """
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first = " ".join(str(err).split()) or type(err).__name__  # one line
     if isinstance(err, KeyboardInterrupt):
         return 130, "interrupted"
     if isinstance(err, RuntimeFailure):
@@ -149,4 +150,8 @@ def classify(err: BaseException) -> tuple[int, str] | None:
         if err.filename is not None and err.strerror:
             return 1, f"cannot access {str(err.filename)!r}: {err.strerror}"
         return 1, first
+    if isinstance(err, ImportError):  # a missing optional package: its message names the extra
+        return 1, first
+    if isinstance(err, RuntimeError):  # a run that failed (a diverged training, a solver)
+        return 1, f"{type(err).__name__}: {first}"
     return None

@@ -106,6 +106,10 @@ class StabilityReport:
         lines.append(f"{'Theorem 1':<{width}}  {verdict}; exact local rate {'<' if self.rate_exact < 1 else '>='} 1")
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """The table of :meth:`__str__` followed by how each constant was obtained (``details``)."""
+        return "\n".join([str(self), *(f"  {key}: {value}" for key, value in self.details.items())])
+
 
 def build_report(constants: LocalConstants, lambda_) -> StabilityReport:
     """Evaluate the Jacobian, the exact rate and both bounds at the model's constants."""

@@ -250,12 +250,16 @@ def cli_cases(tmp) -> list[CliCase]:
     ]:
         add(f"analyze-dist={spec}", an("gaussian", "--dist", spec, "--lambda", "0.5"), 2, m)
     add("analyze-dist-poisson-for-gamma", an("gamma", "--dist", "poisson:3", "--lambda", "0.5"), 2, r"(?i)data|> 0")
-    add("analyze-dist-norm-for-exponential", an("exponential", "--dist", "norm:0,1", "--lambda", "0.5"), 2, r"support in \[0, inf\)")
+    add(
+        "analyze-dist-norm-for-exponential",
+        an("exponential", "--dist", "norm:0,1", "--lambda", "0.5"),
+        2,
+        r"support in \[0, inf\)",
+    )
     for flag, v, m in [
         ("--d", "0", r"--d must be an integer >= 1"),
         ("--d", "1.5", r"--d"),
         ("--d", "nan", r"--d"),
-
         ("--seed", "-1", r"--seed"),
         ("--seed", "x", r"--seed"),
         ("--w1-points", "1", r"--w1-points"),
@@ -264,7 +268,12 @@ def cli_cases(tmp) -> list[CliCase]:
     ]:
         add(f"analyze{flag}={v}", an("gaussian", *d_ok, flag, v), 2, m)
     for v, m in [("1", r"--k must be an integer >= 2"), ("2.5", r"--k must be an integer")]:
-        add(f"analyze-categorical--k={v}", an("categorical", "--data", f["bern3.npy"], "--lambda", "0.5", "--k", v), 2, m)
+        add(
+            f"analyze-categorical--k={v}",
+            an("categorical", "--data", f["bern3.npy"], "--lambda", "0.5", "--k", v),
+            2,
+            m,
+        )
     add("analyze-gaussian-k", an("gaussian", *d_ok, "--k", "3"), 2, r"--k is not an option of model 'gaussian'")
     # options a numerical model does not take
     for model in ("student-t", "logistic", "laplace", "gaussian-numerical"):

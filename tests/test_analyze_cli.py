@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stability.analyze_cli import parse_dist
 from stability.cli import main
+from stability.cli.analyze import parse_dist
 
 
 def run(*args):

@@ -62,7 +62,7 @@ def test_cli_retrain_and_errors(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
     assert main([*args, "--quiet", "--resume"]) == 0
     assert main([*args[:-1], str(tmp_path / "x"), "--lambda", "-1"]) == 2
-    assert "lambda_ must be >= 0" in capsys.readouterr().err
+    assert "--lambda must be >= 0" in capsys.readouterr().err  # the flag, not the library name (issue 10)
     assert main([*args[:-1], str(tmp_path / "y"), "--device", "tpu9"]) == 2
     assert "device must be a torch device" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()

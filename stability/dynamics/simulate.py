@@ -229,6 +229,51 @@ class SimulationResult:
         q = np.quantile(x, [lo, 0.5, hi], axis=1, method="inverted_cdf")
         return Band(np.arange(x.shape[0]), mean, q[1], q[0], q[2], (lo, hi))
 
+    def table(self, generations: list[int] | None = None) -> list[dict]:
+        """Across-chain summary rows at ``generations`` (default: 0, 1, G/4, G/2, 3G/4 and G).
+
+        Each row: the generation, mean / median / 5% / 95% quantile across chains of the distance to the
+        data (``w2`` for the Gaussian, else ``error``), the median KL and the fraction of collapsed chains.
+
+        >>> r = simulate("poisson", n=20, lambda_=1.0, generations=4, chains=10, seed=0)
+        >>> [row["generation"] for row in r.table()], sorted(r.table()[0])[:3]
+        ([0, 1, 2, 3, 4], ['collapsed_fraction', 'error_mean', 'error_median'])
+        """
+        G = self.generations
+        if generations is None:
+            generations = sorted({0, 1, G // 4, G // 2, (3 * G) // 4, G} & set(range(G + 1)))
+        stat = "w2" if self.cov is not None else "error"
+        dist, kl = self.band(stat), self.band("kl")
+        frac = self.collapsed.mean(axis=1)
+        return [
+            {
+                "generation": int(g),
+                f"{stat}_mean": float(dist.mean[g]),
+                f"{stat}_median": float(dist.median[g]),
+                f"{stat}_q05": float(dist.lower[g]),
+                f"{stat}_q95": float(dist.upper[g]),
+                "kl_median": float(kl.median[g]),
+                "collapsed_fraction": float(frac[g]),
+            }
+            for g in generations
+        ]
+
+    def summary(self, generations: list[int] | None = None) -> str:
+        """A text table of :meth:`table`, headed by the settings."""
+        stat = "w2" if self.cov is not None else "error"
+        k = "n/a (replace)" if self.k is None else self.k
+        lines = [
+            f"{self.family} retraining, scheme {self.scheme}, method {self.method}: "
+            f"n={self.n}, k={k}, w={self.w:.4g}, {self.chains} chains",
+            f"{'gen':>6} {stat + ' mean':>12} {stat + ' median':>12} {'q05':>10} {'q95':>10}"
+            f" {'KL median':>11} {'collapsed':>9}",
+        ]
+        for row in self.table(generations):
+            keys = (f"{stat}_mean", f"{stat}_median", f"{stat}_q05", f"{stat}_q95", "kl_median")
+            vals = " ".join(f"{row[key]:>{w}.4g}" for key, w in zip(keys, (12, 12, 10, 10, 11), strict=True))
+            lines.append(f"{row['generation']:>6d} {vals} {row['collapsed_fraction']:>9.3f}")
+        return "\n".join(lines)
+
     def save(self, path) -> Path:
         """Write the arrays and settings to an ``.npz`` file and return the path written.
 

@@ -164,7 +164,10 @@ class RetrainResult:
     run_dir: Path
     rows: tuple
     resumed_from: dict
-    summary: str
+
+    def summary(self) -> str:
+        """A text table: per chain, each metric at generation 0 and at the last generation."""
+        return summary_table(self.rows)
 
     def series(self, chain: str, key: str) -> np.ndarray:
         """Metric ``key`` of ``chain`` for generations ``0..T`` as an array."""
@@ -441,7 +444,7 @@ def retrain(
     checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
     each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
     generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
-    Returns a :class:`RetrainResult` (its ``summary`` is the table the command line prints).
+    Returns a :class:`RetrainResult` (its ``summary()`` is the table the command line prints).
     """
     from tqdm.auto import tqdm
 
@@ -556,4 +559,4 @@ def retrain(
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
-    return RetrainResult(run_dir, tuple(rows), dict(last), summary_table(rows))
+    return RetrainResult(run_dir, tuple(rows), dict(last))

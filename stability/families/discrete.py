@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ..errors import check_memory
 from .._domains import check
+from ..errors import check_memory
 from .base import ExponentialFamily
 from .data import Moments, as_sample, is_scipy_distribution
 from .wasserstein import w1_integer

@@ -14,12 +14,13 @@ Data come from a file or a named distribution::
   ``gamma:2,0,0.5``, ``poisson:3``, ``bernoulli:0.3``; or ``mixture:w,m,s;w,m,s;...``, a
   one-dimensional Gaussian mixture given as (weight, mean, standard deviation) triples.
 
-``MODEL`` is any name registered with :func:`stability.register_model`; ``--d``, ``--k``,
-``--seed`` and ``--w1-points`` are passed to it when given.
+``MODEL`` is any name registered with :func:`stability.register_model`; ``--dim`` (old spelling
+``--d``), ``--k``, ``--seed`` and ``--w1-points`` are passed to it when given.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 from pathlib import Path
@@ -27,16 +28,17 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ._domains import check_seed
-from .cli import cli_value, jsonable
-from .errors import InputError
-from .families.data import GaussianMixture
-from .report import MODELS, analyze
+from .._domains import DOMAINS
+from .._jsonable import jsonable
+from ..errors import InputError
+from ..families.data import GaussianMixture
+from ..report import MODELS, analyze
+from ._options import add_dim, add_json, add_lambda, add_seed, integer
 
 __all__ = ["load_data", "parse_dist", "register"]
 
 
-def parse_dist(spec: str):
+def parse_dist(spec: str) -> GaussianMixture | stats.rv_continuous | stats.rv_discrete:
     """A distribution from ``NAME:ARGS`` (see the module docstring).
 
     >>> float(parse_dist("norm:1,2").mean())
@@ -114,33 +116,25 @@ def load_data(path: str) -> np.ndarray:
     raise InputError(f"--data: expected a .npy or .csv file, got {path}")
 
 
-def _cmd_analyze(args) -> int:
-    lam = cli_value("--lambda", args.lambda_, "lambda_")
+def _cmd_analyze(args: argparse.Namespace) -> int:
     data = load_data(args.data) if args.data is not None else parse_dist(args.dist)
-    options = {}
+    options = {"d": args.dim, "k": args.k, "seed": args.seed, "w1_points": args.w1_points}
+    options = {k: v for k, v in options.items() if v is not None}
     accepted = getattr(MODELS[args.model], "options", None)
-    for key, param in (("d", "d"), ("k", "k"), ("seed", None), ("w1_points", "w1_points")):
-        value = getattr(args, key)
-        if value is not None:
-            flag = "--" + key.replace("_", "-")
-            if accepted is not None and key not in accepted:
-                takes = ", ".join("--" + a.replace("_", "-") for a in accepted if a not in ("dim", "df"))
-                raise InputError(f"{flag} is not an option of model {args.model!r} (it takes {takes})")
-            if param:
-                options[key] = int(cli_value(flag, value, param))
-            else:
-                options[key] = int(check_seed(flag, value, allow_generator=False))
-    report = analyze(args.model, data, lam, **options)
+    flags = {"d": "--dim", "k": "--k", "seed": "--seed", "w1_points": "--w1-points"}
+    for key in options:
+        if accepted is not None and key not in accepted:
+            takes = ", ".join(flags[a] for a in accepted if a in flags) or "none"
+            raise InputError(f"{flags[key]} is not an option of model {args.model!r} (its options: {takes})")
+    report = analyze(args.model, data, args.lambda_, **options)
     if args.json:
         print(json.dumps(jsonable(report.to_dict())))
     else:
-        print(report)
-        for key, value in report.details.items():
-            print(f"  {key}: {value}")
+        print(report.summary())
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "analyze",
         help="exact local rate of retraining vs the paper's bounds for a model and data",
@@ -151,10 +145,18 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="a .npy or .csv file with a sample, shape (n,) or (n, d)")
     src.add_argument("--dist", help="NAME:ARGS, e.g. norm:0,1, gamma:2,0,0.5, 'mixture:0.5,-2,1;0.5,2,1'")
-    p.add_argument("--lambda", dest="lambda_", type=float, required=True, help="synthetic-to-real ratio, >= 0")
-    p.add_argument("--d", type=float, help="dimension (Gaussians; default: from the data)")
-    p.add_argument("--k", type=float, help="number of classes (categorical; default: from the data)")
-    p.add_argument("--seed", type=int, help="seed of any Monte Carlo / POT estimate (default 0)")
-    p.add_argument("--w1-points", dest="w1_points", type=float, help="POT sample size for eps in d >= 2")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_lambda(p, required=True)
+    add_dim(p, help="dimension (Gaussians; default: from the data)")
+    p.add_argument(
+        "--k", type=integer("--k", DOMAINS["k"]), help="number of classes (categorical; default: from the data)"
+    )
+    add_seed(p, help="seed of any Monte Carlo / POT estimate (default 0)")
+    p.add_argument(
+        "--w1-points",
+        dest="w1_points",
+        type=integer("--w1-points", DOMAINS["w1_points"]),
+        help="POT sample size for eps in d >= 2",
+    )
+    add_json(p, help="print one JSON object")
     p.set_defaults(func=_cmd_analyze)
+    return p
