@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        _say(None, "a command is required: " + ", ".join(m.rsplit(".", 1)[1] for m in COMMANDS))
         return 2
     command = args.command
     try:

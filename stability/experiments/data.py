@@ -185,7 +185,7 @@ def load_dataset(name: str, n: int | None = None, heldout: float = 0.2, seed=0) 
     if name in DATASETS_2D:
         size = round((1000 if n is None else n) / (1 - heldout))
         # the points, the split copies and the scaled tensors: about 6 float64 copies of (size, 2)
-        check_memory(6 * 16 * size, f"data set {name!r} with {size} points", "lower n (--n)")
+        check_memory(6 * 16 * size, f"the {name!r} data set with {size} points", "lower n (--n)")
         x = make_2d(name, size, rng)
         train, held = split(x, heldout, rng)
         if n is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..errors import InputError
+from ..errors import InputError, check_memory
 
 __all__ = ["GaussianMixture", "Moments", "as_sample", "check_real", "is_distribution", "is_scipy_distribution"]
 
@@ -27,6 +27,8 @@ __all__ = ["GaussianMixture", "Moments", "as_sample", "check_real", "is_distribu
 def as_sample(data, name: str = "data") -> np.ndarray:
     """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
     check_real(data, name)
+    # 8 bytes a number, and a few working copies (centring, statistics)
+    check_memory(8.0 * 8 * np.size(data), f"{name} with {np.size(data)} numbers", "use a smaller sample")
     try:
         x = np.asarray(data, dtype=float)
     except (TypeError, ValueError):
