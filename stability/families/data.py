@@ -21,14 +21,23 @@ from scipy import stats
 
 from ..errors import InputError, check_memory
 
-__all__ = ["GaussianMixture", "Moments", "as_sample", "check_real", "is_distribution", "is_scipy_distribution"]
+__all__ = [
+    "GaussianMixture",
+    "Moments",
+    "as_sample",
+    "check_real",
+    "data_size",
+    "is_distribution",
+    "is_scipy_distribution",
+]
 
 
 def as_sample(data, name: str = "data") -> np.ndarray:
     """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
     check_real(data, name)
+    size = data_size(data, name)
     # 8 bytes a number, and a few working copies (centring, statistics)
-    check_memory(8.0 * 8 * np.size(data), f"{name} with {np.size(data)} numbers", "use a smaller sample")
+    check_memory(8.0 * 8 * size, f"{name} with {size} numbers", "use a smaller sample")
     try:
         x = np.asarray(data, dtype=float)
     except (TypeError, ValueError):
@@ -44,6 +53,14 @@ def _describe(data) -> str:
     if isinstance(data, np.ndarray):
         return f"an array of dtype {data.dtype}"
     return type(data).__name__
+
+
+def data_size(data, name: str = "data") -> int:
+    """How many numbers ``data`` holds (before converting it), or an ``InputError`` for a ragged nest."""
+    try:
+        return int(np.size(data))
+    except ValueError:
+        raise InputError(f"{name} must be a rectangular array of numbers (rows of equal length)") from None
 
 
 def check_real(data, name: str = "data") -> None:

@@ -318,6 +318,7 @@ class Poisson(ExponentialFamily):
             return float("nan"), "undefined: data given by moments only"
         r = self.mean(theta)[0]
         model = stats.poisson(r)
+        lo, low_part = 0, 0.0
         if is_scipy_distribution(data):
             K = int(max(model.isf(TAIL), data.isf(TAIL))) + 1
             data_tail = float(data.expect(lambda x: x - K, lb=K + 1)) if data.sf(K) > 0 else 0.0
@@ -327,11 +328,16 @@ class Poisson(ExponentialFamily):
             K = int(max(model.isf(TAIL), x.max())) + 1
             data_tail = 0.0
             xs = np.sort(x)
+            # below the sample's minimum F_data = 0: sum_{k < lo} F_model(k) = E[(lo - Y)_+] exactly,
+            # = lo P(Y <= lo - 1) - r P(Y <= lo - 2), so the sum starts where the masses are
+            lo = int(max(0.0, min(model.ppf(TAIL) - 1, xs[0])))
+            if lo > 0:
+                low_part = max(0.0, lo * model.cdf(lo - 1) - r * model.cdf(lo - 2))
 
             def cdf_data(k):
                 return np.searchsorted(xs, k, side="right") / xs.size
 
         # E[(Y - K)_+] = r P(Y >= K) - K P(Y > K) for Y ~ Poisson(r)
         model_tail = max(0.0, r * model.sf(K - 1) - K * model.sf(K))
-        v, bound = w1_integer(cdf_data, model.cdf, 0, K, data_tail + model_tail)
-        return v, f"exact sum of |F_data(k) - F_model(k)| over k < {K}; omitted tail <= {bound:.1e}"
+        v, bound = w1_integer(cdf_data, model.cdf, lo, K, data_tail + model_tail)
+        return v + low_part, f"exact sum of |F_data(k) - F_model(k)| over k < {K}; omitted tail <= {bound:.1e}"

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from .._domains import check
+from ..errors import check_memory
 from ..report import LocalConstants
 from .base import ExponentialFamily
 from .data import GaussianMixture, Moments, as_sample, is_scipy_distribution
@@ -56,9 +57,14 @@ def _check_spd_cov(name: str, cov: np.ndarray, what: str) -> np.ndarray:
 
 
 class _GaussianBase(ExponentialFamily):
+    _full_covariance = True
+
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
         self.d = int(check("d", d))
+        p = self.d + self.d * (self.d + 1) // 2 if self._full_covariance else 2 * self.d
+        # the Fisher information is p x p; a few such matrices live at once
+        check_memory(8.0 * 4 * p * p, f"a {self.name} family in d = {self.d} ({p} parameters)", "lower d (--dim)")
 
     # ---- data
     def check_sample(self, x) -> np.ndarray:
@@ -327,6 +333,7 @@ class GaussianDiag(_GaussianBase):
     """
 
     name = "gaussian-diag"
+    _full_covariance = False
 
     @property
     def dim(self) -> int:

@@ -68,11 +68,12 @@ def data_kind(data) -> str:
 
 def _samples(data) -> np.ndarray:
     from ..errors import check_memory
-    from ..families.data import check_real
+    from ..families.data import check_real, data_size
 
     raw = data.detach().numpy() if isinstance(data, torch.Tensor) else data
     check_real(raw)
-    check_memory(8.0 * 8 * np.size(raw), f"data with {np.size(raw)} numbers", "use a smaller sample")
+    size = data_size(raw)
+    check_memory(8.0 * 8 * size, f"data with {size} numbers", "use a smaller sample")
     try:
         x = np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
