@@ -133,7 +133,7 @@ def classify(err: BaseException) -> tuple[int, str] | None:
     >>> classify(InputError("--n must be an integer >= 2, got 1"))
     (2, '--n must be an integer >= 2, got 1')
     >>> classify(FileNotFoundError(2, "No such file or directory", "x.npz"))
-    (1, "cannot access 'x.npz': No such file or directory")
+    (1, "[Errno 2] No such file or directory: 'x.npz'")
     >>> classify(KeyError("x")) is None
     True
     """
@@ -146,9 +146,7 @@ def classify(err: BaseException) -> tuple[int, str] | None:
         return 2, first
     if isinstance(err, MemoryError):
         return 1, f"out of memory ({first}): use smaller sizes"
-    if isinstance(err, OSError):
-        if err.filename is not None and err.strerror:
-            return 1, f"cannot access {str(err.filename)!r}: {err.strerror}"
+    if isinstance(err, OSError):  # its message names the file: "[Errno 2] No such file or directory: 'x'"
         return 1, first
     if isinstance(err, ImportError):  # a missing optional package: its message names the extra
         return 1, first

@@ -111,7 +111,7 @@ def _read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise InputError(
             f"data file {str(path)!r} is not an image file "
-            "(an .npz with 'images', an .npy or an unsigned-byte IDX file)"
+            "(an .npz with 'images', an .npy or an unsigned-byte IDX file: bad magic number)"
         )
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
@@ -130,7 +130,7 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     if not path.is_file():
         raise InputError(
-            f"data {str(path)!r} is neither a data set nor an existing file (give {', '.join(DATASETS_2D)}, "
+            f"data {str(path)!r} does not exist as a data set or a file (give {', '.join(DATASETS_2D)}, "
             "digits or an image file)"
         )
     labels = None
@@ -155,6 +155,7 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputError(f"data file {str(path)!r} cannot be read as {kinds}: {first}") from None
     if not isinstance(images, np.ndarray) or images.dtype.kind not in "biuf":
         raise InputError(f"data file {str(path)!r} must hold numbers, got {getattr(images, 'dtype', type(images))}")
+    if path.suffix not in (".npz", ".npy"):
         sibling = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
         if sibling != path and sibling.is_file():
             labels = _read_idx(sibling)

@@ -84,7 +84,7 @@ def chain_label(value) -> str:
         raise InputError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
     if not math.isfinite(lam):
         raise InputError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
-    return f"{float(check('lambda', lam, Interval(0.0))):g}"
+    return f"{float(check('lambda_', lam, Interval(0.0))):g}"
 
 
 def parse_chain(label: str) -> tuple[str, float]:
