@@ -71,3 +71,16 @@ def test_api_invalid_input(case):
     with pytest.raises(case.exc, match=case.match) as info:
         case.call()
     assert "\n" not in str(info.value)
+
+
+def test_flow_parameters_refuses_an_unknown_chain(tmp_path):
+    """It used to return generation 0 for any chain name."""
+    import json
+
+    from stability.experiments import flow_parameters
+    from stability.experiments.runs import config_hash
+
+    config = {"lambdas": ["0.5", "replace"]}
+    (tmp_path / "config.json").write_text(json.dumps({"config": config, "hash": config_hash(config)}))
+    with pytest.raises(ValueError, match=r"chain must be one of \['0.5', 'replace'\].*got 'no-such-chain'"):
+        flow_parameters(tmp_path, "no-such-chain")
