@@ -10,6 +10,7 @@ log-likelihood at :math:`\theta^*`, :math:`L` Lipschitz constant of
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._domains import broadcast, check, check_choice, scalar_or_array
 
@@ -26,7 +27,7 @@ def _common(lambda_, eps, alpha, L):
     return broadcast(lambda_=lam, eps=e, alpha=a, L=ell)
 
 
-def bound(lambda_, eps, alpha=1.0, L=1.0):
+def bound(lambda_: ArrayLike, eps: ArrayLike, alpha: ArrayLike = 1.0, L: ArrayLike = 1.0) -> float | np.ndarray:
     r"""Contraction factor of Theorem 1 (Bertrand et al. 2024).
 
     .. math:: \rho_{paper}(\lambda, \varepsilon)
@@ -64,7 +65,7 @@ def bound(lambda_, eps, alpha=1.0, L=1.0):
     return scalar_or_array(rho, lambda_, eps, alpha, L)
 
 
-def sharp_bound(lambda_, eps, alpha=1.0, L=1.0):
+def sharp_bound(lambda_: ArrayLike, eps: ArrayLike, alpha: ArrayLike = 1.0, L: ArrayLike = 1.0) -> float | np.ndarray:
     r"""Sharper contraction factor of Ferbach et al. (2024, Thm 2.2).
 
     .. math:: \rho_{sharp}(\lambda, \varepsilon)
@@ -100,7 +101,7 @@ def sharp_bound(lambda_, eps, alpha=1.0, L=1.0):
     return scalar_or_array(rho, lambda_, eps, alpha, L)
 
 
-def max_lambda(eps, alpha=1.0, L=1.0, form: str = "paper"):
+def max_lambda(eps: ArrayLike, alpha: ArrayLike = 1.0, L: ArrayLike = 1.0, form: str = "paper") -> float | np.ndarray:
     r"""Supremum of the ratios :math:`\lambda` for which the chosen bound guarantees contraction.
 
     Contraction is guaranteed exactly for :math:`0 \le \lambda <` ``max_lambda``:
@@ -134,7 +135,16 @@ def max_lambda(eps, alpha=1.0, L=1.0, form: str = "paper"):
     return scalar_or_array(out, eps, alpha, L)
 
 
-def finite_sample_bound(t, lambda_, eps, stat_err, init_err, alpha=1.0, L=1.0, form: str = "paper"):
+def finite_sample_bound(
+    t: ArrayLike,
+    lambda_: ArrayLike,
+    eps: ArrayLike,
+    stat_err: ArrayLike,
+    init_err: ArrayLike,
+    alpha: ArrayLike = 1.0,
+    L: ArrayLike = 1.0,
+    form: str = "paper",
+) -> float | np.ndarray:
     r"""Theorem 2 of Bertrand et al. (2024): distance of finite-sample iterates to :math:`\theta^*`.
 
     With probability at least :math:`(1-\delta)^t`,

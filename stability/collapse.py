@@ -15,6 +15,7 @@ In :math:`d` dimensions :math:`\log\det\Sigma_t` is a random walk whose drift
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
 from ._domains import broadcast, check, check_choice, scalar_or_array
@@ -46,7 +47,7 @@ def _log_c4(n_: np.ndarray) -> np.ndarray:
     return np.where(small, direct, series)
 
 
-def c4(n):
+def c4(n: ArrayLike) -> float | np.ndarray:
     r"""The bias constant :math:`c_4(n) = \sqrt{2/(n-1)}\,\Gamma(n/2)/\Gamma((n-1)/2)`.
 
     :math:`E[s] = c_4(n)\sigma` for the unbiased sample standard deviation :math:`s` of :math:`n`
@@ -74,7 +75,9 @@ def _per_step_sigma(n_, estimator):
     return c if estimator == "unbiased" else c * np.sqrt((n_ - 1.0) / n_)
 
 
-def expected_sigma(t, n, sigma0=1.0, estimator: str = "unbiased"):
+def expected_sigma(
+    t: ArrayLike, n: ArrayLike, sigma0: ArrayLike = 1.0, estimator: str = "unbiased"
+) -> float | np.ndarray:
     r""":math:`E[\sigma_t]` after ``t`` purely synthetic generations of ``n`` samples (1-D).
 
     ``unbiased``: :math:`c_4(n)^t\sigma_0`; ``mle``: :math:`(c_4(n)\sqrt{(n-1)/n})^t\sigma_0`.
@@ -94,7 +97,9 @@ def expected_sigma(t, n, sigma0=1.0, estimator: str = "unbiased"):
     return scalar_or_array(out, t, n, sigma0)
 
 
-def expected_variance(t, n, sigma0=1.0, estimator: str = "unbiased"):
+def expected_variance(
+    t: ArrayLike, n: ArrayLike, sigma0: ArrayLike = 1.0, estimator: str = "unbiased"
+) -> float | np.ndarray:
     r""":math:`E[\sigma^2_t]`: :math:`\sigma_0^2` (unbiased) or :math:`((n-1)/n)^t\sigma_0^2` (MLE).
 
     Examples
@@ -114,7 +119,7 @@ def expected_variance(t, n, sigma0=1.0, estimator: str = "unbiased"):
     return scalar_or_array(out, t, n, sigma0)
 
 
-def log_det_drift(n, d=1, estimator: str = "unbiased"):
+def log_det_drift(n: ArrayLike, d: ArrayLike = 1, estimator: str = "unbiased") -> float | np.ndarray:
     r"""Per-generation drift :math:`E[\log\det\Sigma_{t+1} - \log\det\Sigma_t]` (purely synthetic).
 
     With :math:`W \sim \mathrm{Wishart}_d(I, n-1)` and

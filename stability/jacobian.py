@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._domains import check
@@ -82,7 +83,7 @@ def _pair(A, B) -> tuple[np.ndarray, np.ndarray]:
     return A, B
 
 
-def generalized_eigenvalues(A, B) -> np.ndarray:
+def generalized_eigenvalues(A: ArrayLike, B: ArrayLike) -> np.ndarray:
     r"""Generalised eigenvalues :math:`\gamma` of :math:`B v = \gamma A v`, ascending, clipped at 0.
 
     Negative values of order rounding (B is only semi-definite) are set to zero.
@@ -100,7 +101,7 @@ def _rate(gamma: np.ndarray, lam: float) -> np.ndarray:
     return lam * gamma / (1.0 + lam * gamma)
 
 
-def fixed_point_jacobian(A, B, lambda_) -> np.ndarray:
+def fixed_point_jacobian(A: ArrayLike, B: ArrayLike, lambda_: float) -> np.ndarray:
     r""":math:`J = \lambda(A+\lambda B)^{-1}B` by a Cholesky solve (no explicit inverse).
 
     :math:`\lambda = \infty` gives the limit :math:`V\,\mathrm{diag}(1_{\gamma_i>0})V^\top A` (the
@@ -121,7 +122,7 @@ def fixed_point_jacobian(A, B, lambda_) -> np.ndarray:
     return linalg.cho_solve(factor, lam * B)
 
 
-def rate_exact(A, B, lambda_) -> float:
+def rate_exact(A: ArrayLike, B: ArrayLike, lambda_: float) -> float:
     r"""Exact local contraction rate :math:`\lambda\gamma_{max}/(1+\lambda\gamma_{max})`.
 
     Below one for every finite :math:`\lambda`; one at :math:`\lambda=\infty` unless :math:`B = 0`.
@@ -167,7 +168,7 @@ class JacobianAnalysis:
     alpha: float
 
 
-def analyze_jacobian(A, B, lambda_) -> JacobianAnalysis:
+def analyze_jacobian(A: ArrayLike, B: ArrayLike, lambda_: float) -> JacobianAnalysis:
     """Jacobian, generalised spectrum, exact rate and norms for the pair (A, B) at ``lambda_``.
 
     >>> r = analyze_jacobian(np.diag([1.0, 4.0]), np.diag([2.0, 4.0]), 1.0)

@@ -111,7 +111,7 @@ class StabilityReport:
         return "\n".join([str(self), *(f"  {key}: {value}" for key, value in self.details.items())])
 
 
-def build_report(constants: LocalConstants, lambda_) -> StabilityReport:
+def build_report(constants: LocalConstants, lambda_: float) -> StabilityReport:
     """Evaluate the Jacobian, the exact rate and both bounds at the model's constants."""
     lam = float(check("lambda_", lambda_))
     if constants.basis is None:
@@ -156,7 +156,7 @@ def register_model(name: str, factory: Callable[..., StabilityModel]) -> None:
     MODELS[name] = factory
 
 
-def analyze(model, data, lambda_, **options) -> StabilityReport:
+def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: Any) -> StabilityReport:
     """Analyse retraining of ``model`` on ``data`` at ratio ``lambda_``.
 
     ``model`` is a registered name (see :data:`MODELS`) or an object with

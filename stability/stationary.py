@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._domains import check
@@ -90,7 +91,7 @@ class StationaryLaw:
         return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
 
-def stationary(A, B, lambda_, n, *, k=None) -> StationaryLaw:
+def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | None = None) -> StationaryLaw:
     r"""Stationary law of finite-sample retraining around :math:`\theta^*` (THEORY.md §9).
 
     :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))\,V^\top` solves

@@ -12,6 +12,8 @@ from stability.experiments import load_dataset, make_model, parameter_vector
 from stability.experiments.analysis import FlowLikelihood
 from stability.experiments.loop import _fit
 
+pytestmark = pytest.mark.slow  # trains flows: minutes on 2 cores (make test-fast skips it)
+
 LAM = 0.5
 
 

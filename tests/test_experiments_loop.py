@@ -50,6 +50,7 @@ def test_training_set_per_scheme(tmp_path, monkeypatch):
     assert sizes[0][0] and not any(c for c, _ in sizes[1:])  # only pretraining is annealed
 
 
+@pytest.mark.slow
 def test_cli_retrain_and_errors(tmp_path, capsys):
     out = tmp_path / "cli"
     args = ["retrain", "--model", "flow", "--data", "moons", "--profile", "tiny", "--lambda", "0", "replace"]
@@ -68,6 +69,7 @@ def test_cli_retrain_and_errors(tmp_path, capsys):
     assert not (tmp_path / "y").exists()
 
 
+@pytest.mark.slow
 def test_smoke_quick_profile_direction(tmp_path):
     """Flow on moons, n = 200, six generations: replace drifts away, lambda = 0 stays put.
 
@@ -90,6 +92,7 @@ def test_smoke_quick_profile_direction(tmp_path):
     assert abs(nll0[-1] - nll0[0]) < 0.3
 
 
+@pytest.mark.slow
 def test_image_file_run_mnist_sized(tmp_path):
     """The MNIST path on CPU at toy size: 28x28 images from an .npz, the U-Net DDPM, image metrics."""
     import numpy as np

@@ -52,6 +52,7 @@ def test_prdc_identical_sets_and_param_distance():
     assert param_distance(torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0])) == 5.0
 
 
+@pytest.mark.slow
 def test_feature_net_trained_once_then_cached(tmp_path):
     from stability.experiments.data import load_dataset
 

@@ -15,6 +15,8 @@ import torch
 from stability.experiments import CheckpointError, default_config, flow_parameters, load_model, read_metrics, retrain
 from stability.experiments.runs import atomic_write_text, checkpoint_path
 
+pytestmark = pytest.mark.slow  # trains flows: minutes on 2 cores (make test-fast skips it)
+
 ROOT = Path(__file__).parent.parent
 
 # A few seconds of work split in many generations, so that a kill lands inside one.

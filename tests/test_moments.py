@@ -45,6 +45,7 @@ def test_gaussian_moments_match_simulation(scheme, estimator):
         assert _z(r.cov[g], p.expected_cov[g]) < Z
 
 
+@pytest.mark.slow
 def test_stationary_variance_of_the_mean_fixed_real():
     """After 40 rounds with w = 1/2 the moments are stationary to ~w^40; compare with the linear solve."""
     kw = dict(n=10, lambda_=1.0, data=DATA)

@@ -14,6 +14,7 @@ def student():
     return Retraining(StudentT(5.0), stats.norm(0.0, 1.0))
 
 
+@pytest.mark.slow
 def test_small_radii_converge_and_steps_follow_the_rate(student):
     r = basin_radius(student, 0.5, [1e-3, 1e-1], n_directions=2, tol=1e-9)
     assert r.radius == pytest.approx(1e-1) and r.converged.all()
@@ -22,6 +23,7 @@ def test_small_radii_converge_and_steps_follow_the_rate(student):
     assert np.all(r.steps[0] >= 12) and np.all(r.steps <= r.max_steps)
 
 
+@pytest.mark.slow
 def test_a_far_start_outside_the_basin_is_reported():
     # a start 30 away in (logit pi, means, log-scales) has a component scale of order e^(+-10) or a
     # weight of order e^(-10): retraining does not come back to this theta* within 40 steps, while

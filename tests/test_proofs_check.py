@@ -83,6 +83,7 @@ def test_register_rejects_bad_declarations():
         register("x", "§0", "symbolic")(lambda: Outcome(True, ""))
 
 
+@pytest.mark.slow
 def test_expect_zero_falls_back_visibly_and_can_fail():
     from proofs_check._util import expect_zero
 
@@ -99,6 +100,7 @@ def test_expect_zero_falls_back_visibly_and_can_fail():
 # ---------------------------------------------------------------- planted errors, per result
 
 
+@pytest.mark.slow
 def test_fixed_point_fails_on_a_wrong_map(monkeypatch):
     obj, G = fixed_point.gaussian_map()
     lam = proofs_check.models.syms.lam
@@ -106,6 +108,7 @@ def test_fixed_point_fails_on_a_wrong_map(monkeypatch):
     assert not status("fixed_point.gaussian_fixed_point").passed
 
 
+@pytest.mark.slow
 def test_fixed_point_fails_on_a_wrong_log_partition(monkeypatch):
     fams = fixed_point._families()
     name, th, A, mean = fams[0]
@@ -114,6 +117,7 @@ def test_fixed_point_fails_on_a_wrong_log_partition(monkeypatch):
     assert not out.passed and "Poisson: E_θ[T] - A'(θ)" in out.detail.split(";")[0]
 
 
+@pytest.mark.slow
 def test_jacobian_checks_fail_on_a_wrong_factor(monkeypatch):
     real = tk_jacobian.fixed_point_jacobian
     monkeypatch.setattr(tk_jacobian, "fixed_point_jacobian", lambda A, B, lam: 0.99 * real(A, B, lam))
@@ -193,6 +197,7 @@ def test_theorem1_sharp_threshold_fails_on_a_missing_factor(monkeypatch):
     assert not status("theorem1.toolkit_sharp").passed
 
 
+@pytest.mark.slow
 def test_theorem1_ordering_and_kr_chain_fail_on_a_too_small_sharp_bound(monkeypatch):
     real = bounds.sharp_bound
     monkeypatch.setattr(bounds, "sharp_bound", lambda *a, **k: 0.6 * real(*a, **k))
@@ -257,12 +262,14 @@ def test_collapse_fails_on_a_missing_log2_term(monkeypatch):
     assert not status("collapse.bartlett_monte_carlo").passed
 
 
+@pytest.mark.slow
 def test_collapse_symbolic_fails_on_a_wrong_chi2_moment(monkeypatch):
     m = collapse._chi2_moments()
     monkeypatch.setattr(collapse, "_chi2_moments", lambda: (m[0], m[1], m[2] + sp.log(2)))
     assert not status("collapse.log_det_drift").passed
 
 
+@pytest.mark.slow
 def test_gaussian_recursions_fail_on_a_missing_term(monkeypatch):
     def update(m_hat, S_hat, ybar, S_y, w=gaussian_recursions.W):
         return (1 - w) * m_hat + w * ybar, (1 - w) * S_hat + w * S_y  # planted: no w(1-w)(ȳ-m̂)(ȳ-m̂)ᵀ
@@ -284,6 +291,7 @@ def test_gaussian_recursions_monte_carlo_fails_on_a_missing_term(monkeypatch):
     assert not status("gaussian_recursions.naive_refit_monte_carlo").passed
 
 
+@pytest.mark.slow
 def test_families_fail_on_a_wrong_fisher(monkeypatch):
     from stability.families import Poisson
 
@@ -308,6 +316,7 @@ def test_families_fail_on_a_wrong_rate(monkeypatch):
     assert not status("families.jacobian_constants").passed
 
 
+@pytest.mark.slow
 def test_simulator_recursion_check_fails_on_a_missing_term(monkeypatch):
     real = gaussian_recursions.unconditional_recursion
 

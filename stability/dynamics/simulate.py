@@ -345,7 +345,7 @@ def simulate(
     data: dict | None = None,
     init: dict | None = None,
     dim: int | None = None,
-    seed=None,
+    seed: int | np.random.Generator | None = None,
     progress: bool = False,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.

@@ -94,17 +94,17 @@ class Theorem2Check:
 
 def theorem2_check(
     *,
-    n,
-    lambda_,
-    delta,
-    generations,
-    chains,
-    dim=1,
-    sigma=1.0,
-    init_err=1.0,
-    scheme="fixed-real",
-    stat_err=None,
-    seed=None,
+    n: int,
+    lambda_: float,
+    delta: float,
+    generations: int,
+    chains: int,
+    dim: int = 1,
+    sigma: float = 1.0,
+    init_err: float = 1.0,
+    scheme: str = "fixed-real",
+    stat_err: float | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> Theorem2Check:
     r"""Simulate the known-variance Gaussian chains and count violations of Theorem 2.
 

@@ -3,7 +3,8 @@
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
 (:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`), resumable run directories
 (:mod:`.runs`) and a trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
-Needs torch and the ``experiments`` extra (zuko, POT, scikit-learn, prdc, tqdm).
+Needs the ``experiments`` extra (zuko, scikit-learn, prdc): ``pip install 'stability[experiments]'``;
+a missing one raises ``ImportError`` naming it when first used.
 Names are imported on first use (PEP 562), so the command line does not import torch to start.
 """
 
@@ -42,6 +43,8 @@ _WHERE = {
     "RetrainResult": "loop",
     "chain_label": "loop",
     "default_config": "loop",
+    "flow_parameters": "loop",
+    "load_model": "loop",
     "retrain": "loop",
     "summary_table": "loop",
     "DDPM": "models",
@@ -49,8 +52,6 @@ _WHERE = {
     "make_model": "models",
     "parameter_vector": "models",
     "CheckpointError": "runs",
-    "flow_parameters": "runs",
-    "load_model": "runs",
     "load_samples": "runs",
     "read_metrics": "runs",
 }

@@ -134,7 +134,7 @@ class FlowLikelihood(LikelihoodModel):
         return self._full0.index_put((self._idx,), theta)
 
     def free_theta(self, full) -> np.ndarray:
-        """The free entries of a full parameter vector (e.g. from :func:`~.runs.flow_parameters`), ``(..., d)``."""
+        """The free entries of a full parameter vector (e.g. from :func:`~.loop.flow_parameters`), ``(..., d)``."""
         return np.asarray(full, dtype=float)[..., self.free_mask]
 
     def log_prob(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

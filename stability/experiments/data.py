@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .._domains import Interval, check, check_choice
+from .._optional import require
 from ..errors import InputError, check_memory
 
 __all__ = ["DATASETS_2D", "Dataset", "load_dataset", "load_images", "make_2d", "split"]
@@ -73,8 +74,8 @@ def make_2d(name: str, size: int, seed=0) -> np.ndarray:
     size = int(check("size", size, Interval(1, integer=True)))
     rng = _rng(seed)
     if name in ("moons", "circles"):
-        from sklearn.datasets import make_circles, make_moons
-
+        datasets = require("sklearn.datasets", f"the {name} data set")
+        make_circles, make_moons = datasets.make_circles, datasets.make_moons
         state = int(rng.integers(2**31 - 1))
         if name == "moons":
             x, _ = make_moons(size, noise=_NOISE[name], random_state=state)
@@ -195,9 +196,7 @@ def load_dataset(name: str, n: int | None = None, heldout: float = 0.2, seed=0) 
         to = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
         return Dataset(name, "2d", to(train), to(held))
     if name == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
+        bunch = require("sklearn.datasets", "the digits data set").load_digits()
         images, labels, scale = bunch.images, bunch.target, 16.0  # values 0..16
     else:
         (images, labels), scale = load_images(name), 255.0

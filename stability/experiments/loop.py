@@ -61,6 +61,8 @@ __all__ = [
     "build_model",
     "chain_label",
     "default_config",
+    "flow_parameters",
+    "load_model",
     "parse_chain",
     "retrain",
     "summary_table",
@@ -560,3 +562,33 @@ def retrain(
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
     return RetrainResult(run_dir, tuple(rows), dict(last))
+
+
+# Loading trained models needs the config and the model builder above, so it lives here, not in
+# runs (which only reads and writes files): runs -> loop would close an import cycle.
+def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
+    """The model of ``chain`` at ``generation`` from a run directory, in eval mode."""
+    blob_cfg = read_config(run_dir)
+    cfg = RetrainConfig(**blob_cfg["config"])
+    blob = load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)
+    model = build_model(cfg, tuple(blob["shape"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()
+
+
+def flow_parameters(run_dir, chain: str) -> np.ndarray:
+    """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
+
+    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
+    last generation present, so a run in progress gives the generations done so far.
+    """
+    lambdas = read_config(run_dir)["config"].get("lambdas", [])
+    if chain is not None and chain not in lambdas:
+        raise ValueError(f"chain must be one of {lambdas} (the run's lambdas) or None (pretraining), got {chain!r}")
+    thetas, g = [], 0
+    while checkpoint_path(run_dir, chain, g).is_file() and (chain is not None or g == 0):
+        thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
+        g += 1
+    if not thetas:
+        raise ValueError(f"run_dir {str(run_dir)!r} has no checkpoints")
+    return np.stack(thetas)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .._domains import Interval, check
+from .._optional import require
 
 __all__ = [
     "FeatureNet",
@@ -104,8 +105,7 @@ def prdc_metrics(real_features, fake_features, nearest_k: int = 5) -> dict[str, 
     import contextlib
     import io
 
-    from prdc import compute_prdc
-
+    compute_prdc = require("prdc", "precision / recall / density / coverage").compute_prdc
     with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
         out = compute_prdc(np.asarray(real_features), np.asarray(fake_features), nearest_k=int(nearest_k))
     return {k: float(v) for k, v in out.items()}

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .._domains import Interval, check, check_choice
+from .._optional import require
 
 __all__ = [
     "DDPM",
@@ -54,8 +55,7 @@ class Flow(nn.Module):
 
     def __init__(self, shape, transforms: int = 3, hidden=(64, 64), bins: int = 8, dequantize: float = 0.0):
         super().__init__()
-        import zuko
-
+        zuko = require("zuko", "normalizing flows")
         self.shape = tuple(shape)
         self.dequantize = float(check("dequantize", dequantize, Interval(0.0)))
         features = math.prod(self.shape)

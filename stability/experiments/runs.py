@@ -24,7 +24,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import CorruptRunError
@@ -36,9 +35,7 @@ __all__ = [
     "atomic_write_text",
     "checkpoint_path",
     "config_hash",
-    "flow_parameters",
     "load_checkpoint",
-    "load_model",
     "load_samples",
     "read_config",
     "read_metrics",
@@ -161,39 +158,7 @@ def read_metrics(run_dir) -> list[dict]:
     return sort_rows(rows, read_config(run_dir)["config"]["lambdas"])
 
 
-def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
-    """The model of ``chain`` at ``generation`` from a run directory, in eval mode."""
-    from .loop import RetrainConfig, build_model
-
-    blob_cfg = read_config(run_dir)
-    cfg = RetrainConfig(**blob_cfg["config"])
-    blob = load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)
-    model = build_model(cfg, tuple(blob["shape"]))
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval()
-
-
 def load_samples(run_dir, chain: str, generation: int) -> torch.Tensor:
     """The (up to 512) model samples stored with a checkpoint, for scatter plots and image grids."""
     blob_cfg = read_config(run_dir)
     return load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)["samples"]
-
-
-def flow_parameters(run_dir, chain: str) -> np.ndarray:
-    """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
-
-    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
-    last generation present, so a run in progress gives the generations done so far.
-    """
-    from .models import parameter_vector
-
-    lambdas = read_config(run_dir)["config"].get("lambdas", [])
-    if chain is not None and chain not in lambdas:
-        raise ValueError(f"chain must be one of {lambdas} (the run's lambdas) or None (pretraining), got {chain!r}")
-    thetas, g = [], 0
-    while checkpoint_path(run_dir, chain, g).is_file() and (chain is not None or g == 0):
-        thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
-        g += 1
-    if not thetas:
-        raise ValueError(f"run_dir {str(run_dir)!r} has no checkpoints")
-    return np.stack(thetas)

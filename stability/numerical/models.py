@@ -26,6 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..report import LocalConstants
+
 __all__ = [
     "Bernoulli",
     "Categorical",
@@ -66,7 +68,7 @@ class LikelihoodModel:
     def initial_theta(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def local_constants(self, data, **options):
+    def local_constants(self, data, **options) -> LocalConstants:
         """θ*, A, B, α, L, ε for ``data`` (see :func:`stability.numerical.constants.local_constants`)."""
         from .constants import local_constants
 
@@ -85,16 +87,16 @@ class _LocationScale(LikelihoodModel):
     def log_f(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         mu, log_s = theta[0], theta[1]
         z = (x[:, 0] - mu) * torch.exp(-log_s)
         return self.log_f(z) - log_s
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.array([m[0], math.log(max(s[0], 1e-300))])
 
-    def standardize(self, c, s):
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
         """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
 
         Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
@@ -119,10 +121,10 @@ class StudentT(_LocationScale):
         nu = self.df
         self._const = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return self._const - (self.df + 1) / 2 * torch.log1p(z * z / self.df)
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         """Inverse-CDF draws (one uniform per point from ``generator``)."""
         from scipy import stats
 
@@ -145,7 +147,7 @@ class Laplace(_LocationScale):
     name = "laplace"
     smooth = False
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return -math.log(2.0) - torch.abs(z)
 
 
@@ -157,10 +159,10 @@ class Logistic(_LocationScale):
 
     name = "logistic"
 
-    def log_f(self, z):
+    def log_f(self, z) -> torch.Tensor:
         return -z - 2 * torch.nn.functional.softplus(-z)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.array([m[0], math.log(max(s[0], 1e-300) * math.sqrt(3) / math.pi)])
 
@@ -191,7 +193,7 @@ class GaussianMixture(LikelihoodModel):
         k = self.data_dim
         return theta[0], theta[1 : 1 + k], theta[1 + k : 1 + 2 * k], theta[1 + 2 * k], theta[2 + 2 * k]
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         a, m1, m2, ls1, ls2 = self._unpack(theta)
         k = self.data_dim
         c = -0.5 * k * math.log(2 * math.pi)
@@ -201,7 +203,7 @@ class GaussianMixture(LikelihoodModel):
         lq = torch.nn.functional.logsigmoid(-a)
         return torch.logsumexp(torch.stack([lp + l1, lq + l2]), 0)  # (logaddexp has NaN second derivatives far out)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         # split along the first principal axis at the weighted mean
         m, s = _wmean_std(x, w)
         xc = x - m
@@ -226,7 +228,7 @@ class GaussianMixture(LikelihoodModel):
         t1 = min(max(t1, 1e-3), 1 - 1e-3)
         return np.concatenate([[math.log(t1 / (1 - t1))], m1, m2, [math.log(s1), math.log(s2)]])
 
-    def standardize(self, c, s):
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
         """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
 
         Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
@@ -235,7 +237,7 @@ class GaussianMixture(LikelihoodModel):
         o = np.concatenate([[0.0], c, c, [math.log(s), math.log(s)]])
         return o, np.diag(np.concatenate([[1.0], np.full(2 * k, s), [1.0, 1.0]]))
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         a, m1, m2, ls1, ls2 = self._unpack(theta)
         first = torch.rand(n, generator=generator, dtype=DTYPE) < torch.sigmoid(a)
         z = torch.randn(n, self.data_dim, generator=generator, dtype=DTYPE)
@@ -263,17 +265,17 @@ class ProductStudentT(LikelihoodModel):
         self.n_params = 2 * dim
         self._t = StudentT(df)
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         k = self.data_dim
         mu, ls = theta[:k], theta[k:]
         z = (x - mu) * torch.exp(-ls)
         return (self._t.log_f(z) - ls).sum(-1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.concatenate([m, np.log(s)])
 
-    def standardize(self, c, s):
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
         """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
 
         Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
@@ -281,7 +283,7 @@ class ProductStudentT(LikelihoodModel):
         k = self.data_dim
         return np.concatenate([c, np.full(k, math.log(s))]), np.diag(np.concatenate([np.full(k, s), np.ones(k)]))
 
-    def sample(self, theta, n, generator):
+    def sample(self, theta, n, generator) -> torch.Tensor:
         from scipy import stats
 
         k = self.data_dim
@@ -319,10 +321,10 @@ class FunctionModel(LikelihoodModel):
         if sample is not None:
             self.sample = sample
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return self._log_prob(theta, x)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return self.theta0.copy()
 
 
@@ -348,17 +350,17 @@ class Gaussian(_ExpFamily):
     name = "gaussian-numerical"
     n_params = 2
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return -(eta[0] ** 2) / (4 * eta[1]) - 0.5 * torch.log(-2 * eta[1])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         x = x[:, 0]
         return theta[0] * x + theta[1] * x * x - self.log_partition(theta) - 0.5 * math.log(2 * math.pi)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return np.stack([x[:, 0], x[:, 0] ** 2], 1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         v = max(s[0] ** 2, 1e-300)
         return np.array([m[0] / v, -0.5 / v])
@@ -371,16 +373,16 @@ class Bernoulli(_ExpFamily):
     n_params = 1
     support = (0.0, 1.0)
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.nn.functional.softplus(eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([0.0])
 
 
@@ -397,18 +399,18 @@ class Categorical(_ExpFamily):
         self.n_params = k - 1
         self.support = tuple(float(i) for i in range(k))
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.logsumexp(torch.cat([eta, eta.new_zeros(1)]), 0)
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         labels = torch.arange(self.k - 1, dtype=DTYPE)
         onehot = (x[:, :1] == labels).to(DTYPE)
         return onehot @ theta - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return (x[:, :1] == np.arange(self.k - 1)).astype(float)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.zeros(self.k - 1)
 
 
@@ -419,16 +421,16 @@ class Poisson(_ExpFamily):
     n_params = 1
     support = "count"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.exp(eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta) - torch.lgamma(x[:, 0] + 1)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([0.0])
 
 
@@ -439,16 +441,16 @@ class Exponential(_ExpFamily):
     n_params = 1
     support = "positive"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return -torch.log(-eta[0])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         return theta[0] * x[:, 0] - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return x[:, :1]
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
 
 
@@ -460,17 +462,17 @@ class Gamma(_ExpFamily):
     n_params = 2
     support = "positive"
 
-    def log_partition(self, eta):
+    def log_partition(self, eta) -> torch.Tensor:
         return torch.lgamma(eta[0] + 1) - (eta[0] + 1) * torch.log(-eta[1])
 
-    def log_prob(self, theta, x):
+    def log_prob(self, theta, x) -> torch.Tensor:
         x = x[:, 0]
         return theta[0] * torch.log(x) + theta[1] * x - self.log_partition(theta)
 
-    def mean_statistic(self, x):
+    def mean_statistic(self, x) -> np.ndarray:
         return np.stack([np.log(x[:, 0]), x[:, 0]], 1)
 
-    def initial_theta(self, x, w):
+    def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         a = m[0] ** 2 / max(s[0] ** 2, 1e-300)
         return np.array([a - 1, -a / m[0]])

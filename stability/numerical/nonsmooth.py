@@ -156,7 +156,7 @@ class NonSmoothRetraining:
         a, b = 1 / (1 + lam), lam / (1 + lam)
         return self._solve(lambda tp: a * self.score_data(tp) + b * self.score_model(theta, tp), theta, gtol)
 
-    def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL):
+    def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:
         """As :meth:`.operator.Retraining.iterate`."""
         return iterate_operator(self.G, theta0, lambda_, steps, gtol=gtol)
 

@@ -24,6 +24,7 @@ is never accepted as a step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -270,7 +271,7 @@ class Retraining:
     def theta_star(self) -> np.ndarray:
         return self.fit.theta
 
-    def objective(self, theta, lambda_):
+    def objective(self, theta, lambda_) -> Callable[[torch.Tensor], torch.Tensor]:
         """The mixed objective :math:`\\theta' \\mapsto` (data + λ model term)/(1+λ), model weights at ``theta``."""
         lam = float(check("lambda_", lambda_))
         ex, model = self.expectations, self.model
