@@ -449,7 +449,9 @@ def api_cases(tmp) -> list[ApiCase]:
     # experiments
     from stability.experiments import loop, runs
 
-    add("api-flow-params-no-run", lambda: runs.flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
+    from stability.experiments import flow_parameters  # (in runs before, loop now)
+
+    add("api-flow-params-no-run", lambda: flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
     add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of")
     add("api-retrain-config-lambda", lambda: loop.default_config("flow", "moons", lambdas=["-1"]), E, r"lambda")
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
