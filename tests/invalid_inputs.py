@@ -447,9 +447,11 @@ def api_cases(tmp) -> list[ApiCase]:
     ]:
         add(f"api-{fn.__name__}{args}", lambda fn=fn, args=args: fn(*args), E, r"must|broadcast")
     # experiments
-    from stability.experiments import loop, runs
-
-    from stability.experiments import flow_parameters  # (in runs before, loop now)
+    from stability.experiments import (
+        flow_parameters,  # (in runs before, loop now)
+        loop,
+        runs,
+    )
 
     add("api-flow-params-no-run", lambda: flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
     add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of")
