@@ -216,6 +216,7 @@ def test_fuzz_analyze(model, source, opts, capsys):
     _run(["analyze", model, *source, "--lambda", "0.5", *opts], capsys)
 
 
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=15)
 @given(
     opts=_options(
