@@ -162,6 +162,7 @@ def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: A
     ``model`` is a registered name (see :data:`MODELS`) or an object with
     ``local_constants(data)``; ``options`` go to the named model's factory.
     """
+    check("lambda_", lambda_)  # before any (possibly long) fit
     if isinstance(model, str):
         if model not in MODELS:
             names = ", ".join(sorted(MODELS)) or "(none registered)"
