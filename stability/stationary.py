@@ -137,7 +137,7 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
     d = A.shape[0]
     if k is None:
-        from .dynamics.simulate import synthetic_count
+        from .schemes import synthetic_count
 
         k_int = synthetic_count(n_int, lam)
     else:

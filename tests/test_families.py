@@ -335,3 +335,15 @@ def test_sampling_matches_the_mean_parameters(case):
     t = fam.statistic(fam.sample(theta, 20_000, seed=11))
     se = t.std(axis=0) / np.sqrt(len(t))
     assert np.all(np.abs(t.mean(axis=0) - fam.mean(theta)) <= 5 * se + 1e-12)
+
+
+def test_each_family_declares_its_numerical_twin_once():
+    """The '<name>-numerical' models are the twins the families declare, and each twin names itself so."""
+    import stability.numerical as numerical
+    from stability.families import FAMILIES
+    from stability.numerical import models
+
+    twins = {f"{name}-numerical": cls.numerical_twin for name, cls in FAMILIES.items() if cls.numerical_twin}
+    assert set(twins) == {k for k in numerical.BUILTIN_MODELS if k.endswith("-numerical")}
+    assert len(twins) == 6  # every family but gaussian-diag
+    assert all(getattr(models, c).name == k for k, c in twins.items())

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from stability.dynamics import simulate, synthetic_count
-from stability.dynamics.simulate import FAMILIES, SCHEMES
+from stability.dynamics.simulator import FAMILIES, SCHEMES
 
 # Exact vs naive: the per-generation statistics are compared with a two-sample KS test at
 # KS_LEVEL / generations per generation (Bonferroni) and their means within Z standard errors of the
@@ -170,3 +170,48 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     simulate("poisson", n=10, lambda_=1.0, generations=3, chains=2, seed=0, progress=True)
     assert "generations" in capsys.readouterr().err
+
+
+def test_data_objects_as_analyze_takes_them():
+    """simulate reads the data as analyze does: frozen scipy distributions, samples, Moments, and dicts."""
+    from stability.families import Moments
+
+    kw = dict(n=10, lambda_=1.0, generations=2, chains=3, seed=4)
+    # a distribution of the family whose mean parameter scipy gives exactly: the same numbers as the dict
+    for fam, dist, params in [
+        ("bernoulli", stats.bernoulli(0.3), {"p": 0.3}),
+        ("poisson", stats.poisson(2.0), {"rate": 2.0}),
+        ("exponential", stats.expon(scale=2.0), {"mean": 2.0}),
+    ]:
+        a, b = simulate(fam, data=dist, **kw), simulate(fam, data=params, **kw)
+        assert np.array_equal(a.mean, b.mean) and np.array_equal(a.data_mean, b.data_mean)
+    assert np.array_equal(simulate("bernoulli", data=Moments(mean=0.3), **kw).mean, simulate("bernoulli", **kw).mean)
+    # a sample stands for its maximum-likelihood fit: mean and biased covariance, class frequencies
+    x = np.random.default_rng(0).normal(size=(40, 2)) @ np.array([[1.0, 0.5], [0.0, 2.0]])
+    r = simulate("gaussian", data=x, **kw)
+    np.testing.assert_allclose(r.data_mean, x.mean(axis=0), rtol=0, atol=1e-13)  # rounding of a 40-term sum
+    np.testing.assert_allclose(r.data_cov, np.cov(x, rowvar=False, bias=True), rtol=1e-12)  # via natural params
+    r = simulate("categorical", data=np.array([0, 1, 2, 2, 1]), **kw)
+    np.testing.assert_allclose(r.data_mean, [0.2, 0.4, 0.4], rtol=1e-15)
+    # a gamma distribution: its shape and mean (the shape solved from E[log x] to ~1e-15)
+    r = simulate("gamma", data=stats.gamma(2.5, scale=0.4), **kw)
+    assert r.spec.shape == pytest.approx(2.5, rel=1e-12) and r.data_mean[0] == pytest.approx(1.0, rel=1e-15)
+    r = simulate("gaussian", data=stats.norm(1.0, 2.0), **kw)
+    np.testing.assert_allclose([r.data_mean[0], r.data_cov[0, 0]], [1.0, 4.0], rtol=1e-14)
+    # init given as a distribution
+    assert simulate("poisson", init=stats.poisson(4.0), **kw).mean[0, 0, 0] == 4.0
+    with pytest.raises(ValueError, match="init for family 'gamma' takes key 'mean' only"):
+        simulate("gamma", init=stats.gamma(3.0), **kw)
+
+
+def test_one_registry_and_module_names():
+    """Each simulated family is the family registered for analyze; the module does not shadow the function."""
+    import importlib
+
+    import stability.dynamics as dyn
+    from stability.dynamics._families import SIMULATED
+    from stability.families import FAMILIES as REGISTERED
+
+    assert all(REGISTERED[name] is cls.analytic for name, cls in SIMULATED.items())
+    assert tuple(FAMILIES) == ("gaussian", *SIMULATED)
+    assert callable(dyn.simulate) and dyn.simulate is importlib.import_module("stability.dynamics.simulator").simulate

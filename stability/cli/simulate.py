@@ -9,7 +9,7 @@ from .._domains import DOMAINS
 from .._io import output_path
 from .._jsonable import jsonable
 from ..dynamics._families import FAMILIES
-from ..dynamics.simulate import ESTIMATORS, METHODS, SCHEMES, simulate
+from ..dynamics.simulator import ESTIMATORS, METHODS, SCHEMES, simulate
 from ._options import add_dim, add_json, add_lambda, add_out, add_quiet, add_seed, integer, progress
 
 __all__ = ["register"]

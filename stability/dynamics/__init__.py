@@ -1,7 +1,7 @@
 """Finite-sample retraining dynamics: exact fast simulator, closed-form moments, Theorem 2 check."""
 
 from .moments import MomentPrediction, family_moments, family_stationary, gaussian_moments, gaussian_stationary
-from .simulate import Band, SimulationResult, simulate, synthetic_count
+from .simulator import Band, SimulationResult, simulate, synthetic_count
 from .theorem2 import Theorem2Check, gaussian_stat_err, theorem2_check
 
 __all__ = [

@@ -37,12 +37,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._domains import check, check_choice
-from ._families import family_spec
-from .simulate import ESTIMATORS, _gaussian_params, synthetic_count
+from ..schemes import SCHEMES, Scheme, as_scheme
+from ._families import SIMULATED, family_spec
+from .simulator import ESTIMATORS, _gaussian_params
 
 __all__ = ["MomentPrediction", "family_moments", "family_stationary", "gaussian_moments", "gaussian_stationary"]
 
-CLOSED_FORM_SCHEMES = ("fixed-real", "fresh-real", "replace")
+CLOSED_FORM_SCHEMES = tuple(name for name, s in SCHEMES.items() if s.has_moment_recursion)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,35 +59,36 @@ class MomentPrediction:
     expected_cov: np.ndarray | None
 
 
-def _setup(n, lambda_, scheme, generations=None):
-    check_choice("scheme", scheme, CLOSED_FORM_SCHEMES + ("accumulate",))
-    if scheme == "accumulate":
+def _setup(n, lambda_, scheme, generations=None) -> tuple[int, int | None, Scheme, int, float]:
+    """``n``, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k`` and ``w``."""
+    declared = as_scheme(scheme)
+    if not declared.has_moment_recursion:
         raise ValueError(
-            "scheme 'accumulate' has no closed-form moment recursion (its state grows with t); simulate it instead"
+            f"scheme {declared.name!r} has no closed-form moment recursion (its state grows with t); "
+            "simulate it instead"
         )
     n = int(check("n", n))
     G = None if generations is None else int(check("generations", generations))
-    k = synthetic_count(n, lambda_)
-    if scheme == "replace" or k is None:
-        return n, G, "replace", n, 1.0
-    return n, G, scheme, k, k / (n + k)
+    run = declared.resolve(lambda_)
+    k = run.synthetic(n, lambda_)
+    return n, G, run, k, run.weight(n, k)
 
 
 def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
     inv_k = 1.0 / k if k else 0.0
-    if scheme == "replace":
+    if scheme.synthetic_only:
         return c * (n - 1) / n * S, P + S / n, C, m
-    if scheme == "fresh-real":
+    if not scheme.keeps_real:  # a new real sample each round: uncorrelated with the model's error
         C = np.zeros_like(C)
     S1 = c * ((1 - w) * (n - 1) / n * Sd + w * (k - 1) * inv_k * S + w * (1 - w) * (P - 2 * C + A + S * inv_k))
     P1 = (1 - w) ** 2 * A + w**2 * P + 2 * w * (1 - w) * C + w**2 * S * inv_k
-    C1 = (1 - w) * A + w * C if scheme == "fixed-real" else C
+    C1 = (1 - w) * A + w * C if scheme.keeps_real else C
     return S1, P1, C1, w * m
 
 
 def _gaussian_consts(n, k, w, scheme, estimator, Sd):
     check_choice("estimator", estimator, ESTIMATORS)
-    N = n if scheme == "replace" else n + k
+    N = scheme.training_size(n, k)
     c = N / (N - 1) if estimator == "unbiased" else 1.0
     return dict(Sd=Sd, A=Sd / n, n=n, k=k, w=w, c=c, scheme=scheme)
 
@@ -136,13 +138,13 @@ def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", dat
     (0.01, 0.99)
     """
     n, _, scheme, k, w = _setup(n, lambda_, scheme)
-    if scheme == "replace":
+    if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
     mu_d, Sd = _gaussian_params(data, dim, "data")
     c = _gaussian_consts(n, k, w, scheme, estimator, Sd)["c"]
     a = 1.0 / n
     ik = 1.0 / k if k else 0.0
-    fixed = scheme == "fixed-real"
+    fixed = scheme.keeps_real
     M = np.array(
         [
             [1 - c * w * (k - 1) * ik - c * w * (1 - w) * ik, -c * w * (1 - w), 2 * c * w * (1 - w) * fixed],
@@ -159,18 +161,18 @@ def _family_step(state, spec, *, A, n, k, w, scheme):
     m, P, C = state
     eta_d = spec.eta_data
     EV = spec.variance(eta_d + m, P + np.outer(eta_d, m) + np.outer(m, eta_d) + np.outer(eta_d, eta_d))
-    if scheme == "replace":
+    if scheme.synthetic_only:
         return m, P + EV / n, C
     inv_k = 1.0 / k if k else 0.0
-    if scheme == "fresh-real":
+    if not scheme.keeps_real:
         C = np.zeros_like(C)
     P1 = (1 - w) ** 2 * A + w**2 * P + w * (1 - w) * (C + C.T) + w**2 * EV * inv_k
-    C1 = (1 - w) * A + w * C if scheme == "fixed-real" else C
+    C1 = (1 - w) * A + w * C if scheme.keeps_real else C
     return w * m, P1, C1
 
 
 def _family_setup(family, n, lambda_, scheme, data, generations=None):
-    check_choice("family", family, ("bernoulli", "categorical", "poisson", "exponential", "gamma"))
+    check_choice("family", family, tuple(SIMULATED))
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
@@ -217,7 +219,7 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
     0.04
     """
     spec, _, consts = _family_setup(family, n, lambda_, scheme, data)
-    if consts["scheme"] == "replace":
+    if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
     p = spec.p
     sizes = [p, p * p, p * p]

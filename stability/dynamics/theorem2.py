@@ -35,7 +35,8 @@ from scipy.special import gammaincinv
 
 from .._domains import check, check_choice
 from ..bounds import bound, finite_sample_bound
-from .simulate import _rng, synthetic_count
+from ..schemes import synthetic_count
+from .simulator import _rng
 
 __all__ = ["Theorem2Check", "gaussian_stat_err", "theorem2_check"]
 

@@ -1,8 +1,9 @@
 """Iterative retraining of deep generative models on their own samples (THEORY.md §8).
 
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
-(:mod:`.metrics`), the paper's retraining protocol (:mod:`.loop`), resumable run directories
-(:mod:`.runs`) and a trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
+(:mod:`.metrics`), a run's configuration (:mod:`.config`), the paper's retraining protocol
+(:mod:`.loop`), resumable run directories (:mod:`.runs`, on atomic writes in :mod:`._io`) and a
+trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
 Needs the ``experiments`` extra (zuko, scikit-learn, prdc): ``pip install 'stability[experiments]'``;
 a missing one raises ``ImportError`` naming it when first used.
 Names are imported on first use (PEP 562), so the command line does not import torch to start.
@@ -38,13 +39,11 @@ _WHERE = {
     "DATASETS_2D": "data",
     "Dataset": "data",
     "load_dataset": "data",
-    "DEFAULT_LAMBDAS": "loop",
-    "RetrainConfig": "loop",
+    "DEFAULT_LAMBDAS": "config",
+    "RetrainConfig": "config",
     "RetrainResult": "loop",
-    "chain_label": "loop",
-    "default_config": "loop",
-    "flow_parameters": "loop",
-    "load_model": "loop",
+    "chain_label": "config",
+    "default_config": "config",
     "retrain": "loop",
     "summary_table": "loop",
     "DDPM": "models",
@@ -52,6 +51,8 @@ _WHERE = {
     "make_model": "models",
     "parameter_vector": "models",
     "CheckpointError": "runs",
+    "flow_parameters": "runs",
+    "load_model": "runs",
     "load_samples": "runs",
     "read_metrics": "runs",
 }

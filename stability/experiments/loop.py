@@ -5,7 +5,8 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
 
 1. draw fresh samples from the current model ``theta_{t-1}``;
 2. build the training set in memory according to the scheme:
-   ``fixed-real`` (lambda >= 0, the paper's): the ``n`` real points plus ``floor(lambda n)`` samples,
+   ``fixed-real`` (lambda >= 0, the paper's): the ``n`` real points plus ``k`` samples, ``k`` from
+   :func:`stability.schemes.synthetic_count` (the count :func:`stability.dynamics.simulate` uses),
    so the synthetic share is ``w = lambda / (1 + lambda)`` (THEORY.md §1);
    ``replace``: ``n`` samples only (fully synthetic, lambda = inf);
    ``accumulate``: the real points plus every sample drawn so far, ``n`` new ones per round
@@ -24,34 +25,25 @@ CPU (GPU kernels may be non-deterministic).
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import json
 import math
 import os
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._domains import Interval, check, check_choice, check_seed
 from ..errors import InputError, OutputError, check_memory
+from ._io import atomic_bytes, atomic_save, atomic_write_text, config_hash
+from .config import DEFAULT_LAMBDAS, RetrainConfig, build_model, chain_label, chain_scheme, default_config, parse_chain
 from .data import load_dataset
 from .metrics import feature_net, features, frechet_distance, heldout_nll, param_distance, prdc_metrics, w2
-from .models import MODEL_KINDS, make_model, parameter_vector
-from .runs import (
-    FORMAT,
-    CheckpointError,
-    atomic_save,
-    atomic_write_text,
-    checkpoint_path,
-    config_hash,
-    load_checkpoint,
-    read_config,
-    sort_rows,
-)
+from .models import parameter_vector
+from .runs import FORMAT, CheckpointError, checkpoint_path, load_checkpoint, read_config, sort_rows
 
 __all__ = [
     "DEFAULT_LAMBDAS",
@@ -61,102 +53,12 @@ __all__ = [
     "build_model",
     "chain_label",
     "default_config",
-    "flow_parameters",
-    "load_model",
     "parse_chain",
     "retrain",
     "summary_table",
 ]
 
-DEFAULT_LAMBDAS = ("0", "0.25", "0.5", "1", "replace")
 METRIC_KEYS = ("w2", "nll", "nll_bpd", "fd", "precision", "recall", "density", "coverage", "param_dist")
-
-
-def chain_label(value) -> str:
-    """Canonical label of a lambda-grid entry: a number ``>= 0`` (``"0.5"``), ``"replace"`` or ``"accumulate"``.
-
-    >>> [chain_label(v) for v in (0, "0.50", 1.0, "replace")]
-    ['0', '0.5', '1', 'replace']
-    """
-    if isinstance(value, str) and value in ("replace", "accumulate"):
-        return value
-    try:
-        lam = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
-    if not math.isfinite(lam):
-        raise InputError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
-    return f"{float(check('lambda_', lam, Interval(0.0))):g}"
-
-
-def parse_chain(label: str) -> tuple[str, float]:
-    """``(scheme, lambda)`` of a chain label: ``("fixed-real", lam)``, ``("replace", inf)``, ``("accumulate", 1)``."""
-    if label == "replace":
-        return "replace", math.inf
-    if label == "accumulate":
-        return "accumulate", 1.0
-    return "fixed-real", float(label)
-
-
-@dataclass(frozen=True)
-class RetrainConfig:
-    """Everything that determines a retraining run's numbers (its hash is the run's identity).
-
-    ``model``: ``"flow"`` or ``"ddpm"``; ``data``: a data-set name or image-file path;
-    ``lambdas``: chain labels (see :func:`chain_label`); ``generations`` >= 1; ``n``: size of the
-    real training set (``None``: the loader's default); ``heldout`` in (0, 1); ``pretrain_steps``,
-    ``finetune_steps`` >= 1 (Adam steps); ``batch_size`` >= 1; ``lr`` > 0: pretraining's initial
-    learning rate (cosine-annealed to 0 over ``pretrain_steps``, so generation 0 is close to a local
-    optimum); ``finetune_lr`` > 0: the constant learning rate of each round; ``eval_samples`` >= 2:
-    the number of points compared at evaluation, ``m = min(eval_samples, held-out size)``: ``m``
-    model samples against ``m`` held-out points (W2 subsample size; feature sets for images);
-    ``classifier_steps`` >= 1: training steps of the image metrics' feature classifier;
-    ``model_options``: passed to :func:`make_model`; ``device``: torch device.
-    ``generations`` is left out of the hash so a finished run can be extended with ``resume``.
-    """
-
-    model: str
-    data: str
-    lambdas: tuple = DEFAULT_LAMBDAS
-    generations: int = 5
-    n: int | None = 1000
-    heldout: float = 0.2
-    seed: int = 0
-    pretrain_steps: int = 1500
-    finetune_steps: int = 200
-    batch_size: int = 256
-    lr: float = 1e-3
-    finetune_lr: float = 1e-3
-    eval_samples: int = 1000
-    classifier_steps: int = 600
-    model_options: dict = field(default_factory=dict)
-    device: str = "cpu"
-
-    def __post_init__(self):
-        check_choice("model", self.model, MODEL_KINDS)
-        labels = tuple(chain_label(v) for v in self.lambdas)
-        if not labels or len(set(labels)) != len(labels):
-            raise InputError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
-        object.__setattr__(self, "lambdas", labels)
-        for name in ("generations", "pretrain_steps", "finetune_steps", "batch_size"):
-            check(name, getattr(self, name), Interval(1, integer=True))
-        check("eval_samples", self.eval_samples, Interval(2, integer=True))
-        check("classifier_steps", self.classifier_steps, Interval(1, integer=True))
-        check("heldout", self.heldout, Interval(0.0, 1.0, low_closed=False))
-        check_seed("seed", self.seed, allow_generator=False)
-        if self.n is not None:
-            check("n", self.n, Interval(2, integer=True))
-        check("lr", self.lr, Interval(0.0, low_closed=False))
-        check("finetune_lr", self.finetune_lr, Interval(0.0, low_closed=False))
-        object.__setattr__(self, "model_options", dict(self.model_options))
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["lambdas"] = list(self.lambdas)
-        return d
-
-    def identity(self) -> str:
-        return config_hash(self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -175,95 +77,6 @@ class RetrainResult:
         """Metric ``key`` of ``chain`` for generations ``0..T`` as an array."""
         rows = sorted((r for r in self.rows if r["chain"] == chain), key=lambda r: r["generation"])
         return np.array([r[key] for r in rows], dtype=float)
-
-
-# Default sizes. "quick": the CPU quick profile (a few minutes per model on 2 cores);
-# "tiny": seconds, for CI smoke runs and figure fast modes (numbers are not meaningful).
-_PROFILES = {
-    ("2d", "quick"): dict(
-        n=1000,
-        heldout=0.5,
-        generations=10,
-        pretrain_steps=2000,
-        finetune_steps=200,
-        batch_size=256,
-        lr=1e-3,
-        finetune_lr=3e-4,
-        eval_samples=1000,
-    ),
-    ("2d", "tiny"): dict(
-        n=300,
-        heldout=0.5,
-        generations=2,
-        pretrain_steps=150,
-        finetune_steps=30,
-        batch_size=128,
-        lr=3e-3,
-        finetune_lr=1e-3,
-        eval_samples=300,
-    ),
-    ("image", "quick"): dict(
-        n=None,
-        heldout=0.2,
-        generations=5,
-        pretrain_steps=2000,
-        finetune_steps=300,
-        batch_size=128,
-        lr=2e-3,
-        finetune_lr=5e-4,
-        eval_samples=1000,
-    ),
-    ("image", "tiny"): dict(
-        n=256,
-        heldout=0.2,
-        generations=2,
-        pretrain_steps=60,
-        finetune_steps=10,
-        batch_size=64,
-        lr=2e-3,
-        finetune_lr=1e-3,
-        eval_samples=128,
-        classifier_steps=150,
-    ),
-}
-# DDPM steps are ~3x cheaper than flow steps and it needs more of them to fit the moons.
-_MODEL_PROFILES = {("ddpm", "2d", "quick"): dict(pretrain_steps=8000)}
-_MODEL_OPTIONS = {
-    ("ddpm", "2d"): {"T": 100, "hidden": 128},
-    ("ddpm", "image"): {"T": 50, "width": 16},
-    ("flow", "2d"): {"transforms": 3, "hidden": [64, 64]},
-    ("flow", "image"): {"transforms": 3, "hidden": [256, 256]},
-}
-
-
-def default_config(model: str, data: str, profile: str = "quick", **overrides) -> RetrainConfig:
-    """A :class:`RetrainConfig` with the profile's defaults for the data's kind, then ``overrides``.
-
-    ``profile``: ``"quick"`` (the CPU quick profile) or ``"tiny"`` (seconds; smoke tests).
-
-    >>> default_config("flow", "moons", "tiny", generations=3).generations
-    3
-    """
-    from .data import DATASETS_2D
-
-    check_choice("profile", profile, ("quick", "tiny"))
-    check_choice("model", model, MODEL_KINDS)
-    kind = "2d" if data in DATASETS_2D else "image"
-    options = dict(_MODEL_OPTIONS[model, kind])
-    if model == "flow" and kind == "image":  # the grid spacing of the scaled pixels: 2 / 16 or 2 / 255
-        options["dequantize"] = 2.0 / 16.0 if data == "digits" else 2.0 / 255.0
-    values = {
-        **_PROFILES[kind, profile],
-        **_MODEL_PROFILES.get((model, kind, profile), {}),
-        "model_options": options,
-        **overrides,
-    }
-    return RetrainConfig(model=model, data=str(data), **values)
-
-
-def build_model(config: RetrainConfig, shape) -> torch.nn.Module:
-    """The model of ``config`` for samples of ``shape`` (parameters from the global torch RNG)."""
-    return make_model(config.model, shape, **config.model_options)
 
 
 def _seed(seed: int, chain: str | None, generation: int, stream: int = 0) -> int:
@@ -340,8 +153,6 @@ def _plot(samples: torch.Tensor, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .runs import _atomic_bytes
-
     if samples.dim() == 2:
         fig, ax = plt.subplots(figsize=(3, 3))
         ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.5)
@@ -355,12 +166,10 @@ def _plot(samples: torch.Tensor, path: Path, title: str) -> None:
         ax.imshow(tiles.reshape(k, k, h, w).permute(0, 2, 1, 3).reshape(k * h, k * w), cmap="gray_r", vmin=-1, vmax=1)
         ax.axis("off")
     ax.set_title(title, fontsize=8)
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
-    _atomic_bytes(buf.getvalue(), path)
+    atomic_bytes(buf.getvalue(), path)
 
 
 def summary_table(rows) -> str:
@@ -413,8 +222,7 @@ def _check_run_dir(out) -> Path:
     return run_dir
 
 
-# bytes per stored float in the training sets (float32) and copies alive at once (the set, its
-# concatenation, a minibatch index, the model's samples)
+# training sets are float32; copies alive at once: the set, its concatenation, the model's samples, a batch
 _RETRAIN_COPIES = 4
 
 
@@ -437,21 +245,11 @@ def _check_retrain_memory(config: RetrainConfig, data) -> None:
     )
 
 
-def retrain(
-    config: RetrainConfig, out, resume: bool = False, progress: bool = True, plots: bool = False
-) -> RetrainResult:
-    """Run (or resume) the retraining protocol of ``config`` in the run directory ``out``.
-
-    ``resume=False`` refuses a folder that already holds a run; ``resume=True`` validates every
-    checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
-    each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
-    generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
-    Returns a :class:`RetrainResult` (its ``summary()`` is the table the command line prints).
-    """
-    from tqdm.auto import tqdm
-
-    # everything is validated before the run directory is touched: a failed start leaves it as it was
-    run_dir = _check_run_dir(out)
+def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool):
+    """Check ``run_dir`` against ``config`` (refuse a foreign run, or any run unless resuming), load
+    the data and check the memory the run needs, and only then write ``config.json`` and clear
+    temporary files of a killed writer: a failed start leaves the folder as it was. Returns the
+    run's identity (config hash) and the data set."""
     _device(config.device)
     ident = config.identity()
     if (run_dir / "config.json").exists():
@@ -459,8 +257,7 @@ def retrain(
             raise RunExistsError(
                 f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder"
             )
-        stored = read_config(run_dir)
-        old = stored["config"]
+        old = read_config(run_dir)["config"]
         if config_hash(old) != ident:
             new = config.to_dict()
             diff = sorted(k for k in set(old) | set(new) if k != "generations" and old.get(k) != new.get(k))
@@ -471,124 +268,157 @@ def retrain(
     for tmp in run_dir.rglob(".*.tmp"):  # our own temporary files, left by a killed writer
         tmp.unlink()
     atomic_write_text(json.dumps({"config": config.to_dict(), "hash": ident}, indent=1) + "\n", run_dir / "config.json")
+    return ident, data
 
-    device = _device(config.device)
-    train = data.train.to(device)
-    evaluate = _Evaluator(config, data, run_dir)
 
-    def save(chain, generation, model, metrics, samples, pool=None):
+class _Run:
+    """A run being computed: its configuration, directory, data on the device, evaluator and checkpoint writer."""
+
+    def __init__(self, config: RetrainConfig, run_dir: Path, ident: str, progress: bool, plots: bool, data):
+        self.config, self.run_dir, self.ident, self.progress, self.plots = config, run_dir, ident, progress, plots
+        self.data = data
+        self.device = _device(config.device)
+        self.train = self.data.train.to(self.device)
+        self.evaluate = _Evaluator(config, self.data, run_dir)
+
+    def save(self, chain, generation, model, metrics, samples, pool=None) -> None:
         blob = {
             "format": FORMAT,
-            "config_hash": ident,
+            "config_hash": self.ident,
             "chain": chain,
             "generation": generation,
-            "shape": list(data.shape),
+            "shape": list(self.data.shape),
             "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
             "metrics": metrics,
             "samples": samples,
         }
         if pool is not None:
             blob["pool"] = pool.cpu()
-        atomic_save(blob, checkpoint_path(run_dir, chain, generation))
+        atomic_save(blob, checkpoint_path(self.run_dir, chain, generation))
 
-    # generation 0: pretraining on the real data
-    path0 = checkpoint_path(run_dir, None, 0)
+    def plot(self, samples, chain, generation) -> None:
+        if not self.plots:
+            return
+        if chain is None:
+            _plot(samples, self.run_dir / "gen000.png", "generation 0 (pretrained)")
+        else:
+            path = self.run_dir / "chains" / chain / f"gen{generation:03d}.png"
+            _plot(samples, path, f"λ={chain}, generation {generation}")
+
+
+def _pretrained(run: _Run) -> tuple[torch.nn.Module, dict]:
+    """Generation 0: the model pretrained on the real data (loaded from its checkpoint when present)."""
+    config = run.config
+    path0 = checkpoint_path(run.run_dir, None, 0)
+    torch.manual_seed(_seed(config.seed, None, 0))  # loading: so that parameter shapes are built identically
     if path0.exists():
-        blob0 = load_checkpoint(path0, ident, None, 0)
-        torch.manual_seed(_seed(config.seed, None, 0))  # so that parameter shapes are built identically
-        model0 = build_model(config, data.shape)
+        blob0 = load_checkpoint(path0, run.ident, None, 0)
+        model0 = build_model(config, run.data.shape)
         model0.load_state_dict(blob0["state_dict"])
-        metrics0 = blob0["metrics"]
-    else:
-        start = time.perf_counter()
-        torch.manual_seed(_seed(config.seed, None, 0))
-        model0 = build_model(config, data.shape).to(device)
-        _fit(model0, train, config.pretrain_steps, config.batch_size, config.lr, progress, "pretrain", cosine=True)
-        theta0 = parameter_vector(model0)
-        metrics0, samples0 = evaluate(model0, theta0, _seed(config.seed, None, 0, 1))
-        metrics0["seconds"] = time.perf_counter() - start
-        save(None, 0, model0, metrics0, samples0)
-        if plots:
-            _plot(samples0, run_dir / "gen000.png", "generation 0 (pretrained)")
-    model0 = model0.to(device)
-    theta0 = parameter_vector(model0)
-    state0 = {k: v.clone() for k, v in model0.state_dict().items()}
+        return model0.to(run.device), blob0["metrics"]
+    start = time.perf_counter()
+    model0 = build_model(config, run.data.shape).to(run.device)
+    _fit(model0, run.train, config.pretrain_steps, config.batch_size, config.lr, run.progress, "pretrain", cosine=True)
+    metrics0, samples0 = run.evaluate(model0, parameter_vector(model0), _seed(config.seed, None, 0, 1))
+    metrics0["seconds"] = time.perf_counter() - start
+    run.save(None, 0, model0, metrics0, samples0)
+    run.plot(samples0, None, 0)
+    return model0, metrics0
 
-    # find each chain's last complete generation and rebuild metrics.jsonl from the checkpoints
+
+def _completed_generations(run: _Run, metrics0: dict) -> tuple[list, dict, dict]:
+    """Each chain's last complete generation and its checkpoint; ``metrics.jsonl`` rebuilt from the checkpoints."""
     rows, last, blobs = [], {}, {}
-    for chain in config.lambdas:
+    for chain in run.config.lambdas:
         rows.append(_row(chain, 0, {k: v for k, v in metrics0.items() if k != "seconds"}, metrics0.get("seconds")))
         g = 0
-        while checkpoint_path(run_dir, chain, g + 1).exists() and g < config.generations:
-            blob = load_checkpoint(checkpoint_path(run_dir, chain, g + 1), ident, chain, g + 1)
+        while checkpoint_path(run.run_dir, chain, g + 1).exists() and g < run.config.generations:
+            blob = load_checkpoint(checkpoint_path(run.run_dir, chain, g + 1), run.ident, chain, g + 1)
             m = dict(blob["metrics"])
             rows.append(_row(chain, g + 1, {k: v for k, v in m.items() if k != "seconds"}, m.get("seconds")))
             g, blobs[chain] = g + 1, blob
         last[chain] = g
-    atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
+    atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run.run_dir / "metrics.jsonl")
+    return rows, last, blobs
 
-    n_real = len(train)
+
+def _concat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cat([a, b])
+
+
+def _training_set(scheme, lam: float, model, real: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """Draw this round's synthetic points from ``model`` and mix them with the data as ``scheme`` declares.
+
+    The count is :meth:`~stability.schemes.Scheme.synthetic`, i.e. :func:`~stability.schemes.synthetic_count`
+    of ``(len(real), lam)``: the same ``k`` as :func:`stability.dynamics.simulate`.
+    """
+    k = scheme.synthetic(len(real), lam)
+    return scheme.training_set(real, previous, _draw(model, k), _concat)
+
+
+def _continue_chain(
+    run: _Run, chain: str, model, start_state: dict, blob: dict | None, first: int, theta0, outer, done: list
+):
+    """Generations ``first..generations`` of ``chain``, from ``model`` loaded with ``start_state``; their rows.
+
+    ``done``: the rows written so far; ``metrics.jsonl`` is rewritten whole and atomically after each
+    generation, so it never holds a half-written line."""
+    config, train = run.config, run.train
+    scheme, lam = chain_scheme(chain)
+    model.load_state_dict(start_state)
+    pool = blob.get("pool") if blob is not None else None
+    previous = train if pool is None else torch.cat([train, pool.to(run.device)])  # last round's training set
+    rows = []
+    for g in range(first, config.generations + 1):
+        start = time.perf_counter()
+        torch.manual_seed(_seed(config.seed, chain, g))
+        x = _training_set(scheme, lam, model, train, previous)
+        _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, run.progress, f"λ={chain} gen {g}")
+        metrics, samples = run.evaluate(model, theta0, _seed(config.seed, chain, g, 1))
+        seconds = time.perf_counter() - start
+        pool = x[len(train) :].clone() if scheme.accumulate else None  # every synthetic point drawn so far
+        run.save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool)
+        row = _row(chain, g, metrics, seconds)
+        rows.append(row)
+        atomic_write_text("".join(json.dumps(r) + "\n" for r in [*done, *rows]), run.run_dir / "metrics.jsonl")
+        run.plot(samples, chain, g)
+        outer.update(1)
+        previous = x
+    return rows
+
+
+def retrain(
+    config: RetrainConfig, out, resume: bool = False, progress: bool = True, plots: bool = False
+) -> RetrainResult:
+    """Run (or resume) the retraining protocol of ``config`` in the run directory ``out``.
+
+    ``resume=False`` refuses a folder that already holds a run; ``resume=True`` validates every
+    checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
+    each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
+    generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
+    Returns a :class:`RetrainResult` (its ``summary()`` is the table the command line prints).
+
+    Steps: open the run directory (:func:`_open_run_dir`), pretrain or load generation 0
+    (:func:`_pretrained`), find what is already done (:func:`_completed_generations`), continue
+    each chain (:func:`_continue_chain`, whose training sets come from :func:`_training_set`).
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = _check_run_dir(out)
+    ident, data = _open_run_dir(config, run_dir, resume)
+    run = _Run(config, run_dir, ident, progress, plots, data)
+    model0, metrics0 = _pretrained(run)
+    theta0 = parameter_vector(model0)
+    state0 = {k: v.clone() for k, v in model0.state_dict().items()}
+    rows, last, blobs = _completed_generations(run, metrics0)
+
     total = len(config.lambdas) * config.generations
     outer = tqdm(total=total, initial=sum(last.values()), desc="generations", disable=not progress)
     for chain in config.lambdas:
-        scheme, lam = parse_chain(chain)
-        model = model0
-        model.load_state_dict(blobs[chain]["state_dict"] if chain in blobs else state0)
-        pool = blobs[chain].get("pool") if chain in blobs else None
-        pool = pool.to(device) if pool is not None else None
-        for g in range(last[chain] + 1, config.generations + 1):
-            start = time.perf_counter()
-            torch.manual_seed(_seed(config.seed, chain, g))
-            if scheme == "fixed-real":
-                fresh = _draw(model, math.floor(lam * n_real))
-                x = train if fresh is None else torch.cat([train, fresh])
-            elif scheme == "replace":
-                x = _draw(model, n_real)
-            else:
-                fresh = _draw(model, n_real)
-                pool = fresh if pool is None else torch.cat([pool, fresh])
-                x = torch.cat([train, pool])
-            _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, progress, f"λ={chain} gen {g}")
-            metrics, samples = evaluate(model, theta0, _seed(config.seed, chain, g, 1))
-            seconds = time.perf_counter() - start
-            save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool if scheme == "accumulate" else None)
-            row = _row(chain, g, metrics, seconds)
-            rows.append(row)  # rewritten whole and atomically: never a half-written line
-            atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
-            if plots:
-                _plot(samples, run_dir / "chains" / chain / f"gen{g:03d}.png", f"λ={chain}, generation {g}")
-            outer.update(1)
+        blob = blobs.get(chain)
+        start_state = blob["state_dict"] if blob is not None else state0
+        rows += _continue_chain(run, chain, model0, start_state, blob, last[chain] + 1, theta0, outer, rows)
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
     return RetrainResult(run_dir, tuple(rows), dict(last))
-
-
-# Loading trained models needs the config and the model builder above, so it lives here, not in
-# runs (which only reads and writes files): runs -> loop would close an import cycle.
-def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
-    """The model of ``chain`` at ``generation`` from a run directory, in eval mode."""
-    blob_cfg = read_config(run_dir)
-    cfg = RetrainConfig(**blob_cfg["config"])
-    blob = load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)
-    model = build_model(cfg, tuple(blob["shape"]))
-    model.load_state_dict(blob["state_dict"])
-    return model.to(device).eval()
-
-
-def flow_parameters(run_dir, chain: str) -> np.ndarray:
-    """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
-
-    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
-    last generation present, so a run in progress gives the generations done so far.
-    """
-    lambdas = read_config(run_dir)["config"].get("lambdas", [])
-    if chain is not None and chain not in lambdas:
-        raise ValueError(f"chain must be one of {lambdas} (the run's lambdas) or None (pretraining), got {chain!r}")
-    thetas, g = [], 0
-    while checkpoint_path(run_dir, chain, g).is_file() and (chain is not None or g == 0):
-        thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
-        g += 1
-    if not thetas:
-        raise ValueError(f"run_dir {str(run_dir)!r} has no checkpoints")
-    return np.stack(thetas)

@@ -24,6 +24,7 @@ from torch import nn
 
 from .._domains import Interval, check
 from .._optional import require
+from ._io import atomic_save
 
 __all__ = [
     "FeatureNet",
@@ -179,8 +180,6 @@ def feature_net(
         with torch.no_grad():
             info["heldout_accuracy"] = float((net(heldout[0]).argmax(1) == heldout[1]).double().mean())
     if path is not None:
-        from .runs import atomic_save
-
         atomic_save({"state_dict": net.state_dict(), "info": info}, path)
     return net, info
 

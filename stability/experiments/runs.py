@@ -8,8 +8,7 @@ Layout of a run directory::
     chains/<label>/genNNN.pt    generation NNN of the chain with lambda label <label>
     chains/<label>/genNNN.png   a scatter plot / image grid of that generation's samples
 
-Every file is written to a temporary name in the same folder, flushed, fsync'd and moved into
-place with :func:`os.replace`, so a killed process leaves either the old file or the new one.
+Every file is written atomically (:mod:`._io`), so a killed process leaves either the old file or the new one.
 A checkpoint records the format, the config hash, the chain label and the generation; loading
 checks all four and raises :class:`CheckpointError` (a ``ValueError``) for a file that is corrupt,
 truncated or from another run.
@@ -17,16 +16,16 @@ truncated or from another run.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..errors import CorruptRunError
+from ._io import atomic_save, atomic_write_text, config_hash
+from .config import RetrainConfig, build_model
+from .models import parameter_vector
 
 __all__ = [
     "FORMAT",
@@ -35,7 +34,9 @@ __all__ = [
     "atomic_write_text",
     "checkpoint_path",
     "config_hash",
+    "flow_parameters",
     "load_checkpoint",
+    "load_model",
     "load_samples",
     "read_config",
     "read_metrics",
@@ -47,43 +48,6 @@ FORMAT = "stability-retrain/1"
 
 class CheckpointError(CorruptRunError):
     """A checkpoint that cannot be used: unreadable, truncated, or belonging to another run."""
-
-
-def _atomic_bytes(data: bytes, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_save(obj, path) -> None:
-    """``torch.save(obj)`` to ``path`` atomically (temporary file, fsync, ``os.replace``)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    _atomic_bytes(buf.getvalue(), Path(path))
-
-
-def atomic_write_text(text: str, path) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    _atomic_bytes(text.encode(), Path(path))
-
-
-def config_hash(config: dict) -> str:
-    """SHA-256 of the canonical JSON of ``config`` (sorted keys) without ``generations``: the run's identity.
-
-    ``generations`` is left out so that a finished run can be extended by resuming it with more.
-    """
-    rest = {k: v for k, v in config.items() if k != "generations"}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def checkpoint_path(run_dir, chain: str | None, generation: int) -> Path:
@@ -158,7 +122,35 @@ def read_metrics(run_dir) -> list[dict]:
     return sort_rows(rows, read_config(run_dir)["config"]["lambdas"])
 
 
+def load_model(run_dir, chain: str, generation: int, device: str = "cpu") -> torch.nn.Module:
+    """The model of ``chain`` at ``generation`` from a run directory, in eval mode."""
+    blob_cfg = read_config(run_dir)
+    cfg = RetrainConfig(**blob_cfg["config"])
+    blob = load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)
+    model = build_model(cfg, tuple(blob["shape"]))
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval()
+
+
 def load_samples(run_dir, chain: str, generation: int) -> torch.Tensor:
     """The (up to 512) model samples stored with a checkpoint, for scatter plots and image grids."""
     blob_cfg = read_config(run_dir)
     return load_checkpoint(checkpoint_path(run_dir, chain, generation), blob_cfg["hash"], chain, generation)["samples"]
+
+
+def flow_parameters(run_dir, chain: str) -> np.ndarray:
+    """``theta_t`` for ``t = 0..T`` of one chain, shape ``(T + 1, d)`` (float64), from its checkpoints.
+
+    Works for any model kind; the theory applies exactly to flows (THEORY.md §8). Stops at the
+    last generation present, so a run in progress gives the generations done so far.
+    """
+    lambdas = read_config(run_dir)["config"].get("lambdas", [])
+    if chain is not None and chain not in lambdas:
+        raise ValueError(f"chain must be one of {lambdas} (the run's lambdas) or None (pretraining), got {chain!r}")
+    thetas, g = [], 0
+    while checkpoint_path(run_dir, chain, g).is_file() and (chain is not None or g == 0):
+        thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
+        g += 1
+    if not thetas:
+        raise ValueError(f"run_dir {str(run_dir)!r} has no checkpoints")
+    return np.stack(thetas)

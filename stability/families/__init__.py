@@ -45,6 +45,8 @@ __all__ = [
 FAMILIES: dict[str, type[ExponentialFamily]] = {
     cls.name: cls for cls in (Gaussian, GaussianDiag, Bernoulli, Categorical, Poisson, Exponential, Gamma)
 }
+# the option read off the data when not given: a Gaussian's dimension, the number of categories
+_SIZE_OPTION = {"gaussian": "d", "gaussian-diag": "d", "categorical": "k"}
 
 
 def _infer_d(data) -> int:
@@ -104,13 +106,12 @@ def family(name: str, data=None, **options) -> ExponentialFamily:
     """
     if name not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(sorted(FAMILIES))}, got {name!r}")
-    size = {"gaussian": "d", "gaussian-diag": "d", "categorical": "k"}.get(name)
-    return _FromData(FAMILIES[name], size, **options).family_for(data)
+    return _FromData(FAMILIES[name], _SIZE_OPTION.get(name), **options).family_for(data)
 
 
 def _register() -> None:
     for name, cls in FAMILIES.items():
-        size = {"gaussian": "d", "gaussian-diag": "d", "categorical": "k"}.get(name)
+        size = _SIZE_OPTION.get(name)
 
         def make(cls=cls, size=size, **opts):
             bad = sorted(set(opts) - {"seed", "w1_points", *([size] if size else [])})

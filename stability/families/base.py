@@ -78,6 +78,8 @@ class ExponentialFamily(ABC):
 
     #: registry name
     name: str = ""
+    #: its torch twin in :mod:`stability.numerical.models` (registered as ``"<name>-numerical"``), if any
+    numerical_twin: str | None = None
 
     def __init__(self, seed: int = 0, w1_points: int = 1000):
         #: seed and sample size of the Monte Carlo / POT estimate of eps where one is needed

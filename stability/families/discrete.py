@@ -71,6 +71,7 @@ class Bernoulli(ExponentialFamily):
     """
 
     name = "bernoulli"
+    numerical_twin = "Bernoulli"
     dim = 1
 
     def check_natural(self, theta) -> np.ndarray:
@@ -141,6 +142,7 @@ class Categorical(ExponentialFamily):
     """
 
     name = "categorical"
+    numerical_twin = "Categorical"
 
     def __init__(self, k: int = 2, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
@@ -255,6 +257,7 @@ class Poisson(ExponentialFamily):
     """
 
     name = "poisson"
+    numerical_twin = "Poisson"
     dim = 1
 
     def check_natural(self, theta) -> np.ndarray:

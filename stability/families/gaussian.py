@@ -66,6 +66,15 @@ class _GaussianBase(ExponentialFamily):
         # the Fisher information is p x p; a few such matrices live at once
         check_memory(8.0 * 4 * p * p, f"a {self.name} family in d = {self.d} ({p} parameters)", "lower d (--dim)")
 
+    def _finite_natural(self, theta) -> np.ndarray:
+        """``theta`` as a finite float vector of length :attr:`dim` (the checks both Gaussians share)."""
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.dim,):
+            raise ValueError(f"theta must have shape ({self.dim},) for d = {self.d}, got {theta.shape}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta must be finite, got NaN or inf")
+        return theta
+
     # ---- data
     def check_sample(self, x) -> np.ndarray:
         x = as_sample(x)
@@ -205,6 +214,7 @@ class Gaussian(_GaussianBase):
     """
 
     name = "gaussian"
+    numerical_twin = "Gaussian"
 
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(d=d, seed=seed, w1_points=w1_points)
@@ -228,11 +238,7 @@ class Gaussian(_GaussianBase):
         return theta[: self.d], self._sym(theta[self.d :])
 
     def check_natural(self, theta) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.dim,):
-            raise ValueError(f"theta must have shape ({self.dim},) for d = {self.d}, got {theta.shape}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta must be finite, got NaN or inf")
+        theta = self._finite_natural(theta)
         _check_spd_cov("precision (natural parameter)", self._sym(theta[self.d :]), "")
         return theta
 
@@ -340,11 +346,7 @@ class GaussianDiag(_GaussianBase):
         return 2 * self.d
 
     def check_natural(self, theta) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.dim,):
-            raise ValueError(f"theta must have shape ({self.dim},) for d = {self.d}, got {theta.shape}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta must be finite, got NaN or inf")
+        theta = self._finite_natural(theta)
         if np.any(theta[self.d :] <= 0):
             raise ValueError("precisions (natural parameters theta[d:]) must be > 0")
         return theta

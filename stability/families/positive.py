@@ -97,6 +97,7 @@ class Exponential(ExponentialFamily):
     """
 
     name = "exponential"
+    numerical_twin = "Exponential"
     dim = 1
 
     def check_natural(self, theta) -> np.ndarray:
@@ -189,6 +190,7 @@ class Gamma(ExponentialFamily):
     """
 
     name = "gamma"
+    numerical_twin = "Gamma"
     dim = 2
 
     def check_natural(self, theta) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..families import FAMILIES
 from ..report import register_model
 
 __all__ = [
@@ -39,20 +40,20 @@ _WHERE = {
     "wasserstein": "constants",
 }
 
-# registered name -> class name in .models. The exponential families carry a "-numerical" suffix:
-# their plain names belong to the closed forms (stability.families).
-BUILTIN_MODELS = {
-    "bernoulli-numerical": "Bernoulli",
-    "categorical-numerical": "Categorical",
-    "exponential-numerical": "Exponential",
-    "gamma-numerical": "Gamma",
-    "gaussian-mixture": "GaussianMixture",
-    "gaussian-numerical": "Gaussian",
-    "laplace": "Laplace",
-    "logistic": "Logistic",
-    "poisson-numerical": "Poisson",
-    "student-t": "StudentT",
-}
+# registered name -> class name in .models. The exponential families' twins are declared by the
+# families themselves (``numerical_twin``) and carry a "-numerical" suffix: their plain names belong
+# to the closed forms (stability.families).
+BUILTIN_MODELS = dict(
+    sorted(
+        {
+            **{f"{name}-numerical": cls.numerical_twin for name, cls in FAMILIES.items() if cls.numerical_twin},
+            "gaussian-mixture": "GaussianMixture",
+            "laplace": "Laplace",
+            "logistic": "Logistic",
+            "student-t": "StudentT",
+        }.items()
+    )
+)
 
 
 def __getattr__(name):

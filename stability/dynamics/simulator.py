@@ -5,7 +5,9 @@ generations, vectorised over chains. Generation :math:`t+1` fits the model by ma
 (moment matching) to a training set built by the mixing ``scheme`` from the model of generation
 :math:`t`; generation 0 is the data distribution itself (or ``init``).
 
-Mixing schemes (:math:`k = \lfloor\lambda n\rfloor` synthetic points, :math:`w = k/(n+k)`):
+Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points from
+:func:`~stability.schemes.synthetic_count`, :math:`\lfloor\lambda n\rfloor` up to binary rounding,
+:math:`w = k/(n+k)`):
 
 - ``fixed-real`` (Bertrand et al. 2024): each chain has one real sample of size :math:`n`, drawn
   once; every round adds :math:`k` fresh points of the current model.
@@ -17,6 +19,10 @@ Mixing schemes (:math:`k = \lfloor\lambda n\rfloor` synthetic points, :math:`w =
   real sample plus *all* synthetic batches so far, :math:`k` points drawn from each model
   :math:`\theta_0, \dots, \theta_t` (Gerstgrasser et al. use :math:`k = n`, i.e. ``lambda_ = 1``);
   it has :math:`n + (t+1)k` points.
+
+The retraining loop is written once (:func:`_run`): each round's training set is built as the
+scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
+each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit).
 
 Methods: ``exact`` draws the fitted sufficient statistics from their law
 (:mod:`~stability.dynamics.samplers`) and pools them with the centred pooling identity
@@ -46,24 +52,27 @@ below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of i
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .._domains import check, check_choice, check_scalar, check_seed
+from .._domains import check_choice, check_scalar, check_seed
 from ..errors import InputError, check_memory
 from ..families.data import check_real
 from ..jacobian import check_spd
+from ..schemes import SCHEMES as _SCHEMES
+from ..schemes import Scheme, synthetic_count
+from ..schemes import as_scheme as _scheme
 from . import samplers
-from ._families import FAMILIES, FamilySpec, family_spec
+from ._families import FAMILIES, FamilySpec, family_params, family_spec
 
 __all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
 
-SCHEMES = ("fixed-real", "fresh-real", "replace", "accumulate")
+SCHEMES = tuple(_SCHEMES)  # the names of stability.schemes.SCHEMES
 METHODS = ("exact", "naive")
 ESTIMATORS = ("mle", "unbiased")
 # naive method: at most this many random floats drawn per block of chains (64 MiB of float64); a
@@ -72,30 +81,6 @@ NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
-
-
-def synthetic_count(n: int, lambda_: float) -> int | None:
-    r""":math:`k = \lfloor\lambda n\rfloor`; ``None`` for :math:`\lambda = \infty` (purely synthetic).
-
-    :math:`\lambda n` is rounded to the nearest integer when within a relative :math:`10^{-12}` of
-    it, so that decimal ratios give the intended count despite binary rounding
-    (``0.29 * 100 = 28.999999999999996``); :math:`10^{-12}` is far above double rounding
-    (:math:`\sim 10^{-16}`) and far below a real fractional part for :math:`\lambda n < 10^{12}`.
-
-    Examples
-    --------
-    >>> synthetic_count(100, 0.29), synthetic_count(10, 0.55), synthetic_count(3, float("inf"))
-    (29, 5, None)
-    """
-    lam = float(check("lambda_", lambda_))
-    if math.isinf(lam):
-        return None
-    x = lam * n
-    r = round(x)
-    k = int(r) if abs(x - r) <= 1e-12 * max(1.0, x) else math.floor(x)
-    if k >= 2**53:
-        raise ValueError(f"lambda_ * n must be < 2**53 (synthetic points per round), got {x:g}")
-    return k
 
 
 @dataclass(frozen=True)
@@ -307,6 +292,11 @@ def _steps(generations: int, progress: bool):
 
 
 def _gaussian_params(params, dim, name):
+    if params is not None and not isinstance(params, dict):  # a sample, a frozen scipy distribution, Moments
+        from ..families import family
+
+        fam = family("gaussian", params)
+        params = fam.params(fam.fixed_point(params))
     params = dict(params or {})
     unknown = set(params) - {"mean", "cov"}
     if unknown:
@@ -332,6 +322,12 @@ def _gaussian_params(params, dim, name):
     return mean, cov
 
 
+def _resolve(n, lambda_, scheme) -> tuple[Scheme, int]:
+    """The scheme run (``inf`` under a scheme with real data is ``replace``) and its synthetic points per round."""
+    run = _scheme(scheme).resolve(lambda_)
+    return run, run.synthetic(n, lambda_)
+
+
 def simulate(
     family: str,
     *,
@@ -339,11 +335,11 @@ def simulate(
     lambda_: float,
     generations: int,
     chains: int,
-    scheme: str = "fixed-real",
+    scheme: str | Scheme = "fixed-real",
     method: str = "exact",
     estimator: str = "mle",
-    data: dict | None = None,
-    init: dict | None = None,
+    data: dict | Any = None,
+    init: dict | Any = None,
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
@@ -354,15 +350,19 @@ def simulate(
     ----------
     family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
     n : integer ``>= 2``, real sample size (under ``replace``: points per round)
-    lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k=\lfloor\lambda n\rfloor`
+    lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k` from
+        :func:`~stability.schemes.synthetic_count`
     generations : integer ``>= 0``
     chains : integer ``>= 1``
-    scheme : ``"fixed-real"``, ``"fresh-real"``, ``"replace"`` or ``"accumulate"`` (module docstring)
+    scheme : a name of :data:`stability.schemes.SCHEMES` or a :class:`~stability.schemes.Scheme`
     method : ``"exact"`` (sufficient statistics from their law) or ``"naive"`` (draw points, refit)
     estimator : ``"mle"`` or ``"unbiased"`` (Gaussian covariance :math:`T/N` or :math:`T/(N-1)`)
-    data : the data distribution. Gaussian: ``{"mean": (d,), "cov": (d, d) SPD}`` (default
-        :math:`N(0, I_d)`); other families: see :mod:`~stability.dynamics._families`.
-    init : the model of generation 0, same keys as ``data`` (default: the data distribution).
+    data : the data distribution, given as :func:`stability.analyze` takes it (a sample, a frozen
+        ``scipy.stats`` distribution, :class:`~stability.families.Moments`; the family's
+        maximum-likelihood fit to it is simulated, which is the distribution itself when it belongs
+        to the family), or as a dict of parameters. Gaussian: ``{"mean": (d,), "cov": (d, d) SPD}``
+        (default :math:`N(0, I_d)`); other families: see :mod:`~stability.dynamics._families`.
+    init : the model of generation 0, same forms as ``data`` (default: the data distribution).
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
     progress : show a tqdm bar over generations when stderr is a terminal.
@@ -381,88 +381,77 @@ def simulate(
     (3, 3, 1)
     """
     check_choice("family", family, FAMILIES)
-    check_choice("scheme", scheme, SCHEMES)
+    scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
     n = int(check_scalar("n", n))
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
-    k = synthetic_count(n, lambda_)
+    run, k = _resolve(n, lambda_, scheme)
+    k_reported = None if run.synthetic_only else k
     lam = float(lambda_)
-    if scheme == "replace" or k is None:
-        if scheme == "accumulate":
-            raise ValueError("lambda_ must be finite for scheme 'accumulate' (it keeps the real data), got inf")
-        scheme_run, k = "replace", None
-    else:
-        scheme_run = scheme
     rng = _rng(seed)
     if family == "gaussian":
         mu_d, cov_d = _gaussian_params(data, dim, "data")
         d = mu_d.size
-        per_round = n if k is None else n + k
+        per_round = run.training_size(n, k)
         if per_round < d + 1:
-            what = "n" if k is None else "n + floor(lambda_ n)"
+            what = "n" if run.synthetic_only else "n + floor(lambda_ n)"
             raise ValueError(
-                f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme!r}), got {per_round}"
+                f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
-        mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | dict(init or {}), d, "init")
-        _check_cost(method, n, k, G, C, d, d * d + d + 3, scheme_run)
-        run = _gaussian_exact if method == "exact" else _gaussian_naive
-        mean, cov, collapsed = run(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme_run, estimator, progress)
-        return SimulationResult(
-            family, scheme, method, estimator, n, k, lam, mean, cov, collapsed, mu_d, cov_d, spec=None
+        mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
+        _check_cost(method, per_round, G, C, d, d * d + d + 3)
+        kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
+            mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
         )
+        _run(kernel, run, rng, n, k, G, progress)
+        return SimulationResult(
+            family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
+            mu_d, cov_d, spec=None,
+        )  # fmt: skip
     spec = family_spec(family, data)
-    init_params = dict(init or {})
-    if family == "gamma" and "shape" in init_params:
+    if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
         raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
-    eta0 = spec.eta_data if not init_params else family_spec(family, _merge(family, spec, init_params)).eta_data
-    _check_cost(method, n, k, G, C, spec.points_per_chain(1), spec.p + 3, scheme_run)
-    mean = _family_run(rng, spec, eta0, n, k, G, C, scheme_run, method, progress)
-    collapsed = spec.degenerate(mean)
+    init_params = _init_dict(family, init)
+    eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
+    _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
+    kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
+    _run(kernel, run, rng, n, k, G, progress)
+    collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
-        family, scheme, method, estimator, n, k, lam, mean, None, collapsed, spec.eta_data, None, spec=spec
-    )
+        family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
+        spec=spec,
+    )  # fmt: skip
 
 
-def _check_cost(method, n, k, G, C, per_point, per_state, scheme):
-    """Refuse, before any allocation, a run whose arrays exceed the available memory or whose naive
-    draws are beyond :data:`NAIVE_MAX_DRAWS`.
+def _init_dict(family: str, init) -> dict:
+    """``init`` as a dict of parameters (data objects are read as for ``data``)."""
+    if family == "gaussian":
+        if init is None or isinstance(init, dict):
+            return dict(init or {})
+        mean, cov = _gaussian_params(init, None, "init")
+        return {"mean": mean, "cov": cov}
+    return family_params(family, init, "init")
 
-    Stored: ``(G + 1) x C`` states of ``per_state`` floats (mean, covariance, collapse flag, KL, W2);
-    working memory: about 16 arrays of ``C x per_state`` (the exact samplers' Wishart factors and
-    pooling temporaries), or a naive block of at most ``3 NAIVE_BLOCK_FLOATS`` floats.
+
+def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool) -> None:
+    """The retraining loop, written once for every family and method.
+
+    Each round builds its training set as ``scheme`` declares, from sufficient statistics: the real
+    data's (:meth:`real`, drawn once or every round), the synthetic batch's (:meth:`synthetic`, ``k``
+    points of generation ``t``), pooled by the family's :meth:`join`; :meth:`fit` then stores
+    generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
     """
-    stored = 8.0 * (G + 1) * C * per_state
-    work = 8.0 * 16 * C * per_state
-    if method == "naive":
-        work += 8.0 * 3 * NAIVE_BLOCK_FLOATS
-    check_memory(
-        stored + work,
-        f"simulate with chains={C}, generations={G} ({per_state} numbers per chain and generation)",
-        "lower chains (--chains), generations (--generations) or the dimension (--dim)",
-    )
-    if method == "naive":
-        per_round = n if k is None else (n + k if scheme != "accumulate" else n + k)
-        draws = float(C) * G * per_round * per_point
-        if draws > NAIVE_MAX_DRAWS:
-            raise InputError(
-                f"method 'naive' would draw {draws:.3g} random numbers (chains {C} x generations {G} x "
-                f"{per_round} points x {per_point}), more than NAIVE_MAX_DRAWS = {NAIVE_MAX_DRAWS:g}: use "
-                f"method 'exact' (--method exact), which has the same law at a cost independent of n and lambda"
-            )
-
-
-def _merge(family, spec, init):
-    base = {
-        "bernoulli": {"p": spec.eta_data[0]},
-        "categorical": {"probs": spec.eta_data},
-        "poisson": {"rate": spec.eta_data[0]},
-        "exponential": {"mean": spec.eta_data[0]},
-        "gamma": {"shape": spec.shape, "mean": spec.eta_data[0]},
-    }[family]
-    return base | init
+    real = kernel.real(rng, n) if scheme.keeps_real else None
+    previous = real
+    for t in _steps(G, progress):
+        if scheme.redraws_real:
+            real = kernel.real(rng, n)
+        synthetic = kernel.synthetic(rng, t, k) if k else None
+        previous = scheme.training_set(real, previous, synthetic, kernel.join)
+        kernel.fit(t + 1, previous)
 
 
 def _divisor(N, estimator):
@@ -477,52 +466,72 @@ def _sym(T):
     return 0.5 * (T + T.transpose(0, 2, 1))
 
 
-def _gaussian_state(mu_d, cov_d, mu0, cov0, G, C):
-    """Per-generation arrays (generation 0 filled), the data's Cholesky factor, the collapse floor
-    (the data's smallest variance) and the data mean broadcast over chains."""
-    d = mu_d.size
-    mean = np.empty((G + 1, C, d))
-    cov = np.empty((G + 1, C, d, d))
-    collapsed = np.zeros((G + 1, C), dtype=bool)
-    mean[0], cov[0] = mu0, cov0
-    Ld = np.linalg.cholesky(cov_d)
-    floor = float(np.linalg.eigvalsh(cov_d)[0])
-    return d, mean, cov, collapsed, Ld, floor, np.broadcast_to(mu_d, (C, d))
+class _Gaussian:
+    """Per-generation Gaussian arrays, the data's Cholesky factor and the collapse floor (the data's
+    smallest variance); each fitted covariance is factored once, for the next draw and the collapse flag."""
+
+    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
+        d = mu_d.size
+        self.mean = np.empty((G + 1, C, d))
+        self.cov = np.empty((G + 1, C, d, d))
+        self.collapsed = np.zeros((G + 1, C), dtype=bool)
+        self.mean[0], self.cov[0] = mu0, cov0
+        self.mu_d, self.estimator = mu_d, estimator
+        self.Ld = np.linalg.cholesky(cov_d)
+        self.floor = float(np.linalg.eigvalsh(cov_d)[0])
+        self.mu_dc = np.broadcast_to(mu_d, (C, d))
+        self.L, self.collapsed[0] = samplers.sqrt_factor(self.cov[0], self.floor)
+
+    def _store(self, t, mean, T, N):
+        self.mean[t] = mean
+        self.cov[t] = _sym(T) / _divisor(N, self.estimator)
+        self.L, self.collapsed[t] = samplers.sqrt_factor(self.cov[t], self.floor)
 
 
-def _gaussian_exact(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
-    d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
-    if scheme in ("fixed-real", "accumulate"):
-        m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
-        N_acc, M_acc, T_acc = n, m_hat, R
-    for t in _steps(G, progress):
-        L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
-        if scheme == "replace":
-            M, T = samplers.gaussian_stats(rng, mean[t], L, n)
-            N = n
-        else:
-            if scheme == "fresh-real":
-                m_hat, R = samplers.gaussian_stats(rng, mu_dc, Ld, n)
-            if k == 0:
-                M, T, N = m_hat, R, n
-            else:
-                ybar, Q = samplers.gaussian_stats(rng, mean[t], L, k)
-                if scheme == "accumulate":
-                    delta = ybar - M_acc
-                    N_new = N_acc + k
-                    M_acc = M_acc + (k / N_new) * delta
-                    T_acc = T_acc + Q + (N_acc * k / N_new) * _outer(delta)
-                    M, T, N_acc = M_acc, T_acc, N_new
-                    N = N_acc
-                else:
-                    N = n + k
-                    delta = ybar - m_hat
-                    M = m_hat + (k / N) * delta
-                    T = R + Q + (n * k / N) * _outer(delta)
-        mean[t + 1] = M
-        cov[t + 1] = _sym(T) / _divisor(N, estimator)
-    collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+class _GaussianExact(_Gaussian):
+    r"""Statistics ``(N, mean, scatter)`` drawn from their law; pooled by the centred identity
+    :math:`M = M_1 + \tfrac{N_2}{N}\delta`, :math:`T = T_1 + T_2 + \tfrac{N_1N_2}{N}\delta\delta^\top`."""
+
+    def real(self, rng, m):
+        return (m, *samplers.gaussian_stats(rng, self.mu_dc, self.Ld, m))
+
+    def synthetic(self, rng, t, m):
+        return (m, *samplers.gaussian_stats(rng, self.mean[t], self.L, m))
+
+    @staticmethod
+    def join(a, b):
+        (N1, M1, T1), (N2, M2, T2) = a, b
+        N = N1 + N2
+        delta = M2 - M1
+        return N, M1 + (N2 / N) * delta, T1 + T2 + (N1 * N2 / N) * _outer(delta)
+
+    def fit(self, t, stats):
+        N, M, T = stats
+        self._store(t, M, T, N)
+
+
+def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
+    """Refuse, before any allocation, a run whose arrays exceed the available memory or whose naive
+    draws are beyond :data:`NAIVE_MAX_DRAWS`.
+
+    Stored: ``(G + 1) x C`` states of ``per_state`` floats (mean, covariance, collapse flag, KL, W2);
+    working memory: about 16 arrays of ``C x per_state`` (the exact samplers' Wishart factors and
+    pooling temporaries), or a naive block of at most ``3 NAIVE_BLOCK_FLOATS`` floats.
+    """
+    stored = 8.0 * (G + 1) * C * per_state
+    work = 8.0 * 16 * C * per_state + (8.0 * 3 * NAIVE_BLOCK_FLOATS if method == "naive" else 0.0)
+    check_memory(
+        stored + work,
+        f"simulate with chains={C}, generations={G} ({per_state} numbers per chain and generation)",
+        "lower chains (--chains), generations (--generations) or the dimension (--dim)",
+    )
+    draws = float(C) * G * per_round * per_point
+    if method == "naive" and draws > NAIVE_MAX_DRAWS:
+        raise InputError(
+            f"method 'naive' would draw {draws:.3g} random numbers (chains {C} x generations {G} x "
+            f"{per_round} points x {per_point}), more than NAIVE_MAX_DRAWS = {NAIVE_MAX_DRAWS:g}: use "
+            f"method 'exact' (--method exact), which has the same law at a cost independent of n and lambda"
+        )
 
 
 def _raw_sums(rng, mean, L, m, shift, block):
@@ -546,71 +555,51 @@ def _raw_sums(rng, mean, L, m, shift, block):
     return S1, S2
 
 
-def _gaussian_naive(rng, mu_d, cov_d, mu0, cov0, n, k, G, C, scheme, estimator, progress):
-    d, mean, cov, collapsed, Ld, floor, mu_dc = _gaussian_state(mu_d, cov_d, mu0, cov0, G, C)
-    m_max = max(n, k or 0)
-    block = max(1, NAIVE_BLOCK_FLOATS // (m_max * d))
+class _GaussianNaive(_Gaussian):
+    """Statistics ``(N, sum x, sum x x^T)`` of drawn points centred at the data mean; pooled by addition."""
 
-    def real():
-        return _raw_sums(rng, mu_dc, Ld, n, mu_d, block)
+    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
+        super().__init__(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
+        self.block = max(1, NAIVE_BLOCK_FLOATS // (max(n, k) * mu_d.size))
 
-    if scheme in ("fixed-real", "accumulate"):
-        S1r, S2r = real()
-        N_acc = n
-    for t in _steps(G, progress):
-        L, collapsed[t] = samplers.sqrt_factor(cov[t], floor)
-        if scheme == "replace":
-            S1, S2 = _raw_sums(rng, mean[t], L, n, mu_d, block)
-            N = n
+    def real(self, rng, m):
+        return (m, *_raw_sums(rng, self.mu_dc, self.Ld, m, self.mu_d, self.block))
+
+    def synthetic(self, rng, t, m):
+        return (m, *_raw_sums(rng, self.mean[t], self.L, m, self.mu_d, self.block))
+
+    @staticmethod
+    def join(a, b):
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+    def fit(self, t, stats):
+        N, S1, S2 = stats
+        self._store(t, self.mu_d + S1 / N, S2 - _outer(S1) / N, N)
+
+
+class _FamilyKernel:
+    """Statistics ``(N, sum T(x))`` of a non-Gaussian family, drawn exactly or as points; pooled by addition."""
+
+    def __init__(self, spec: FamilySpec, eta0, G, C, method, n, k):
+        self.mean = np.empty((G + 1, C, spec.p))
+        self.mean[0] = eta0
+        self.eta_d = np.broadcast_to(spec.eta_data, (C, spec.p))
+        if method == "exact":
+            self.draw = spec.exact_sum
         else:
-            if scheme == "fresh-real":
-                S1r, S2r = real()
-            if k == 0:
-                S1y, S2y = 0.0, 0.0
-            else:
-                S1y, S2y = _raw_sums(rng, mean[t], L, k, mu_d, block)
-            S1, S2 = S1r + S1y, S2r + S2y
-            if scheme == "accumulate":
-                N_acc += k
-                S1r, S2r, N = S1, S2, N_acc
-            else:
-                N = n + k
-        mean[t + 1] = mu_d + S1 / N
-        T = S2 - _outer(S1) / N
-        cov[t + 1] = _sym(T) / _divisor(N, estimator)
-    collapsed[G] = samplers.sqrt_factor(cov[G], floor)[1]
-    return mean, cov, collapsed
+            block = max(1, NAIVE_BLOCK_FLOATS // spec.points_per_chain(max(n, k)))
+            self.draw = lambda rng, eta, m: spec.naive_sum(rng, eta, m, block)
 
+    def real(self, rng, m):
+        return m, self.draw(rng, self.eta_d, m)
 
-def _family_run(rng, spec: FamilySpec, eta0, n, k, G, C, scheme, method, progress):
-    p = spec.p
-    mean = np.empty((G + 1, C, p))
-    mean[0] = eta0
-    eta_d = np.broadcast_to(spec.eta_data, (C, p))
-    if method == "exact":
-        draw = spec.exact_sum
-    else:
-        m_max = max(n, k or 0)
-        block = max(1, NAIVE_BLOCK_FLOATS // spec.points_per_chain(m_max))
+    def synthetic(self, rng, t, m):
+        return m, self.draw(rng, self.mean[t], m)
 
-        def draw(rng_, eta, m):
-            return spec.naive_sum(rng_, eta, m, block)
+    @staticmethod
+    def join(a, b):
+        return a[0] + b[0], a[1] + b[1]
 
-    if scheme in ("fixed-real", "accumulate"):
-        s_real = draw(rng, eta_d, n)
-        N_acc = n
-    for t in _steps(G, progress):
-        eta = mean[t]
-        if scheme == "replace":
-            mean[t + 1] = draw(rng, eta, n) / n
-            continue
-        if scheme == "fresh-real":
-            s_real = draw(rng, eta_d, n)
-        s = s_real + (draw(rng, eta, k) if k else 0.0)
-        if scheme == "accumulate":
-            N_acc += k
-            s_real = s
-            mean[t + 1] = s / N_acc
-        else:
-            mean[t + 1] = s / (n + k)
-    return mean
+    def fit(self, t, stats):
+        N, s = stats
+        self.mean[t] = s / N
