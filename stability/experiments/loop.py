@@ -230,14 +230,11 @@ def _check_retrain_memory(config: RetrainConfig, data) -> None:
     """Refuse, before training, a run whose largest training set would not fit in memory."""
     n = len(data.train)
     point = 4 * math.prod(data.shape)
-    largest = n  # replace: n samples
+    largest = config.eval_samples
     for chain in config.lambdas:
-        scheme, lam = parse_chain(chain)
-        if scheme == "fixed-real":
-            largest = max(largest, n + math.floor(lam * n))
-        elif scheme == "accumulate":
-            largest = max(largest, n + config.generations * n)
-    largest = max(largest, config.eval_samples)
+        scheme, lam = chain_scheme(chain)
+        k = scheme.synthetic(n, lam)
+        largest = max(largest, scheme.training_size(n, k, config.generations - 1))  # the last round's set
     check_memory(
         _RETRAIN_COPIES * largest * point,
         f"retrain's largest training set ({largest} points of shape {tuple(data.shape)})",
