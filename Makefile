@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FIGURE_FLAGS ?=
+# Where the figure scripts' grids of runs go (figures/_common.py: run_grid): local = a dask LocalCluster
+# with one worker per core; serial; local:N; or a scheduler, e.g. make figures SWEEP=tcp://HOST:8786.
+# Every run has its own seed, so the figures are the same wherever they run.
+SWEEP ?= local
 # Tests and figures train small torch models: one thread each is as fast as two on an idle
 # 2-core machine and many times faster when the other core is busy (measured: a flow training
 # step took 0.04 s with 1 thread, 1.1 s with 2 under contention). Results do not depend on it.
@@ -22,7 +26,7 @@ TORCH ?= torch==2.13.0
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test,experiments]'
+	$(PY) -m pip install -q -e '.[test,experiments,distributed]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,7 +46,7 @@ test-fast: $(STAMP)
 
 figures: $(STAMP)
 	@mkdir -p figures/out
-	@set -e; for f in figures/fig_*.py; do echo "== $$f"; $(SMALL_THREADS) $(PY) $$f --out figures/out $(FIGURE_FLAGS); done
+	@set -e; for f in figures/fig_*.py; do echo "== $$f"; $(SMALL_THREADS) $(PY) $$f --out figures/out --sweep $(SWEEP) $(FIGURE_FLAGS); done
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -11,7 +11,7 @@ data distribution (median and band).
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import parse_args, save
+from _common import parse_args, run_grid, save
 
 import stability
 from stability.dynamics import gaussian_moments
@@ -26,20 +26,21 @@ def main(argv=None):
     for lam, color in [(4.0, "C3"), (1.0, "C1"), (0.5, "C0")]:
         runs.append((rf"fixed-real, $\lambda$={lam:g}", lam, "fixed-real", color))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, lam, scheme, color in runs:
-        r = stability.simulate("gaussian", n=n, lambda_=lam, generations=G, chains=C, scheme=scheme, seed=0)
-        band = r.band(np.sqrt(r.cov[:, :, 0, 0]))
-        ax.fill_between(t, band.lower, band.upper, color=color, alpha=0.15, lw=0)
-        ax.plot(t, band.median, color=color, label=label)
-        ax.plot(t, band.mean, color=color, ls="--", lw=1)
+    # the lambda grid goes through stability.sweeps (serial unless --sweep says otherwise), seed 0 for every run
+    base = {"family": "gaussian", "n": n, "generations": G, "chains": C, "seed": 0, "stats": ["sigma", "w2"]}
+    cells = {"lambda_": [r[1] for r in runs], "scheme": [r[2] for r in runs]}
+    results = run_grid(args, "stability.sweeps.tasks:simulate_bands", base, cells)
+    for (label, lam, scheme, color), m in zip(runs, results, strict=True):
+        ax.fill_between(t, m["sigma_q05"], m["sigma_q95"], color=color, alpha=0.15, lw=0)
+        ax.plot(t, m["sigma_median"], color=color, label=label)
+        ax.plot(t, m["sigma_mean"], color=color, ls="--", lw=1)
         if scheme == "replace":
             ax.plot(t, stability.expected_sigma(t, n, 1.0, "mle"), "k:", lw=1.5, label=r"theory $E[\sigma_t]$")
         else:
             p = gaussian_moments(n=n, lambda_=lam, generations=G, scheme=scheme)
             ax.plot(t, np.sqrt(p.expected_cov[:, 0, 0]), "k-.", lw=0.8)
-        w2 = r.band("w2")
-        bx.fill_between(t, np.maximum(w2.lower, 1e-4), w2.upper, color=color, alpha=0.15, lw=0)
-        bx.plot(t, w2.median, color=color, label=label)
+        bx.fill_between(t, np.maximum(m["w2_q05"], 1e-4), m["w2_q95"], color=color, alpha=0.15, lw=0)
+        bx.plot(t, m["w2_median"], color=color, label=label)
     ax.plot([], [], "k-.", lw=0.8, label=r"theory $\sqrt{E[\Sigma_t]}$ (recursion)")
     ax.plot([], [], color="gray", ls="--", lw=1, label="mean over chains")
     ax.set_yscale("log")

@@ -10,9 +10,7 @@ lambda. Right: the observed fraction of chains above the bound and the theorem's
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import parse_args, save
-
-import stability
+from _common import parse_args, run_grid, save
 
 
 def main(argv=None):
@@ -20,13 +18,15 @@ def main(argv=None):
     G, C = (30, 4000) if args.fast else (60, 40000)
     t = np.arange(G + 1)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for lam, color in [(0.1, "C0"), (0.3, "C1"), (0.44, "C3")]:
-        c = stability.theorem2_check(n=50, lambda_=lam, delta=0.05, generations=G, chains=C, dim=3, seed=0)
-        q50, q95 = np.quantile(c.distance, [0.5, 0.95], axis=1)
-        ax.plot(t, c.bound, color=color, lw=2, label=rf"bound, $\lambda$={lam:g} ($\rho$={c.rho:.2f})")
-        ax.plot(t, q50, color=color, ls="--", lw=1)
-        ax.plot(t, q95, color=color, ls=":", lw=1)
-        bx.plot(t, c.violation, color=color, marker=".", label=rf"observed, $\lambda$={lam:g}")
+    lams, colors = [0.1, 0.3, 0.44], ["C0", "C1", "C3"]
+    # the lambda grid goes through stability.sweeps (serial unless --sweep says otherwise), seed 0 for every run
+    base = {"n": 50, "delta": 0.05, "generations": G, "chains": C, "dim": 3, "seed": 0}
+    results = run_grid(args, "stability.sweeps.tasks:theorem2_curves", base, {"lambda_": lams})
+    for lam, color, c in zip(lams, colors, results, strict=True):
+        ax.plot(t, c["bound"], color=color, lw=2, label=rf"bound, $\lambda$={lam:g} ($\rho$={c['rho']:.2f})")
+        ax.plot(t, c["distance_median"], color=color, ls="--", lw=1)
+        ax.plot(t, c["distance_q95"], color=color, ls=":", lw=1)
+        bx.plot(t, c["violation"], color=color, marker=".", label=rf"observed, $\lambda$={lam:g}")
     bx.plot(t, 1 - (1 - 0.05) ** t, "k", lw=1.5, label=r"allowed $1-(1-\delta)^t$")
     ax.plot([], [], "k--", lw=1, label="median distance")
     ax.plot([], [], "k:", lw=1, label="95% quantile")

@@ -16,6 +16,16 @@ from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenv
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
 from .stationary import StationaryLaw, stationary
 
+
+def __getattr__(name):
+    # torch-backed: imported on first use, so ``import stability`` stays fast
+    if name == "retrain_chains":
+        from .numerical.chains import retrain_chains
+
+        return retrain_chains
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "LocalConstants",
     "SimulationResult",
@@ -37,6 +47,7 @@ __all__ = [
     "numerical",
     "rate_exact",
     "register_model",
+    "retrain_chains",
     "sharp_bound",
     "simulate",
     "stationary",

@@ -33,6 +33,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(code)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_core_paths_run_without_the_experiments_extra():
     r = _run(
         """
@@ -54,6 +55,7 @@ def test_core_paths_run_without_the_experiments_extra():
     assert "LOADED []" in r.stdout
 
 
+@pytest.mark.slow
 def test_experiments_name_the_missing_extra():
     r = _run(
         """

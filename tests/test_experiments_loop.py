@@ -31,6 +31,7 @@ def test_chain_labels_and_config_validation():
         default_config("flow", "moons", "tiny", generations=0)
 
 
+@pytest.mark.slow
 def test_training_set_per_scheme(tmp_path, monkeypatch):
     sizes = []
     real_fit = loop_module._fit

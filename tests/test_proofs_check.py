@@ -125,6 +125,7 @@ def test_jacobian_checks_fail_on_a_wrong_factor(monkeypatch):
         assert not status(name).passed, name
 
 
+@pytest.mark.slow
 def test_symbolic_ift_fails_on_a_wrong_fisher_matrix(monkeypatch):
     DG, dF_new, dF_old, A, B = jacobian._gaussian_jacobians()
     monkeypatch.setattr(jacobian, "_gaussian_jacobians", lambda: (DG, dF_new, dF_old, A, 2 * B))
@@ -301,6 +302,7 @@ def test_families_fail_on_a_wrong_fisher(monkeypatch):
     assert not out.passed and "poisson" in out.detail
 
 
+@pytest.mark.slow
 def test_families_fail_on_a_wrong_mean_map_inverse(monkeypatch):
     from stability.families import Gamma
 
@@ -328,6 +330,7 @@ def test_simulator_recursion_check_fails_on_a_missing_term(monkeypatch):
     assert not status("gaussian_recursions.unconditional_recursion").passed
 
 
+@pytest.mark.slow
 def test_simulator_moments_fail_on_a_missing_term(monkeypatch):
     from stability.dynamics import moments
 

@@ -22,6 +22,7 @@ def quad_w1(x, cdf, lo, hi, extra=()):
     return total
 
 
+@pytest.mark.slow
 @settings(max_examples=20)  # each example runs ~n + 30 adaptive quadratures
 @given(st.integers(0, 2**32 - 1), st.integers(1, 15))
 def test_exact_sample_formula_matches_quadrature(seed, n):

@@ -4,6 +4,7 @@
 - :mod:`~stability.cli.analyze`: ``stability analyze``, :func:`stability.analyze` on a file or a distribution;
 - :mod:`~stability.cli.simulate`: ``stability simulate``, :func:`stability.simulate`;
 - :mod:`~stability.cli.retrain`: ``stability retrain``, :func:`stability.experiments.retrain`;
+- :mod:`~stability.cli.sweep`: ``stability sweep``, grids of tasks on dask (:mod:`stability.sweeps`);
 - :mod:`~stability.cli._options`: the options they share; :mod:`~stability.cli._main`: parser and error boundary.
 """
 

@@ -22,98 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
-from pathlib import Path
-
-import numpy as np
-from scipy import stats
 
 from .._domains import DOMAINS
 from .._jsonable import jsonable
 from ..errors import InputError
-from ..families.data import GaussianMixture
+from ..families.data import load_data, parse_dist
 from ..report import MODELS, analyze
 from ._options import add_dim, add_json, add_lambda, add_seed, integer
 
 __all__ = ["load_data", "parse_dist", "register"]
-
-
-def parse_dist(spec: str) -> GaussianMixture | stats.rv_continuous | stats.rv_discrete:
-    """A distribution from ``NAME:ARGS`` (see the module docstring).
-
-    >>> float(parse_dist("norm:1,2").mean())
-    1.0
-    >>> parse_dist("mixture:0.5,-1,1;0.5,1,1").cov().tolist()  # 1 + 1
-    [[2.0]]
-    """
-    name, _, args = spec.partition(":")
-    name = name.strip()
-    if name == "mixture":
-        try:
-            rows = [[float(v) for v in part.split(",")] for part in args.split(";") if part.strip()]
-        except ValueError:
-            raise InputError(f"--dist: mixture components must be numbers 'w,m,s;w,m,s', got {args!r}") from None
-        if not rows or any(len(r) != 3 for r in rows):
-            raise InputError(f"--dist: mixture needs (weight, mean, sd) triples 'w,m,s;w,m,s', got {args!r}")
-        w, m, s = np.array(rows).T
-        if np.any(s <= 0):
-            raise InputError(f"--dist: mixture standard deviations must be > 0, got {s.tolist()}")
-        try:
-            return GaussianMixture(w, m, s**2)
-        except ValueError as err:
-            raise InputError(f"--dist: mixture {args!r}: {err}") from None
-    dist = getattr(stats, name, None)
-    if not isinstance(dist, (stats.rv_continuous, stats.rv_discrete)):
-        raise InputError(f"--dist: unknown distribution {name!r} (a scipy.stats name or 'mixture')")
-    try:
-        values = [float(v) for v in args.split(",")] if args.strip() else []
-        frozen = dist(*values)
-        ok = np.isfinite(frozen.cdf(frozen.median()))
-    except (TypeError, ValueError) as err:
-        raise InputError(f"--dist: bad arguments for {name}: {err}") from None
-    if not ok:
-        raise InputError(f"--dist: invalid parameters for {name}: {args!r}")
-    return frozen
-
-
-def load_data(path: str) -> np.ndarray:
-    """A sample from a ``.npy`` or ``.csv`` file; every failure is an ``InputError`` naming ``--data``."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"--data: file not found: {path}")
-    if not p.is_file():
-        raise InputError(f"--data: {path} is not a file (a folder?)")
-    if p.suffix == ".npy":
-        with open(p, "rb") as f:
-            magic = f.read(6)
-        if magic != b"\x93NUMPY":
-            what = "empty" if not magic else "it lacks the .npy header"
-            raise InputError(f"--data: {path} is not a valid .npy file ({what}); save arrays with numpy.save")
-        try:
-            x = np.load(p, allow_pickle=False)
-        except ValueError as err:
-            if "allow_pickle" in str(err):  # an object array (or bytes that look like a pickle)
-                raise InputError(
-                    f"--data: {path} holds an object array (pickled Python objects), not numbers: "
-                    "save a numeric array with numpy.save"
-                ) from None
-            raise InputError(f"--data: {path} is not a valid .npy file ({err})") from None
-        except (OSError, EOFError) as err:
-            raise InputError(f"--data: {path} is not a valid .npy file (empty or truncated: {err})") from None
-        if not isinstance(x, np.ndarray):
-            raise InputError(f"--data: {path} is not a valid .npy file")
-        if x.dtype.kind not in "biufc":
-            raise InputError(f"--data: {path} holds an array of dtype {x.dtype}, not numbers")
-        return x
-    if p.suffix == ".csv":
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # numpy warns (instead of failing) on an empty file
-                return np.loadtxt(p, delimiter=",", ndmin=1)
-        except (ValueError, UserWarning, UnicodeDecodeError) as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise InputError(f"--data: cannot read {path} as comma-separated numbers: {first}") from None
-    raise InputError(f"--data: expected a .npy or .csv file, got {path}")
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:

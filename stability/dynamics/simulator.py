@@ -107,6 +107,10 @@ class SimulationResult:
     collapsed : bool array (generations + 1, chains), see the module docstring.
     data_mean, data_cov : the data distribution's parameters.
     n, k, lambda_ : real sample size, synthetic points per round (``None`` under ``replace``), ratio.
+    real_mean, real_cov : the maximum-likelihood fit of each chain's fixed real sample, (chains, p) and
+        (chains, d, d) (Gaussian, covariance :math:`R/n`), under ``fixed-real`` and ``accumulate``
+        (the sample every round reuses); ``None`` under the other schemes. ``real_cov`` is ``None``
+        for the non-Gaussian families.
     """
 
     family: str
@@ -122,6 +126,8 @@ class SimulationResult:
     data_mean: np.ndarray
     data_cov: np.ndarray | None = None
     spec: FamilySpec | None = field(default=None, repr=False)
+    real_mean: np.ndarray | None = field(default=None, repr=False)
+    real_cov: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def generations(self) -> int:
@@ -192,6 +198,37 @@ class SimulationResult:
             tr = np.trace(self.cov[g], axis1=1, axis2=2)
             sq = np.sum((self.mean[g] - self.data_mean) ** 2, axis=1) + np.trace(self.data_cov) + tr - 2 * cross
             out[g] = np.sqrt(np.maximum(sq, 0.0))
+        return out
+
+    @cached_property
+    def excess_nll(self) -> np.ndarray:
+        r"""Excess NLL per point of the fixed real sample over its own fit, (generations + 1, chains) (Gaussian).
+
+        For a Gaussian the mean negative log-likelihood of the real sample at :math:`(\mu_t, \Sigma_t)`
+        minus its minimum (at the sample's MLE :math:`\hat m, \hat S`) is exactly
+        :math:`KL(N(\hat m, \hat S)\,\|\,N(\mu_t, \Sigma_t)) = \tfrac12[\mathrm{tr}(\Sigma_t^{-1}\hat S)
+        + \delta^\top\Sigma_t^{-1}\delta - d + \log\det\Sigma_t - \log\det\hat S]`,
+        :math:`\delta = \mu_t - \hat m` (the quantity :func:`stability.stationary` predicts,
+        THEORY.md §9); ``inf`` for collapsed chains.
+        """
+        if self.cov is None or self.real_mean is None:
+            raise ValueError(
+                "excess_nll needs the gaussian family under scheme 'fixed-real' or 'accumulate' (a fixed real "
+                f"sample), got family {self.family!r}, scheme {self.scheme!r}"
+            )
+        Lr = np.linalg.cholesky(self.real_cov)  # (C, d, d)
+        d = Lr.shape[-1]
+        out = np.empty(self.mean.shape[:2])
+        for g in range(out.shape[0]):  # whitened by each chain's real covariance
+            S = np.linalg.solve(Lr, np.linalg.solve(Lr, self.cov[g]).transpose(0, 2, 1))
+            delta = np.linalg.solve(Lr, (self.mean[g] - self.real_mean)[..., None])[..., 0]
+            e, V = np.linalg.eigh(S)
+            proj = np.einsum("cij,ci->cj", V, delta)
+            ok = (e.min(axis=1) > 0) & ~self.collapsed[g]
+            es = np.where(ok[:, None], e, 1.0)
+            with np.errstate(over="ignore", divide="ignore"):
+                val = 0.5 * (np.sum(1.0 / es + proj**2 / es + np.log(es), axis=1) - d)
+            out[g] = np.where(ok, val, np.inf)
         return out
 
     def band(self, stat="w2", quantiles: tuple[float, float] = (0.05, 0.95)) -> Band:
@@ -406,10 +443,11 @@ def simulate(
         kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
             mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
         )
-        _run(kernel, run, rng, n, k, G, progress)
+        real = _run(kernel, run, rng, n, k, G, progress)
+        real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -418,11 +456,11 @@ def simulate(
     eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
     _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
     kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
-    _run(kernel, run, rng, n, k, G, progress)
+    real = _run(kernel, run, rng, n, k, G, progress)
     collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
-        spec=spec,
+        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0],
     )  # fmt: skip
 
 
@@ -436,13 +474,14 @@ def _init_dict(family: str, init) -> dict:
     return family_params(family, init, "init")
 
 
-def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool) -> None:
+def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool):
     """The retraining loop, written once for every family and method.
 
     Each round builds its training set as ``scheme`` declares, from sufficient statistics: the real
     data's (:meth:`real`, drawn once or every round), the synthetic batch's (:meth:`synthetic`, ``k``
     points of generation ``t``), pooled by the family's :meth:`join`; :meth:`fit` then stores
     generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
+    Returns the statistics of the fixed real sample (schemes that keep it without redrawing), else None.
     """
     real = kernel.real(rng, n) if scheme.keeps_real else None
     previous = real
@@ -452,6 +491,7 @@ def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool) ->
         synthetic = kernel.synthetic(rng, t, k) if k else None
         previous = scheme.training_set(real, previous, synthetic, kernel.join)
         kernel.fit(t + 1, previous)
+    return real if scheme.keeps_real and not scheme.redraws_real else None
 
 
 def _divisor(N, estimator):
@@ -508,6 +548,10 @@ class _GaussianExact(_Gaussian):
     def fit(self, t, stats):
         N, M, T = stats
         self._store(t, M, T, N)
+
+    def real_fit(self, stats):
+        N, M, T = stats
+        return M, _sym(T) / N
 
 
 def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
@@ -576,6 +620,10 @@ class _GaussianNaive(_Gaussian):
         N, S1, S2 = stats
         self._store(t, self.mu_d + S1 / N, S2 - _outer(S1) / N, N)
 
+    def real_fit(self, stats):
+        N, S1, S2 = stats
+        return self.mu_d + S1 / N, _sym(S2 - _outer(S1) / N) / N
+
 
 class _FamilyKernel:
     """Statistics ``(N, sum T(x))`` of a non-Gaussian family, drawn exactly or as points; pooled by addition."""
@@ -603,3 +651,7 @@ class _FamilyKernel:
     def fit(self, t, stats):
         N, s = stats
         self.mean[t] = s / N
+
+    def real_fit(self, stats):
+        N, s = stats
+        return s / N, None

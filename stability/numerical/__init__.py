@@ -4,8 +4,9 @@ Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data 
 expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and
 matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
 log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
-attraction). torch is imported on first use, so ``import stability`` stays fast; the built-in
-models are registered with :func:`stability.register_model` by name here.
+attraction), :mod:`.chains` (finite-sample retraining chains, vectorised over chains). torch is
+imported on first use, so ``import stability`` stays fast; the built-in models are registered
+with :func:`stability.register_model` by name here.
 """
 
 from __future__ import annotations
@@ -17,26 +18,34 @@ from ..report import register_model
 
 __all__ = [
     "BUILTIN_MODELS",
+    "ChainsResult",
     "ConvergenceError",
     "MatrixFreeCurvature",
     "NonSmoothRetraining",
     "Retraining",
     "basin_radius",
+    "check_stationary",
     "dense_curvature",
     "lipschitz",
     "local_constants",
+    "retrain_chains",
+    "theorem2_radius",
     "wasserstein",
 ]
 
 _WHERE = {
+    "ChainsResult": "chains",
     "ConvergenceError": "operator",
     "MatrixFreeCurvature": "curvature",
     "NonSmoothRetraining": "nonsmooth",
     "Retraining": "operator",
     "basin_radius": "basin",
+    "check_stationary": "chains",
     "dense_curvature": "curvature",
     "lipschitz": "constants",
     "local_constants": "constants",
+    "retrain_chains": "chains",
+    "theorem2_radius": "chains",
     "wasserstein": "constants",
 }
 

@@ -1,0 +1,303 @@
+"""retrain_chains: exact samplers, batched Newton refits, and the stationary law of THEORY.md §9."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg, stats
+
+from stability import stationary
+from stability.numerical import ConvergenceError
+from stability.numerical.chains import check_stationary, default_burn_in, retrain_chains, theorem2_radius
+from stability.numerical.models import (
+    FunctionModel,
+    Gaussian,
+    GaussianMixture,
+    Laplace,
+    Logistic,
+    StudentT,
+)
+from stability.numerical.operator import maximize
+
+RNG = np.random.default_rng(3)
+NORMAL_300 = RNG.standard_normal(300)
+
+
+# --- exact samplers ---------------------------------------------------------------------------------
+
+
+def _mixture_cdf(theta):
+    a, m1, m2, l1, l2 = theta
+    p = 1 / (1 + math.exp(-a))
+    return lambda x: p * stats.norm.cdf(x, m1, math.exp(l1)) + (1 - p) * stats.norm.cdf(x, m2, math.exp(l2))
+
+
+def _gauss_nat(mu, sd):
+    return [mu / sd**2, -0.5 / sd**2]
+
+
+SAMPLERS = {
+    "student-t(3)": (StudentT(3.0), [[0.5, 0.2], [-1.0, -0.7]], lambda th: stats.t(3.0, th[0], math.exp(th[1])).cdf),
+    "logistic": (Logistic(), [[0.5, 0.2], [-1.0, -0.7]], lambda th: stats.logistic(th[0], math.exp(th[1])).cdf),
+    "laplace": (Laplace(), [[0.5, 0.2], [-1.0, -0.7]], lambda th: stats.laplace(th[0], math.exp(th[1])).cdf),
+    "mixture": (GaussianMixture(1), [[0.4, -2.0, 1.5, -0.3, 0.1], [-1.0, 0.0, 3.0, 0.2, -0.5]], _mixture_cdf),
+    "gaussian-numerical": (
+        Gaussian(),
+        [_gauss_nat(0.5, 2.0), _gauss_nat(-1.0, 0.3)],
+        lambda th: stats.norm(-th[0] / (2 * th[1]), math.sqrt(-0.5 / th[1])).cdf,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_batched_sampler_is_exact(name):
+    model, thetas, cdf = SAMPLERS[name]
+    m = 4000
+    y = model.sample(torch.tensor(thetas, dtype=torch.float64), m, torch.Generator().manual_seed(0))
+    assert y.shape == (len(thetas), m, 1) and y.dtype == torch.float64
+    for th, row in zip(thetas, y, strict=True):
+        # Kolmogorov-Smirnov against the exact CDF: the 0.1% critical value of D is 1.95/sqrt(m)
+        d = stats.kstest(row[:, 0].numpy(), cdf(th)).statistic
+        assert d < 1.95 / math.sqrt(m), (name, th, d)
+    one = model.sample(torch.tensor(thetas[0], dtype=torch.float64), 7, torch.Generator().manual_seed(5))
+    again = model.sample(torch.tensor(thetas[0], dtype=torch.float64), 7, torch.Generator().manual_seed(5))
+    assert one.shape == (7, 1) and torch.equal(one, again)
+
+
+# --- the refits ---------------------------------------------------------------------------------------
+
+
+def _draws(model, result, seed):
+    """The synthetic points of every generation, redrawn in the documented order."""
+    gen = torch.Generator().manual_seed(seed)
+    return [model.sample(torch.as_tensor(result.theta[t]), result.k, gen) for t in range(result.generations)]
+
+
+def test_gaussian_refit_is_moment_matching():
+    # exponential family: the maximiser of (1/(1+lam))(mean log p(x) + lam mean log p(y)) matches the
+    # mixed moments m1 = a mean(x) + b mean(y), m2 = a mean(x^2) + b mean(y^2), a = 1/(1+lam), b = lam/(1+lam)
+    x = RNG.normal(1.0, 2.0, 50)
+    lam, seed = 0.6, 11
+    r = retrain_chains(Gaussian(), x, lam, generations=3, chains=5, seed=seed)
+    assert r.k == 30
+    v = x.var()
+    np.testing.assert_allclose(r.theta_star, [x.mean() / v, -0.5 / v], rtol=1e-9)
+    a, b = 1 / (1 + lam), lam / (1 + lam)
+    for t, y in enumerate(_draws(Gaussian(), r, seed)):
+        y = y[..., 0].numpy()
+        m1 = a * x.mean() + b * y.mean(1)
+        m2 = a * (x**2).mean() + b * (y**2).mean(1)
+        var = m2 - m1**2
+        # |grad| <= 1e-10 at the refit: the natural parameters are then right to ~1e-10 / curvature
+        np.testing.assert_allclose(r.theta[t + 1], np.stack([m1 / var, -0.5 / var], 1), rtol=1e-8)
+    assert r.converged.all() and r.max_grad_norm.max() <= 1e-10
+
+
+def test_batched_refit_matches_library_newton_per_chain():
+    model, lam, seed = StudentT(3.0), 1.5, 4
+    r = retrain_chains(model, NORMAL_300, lam, generations=2, chains=4, seed=seed)
+    x = torch.as_tensor(NORMAL_300[:, None])
+    for t, y in enumerate(_draws(model, r, seed)):
+        for c in range(r.chains):  # the reference: one scalar maximize() per chain
+            f = lambda th, yc=y[c]: (model.log_prob(th, x).mean() + lam * model.log_prob(th, yc).mean()) / (1 + lam)  # noqa: E731
+            ref = maximize(f, r.theta[t, c]).raise_if_failed("reference refit")
+            # both stop at |grad|_inf <= 1e-10 and the curvature is >= 0.5 here: |difference| <~ 4e-10
+            np.testing.assert_allclose(r.theta[t + 1, c], ref.theta, rtol=0, atol=1e-8)
+
+
+def test_same_seed_same_numbers_and_start_at_theta_star():
+    kw = dict(generations=3, chains=6)
+    a = retrain_chains("logistic", NORMAL_300, 1.0, seed=7, **kw)
+    b = retrain_chains("logistic", NORMAL_300, 1.0, seed=7, **kw)
+    c = retrain_chains("logistic", NORMAL_300, 1.0, seed=8, **kw)
+    assert np.array_equal(a.theta, b.theta) and np.array_equal(a.excess_nll, b.excess_nll)
+    assert not np.array_equal(a.theta[1:], c.theta[1:])
+    assert np.array_equal(a.theta[0], np.broadcast_to(a.theta_star, (6, 2)))
+    assert np.all(a.excess_nll[0] == 0) and np.all(a.excess_nll >= 0)
+    assert a.theta.shape == (4, 6, 2) and a.grad_norm.shape == a.iterations.shape == (3, 6)
+
+
+def test_lambda_zero_stays_at_theta_star():
+    r = retrain_chains(StudentT(3.0), NORMAL_300, 0.0, generations=2, chains=3, seed=0)
+    assert r.k == 0
+    np.testing.assert_allclose(r.theta, np.broadcast_to(r.theta_star, r.theta.shape), rtol=0, atol=1e-12)
+
+
+def test_theta0_and_unbatched_user_sampler():
+    # a user Gaussian in (mu, log sigma) with a one-parameter-vector sampler: the draws go chain by chain
+    def log_prob(th, x):
+        return -0.5 * ((x[:, 0] - th[0]) * torch.exp(-th[1])) ** 2 - th[1] - 0.5 * math.log(2 * math.pi)
+
+    def sample(th, m, gen):
+        return (th[0] + torch.exp(th[1]) * torch.randn(m, generator=gen, dtype=torch.float64))[:, None]
+
+    model = FunctionModel(log_prob, [0.0, 0.0], sample=sample)
+    x, lam, seed = NORMAL_300[:40], 2.0, 3
+    start = np.array([[0.3, 0.1], [-0.2, -0.1]])
+    r = retrain_chains(model, x, lam, generations=2, chains=2, seed=seed, theta0=start)
+    assert np.array_equal(r.theta[0], start)
+    gen = torch.Generator().manual_seed(seed)
+    a, b = 1 / (1 + lam), lam / (1 + lam)
+    for t in range(2):
+        y = np.stack([sample(torch.as_tensor(th), r.k, gen)[:, 0].numpy() for th in r.theta[t]])
+        m1 = a * x.mean() + b * y.mean(1)
+        var = a * (x**2).mean() + b * (y**2).mean(1) - m1**2
+        np.testing.assert_allclose(r.theta[t + 1], np.stack([m1, 0.5 * np.log(var)], 1), rtol=0, atol=1e-8)
+
+
+def test_errors():
+    x = NORMAL_300
+    with pytest.raises(ValueError, match="lambda_ must be finite"):
+        retrain_chains("student-t", x, math.inf, generations=1, chains=1)
+    with pytest.raises(ValueError, match="lambda_ must be >= 0"):
+        retrain_chains("student-t", x, -1.0, generations=1, chains=1)
+    with pytest.raises(ValueError, match="not twice differentiable"):
+        retrain_chains(Laplace(), x, 1.0, generations=1, chains=1)
+    with pytest.raises(ValueError, match="no exact sampler"):
+        retrain_chains(FunctionModel(lambda th, z: -((z[:, 0] - th[0]) ** 2), [0.0]), x, 1.0, generations=1, chains=1)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        retrain_chains("student-t", x[:10], 0.05, generations=1, chains=1)
+    with pytest.raises(ValueError, match="theta0 must be finite with shape"):
+        retrain_chains("student-t", x, 1.0, generations=1, chains=3, theta0=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="real_sample must have dimension 2"):
+        retrain_chains(GaussianMixture(2), x, 1.0, generations=1, chains=1)
+    with pytest.raises(ValueError, match="model must be one of"):
+        retrain_chains("no-such-model", x, 1.0, generations=1, chains=1)
+    with pytest.raises(ValueError, match="chains must be an integer >= 1"):
+        retrain_chains("student-t", x, 1.0, generations=1, chains=0)
+    bad = FunctionModel(StudentT().log_prob, [0.0, 0.0], sample=lambda th, m, gen: torch.zeros(m))
+    with pytest.raises(ValueError, match="model.sample must return shape"):
+        retrain_chains(bad, x, 1.0, generations=1, chains=1)
+
+
+def test_failed_refit_is_reported_or_raised():
+    kw = dict(generations=1, chains=2, seed=0, max_iter=1, gtol=1e-14)
+    with pytest.raises(ConvergenceError, match="refits did not reach"):
+        retrain_chains("student-t", NORMAL_300, 1.0, **kw)
+    r = retrain_chains("student-t", NORMAL_300, 1.0, allow_failure=True, **kw)
+    assert not r.converged.all() and np.all(r.iterations <= 1)
+
+
+# --- the stationary law (THEORY.md §9) ----------------------------------------------------------------
+
+
+def _stationary_comparison(model, x, lam, chains, after, seed=0):
+    """Observed vs predicted stationary excess NLL and covariance; tolerances from the predicted law.
+
+    N = chains x (generations after the burn-in) pooled observations. To first order the error is
+    e = V u with independent AR(1) modes u_i (coefficients d_i <= rho = rho_exact, variances c_i), so
+    the integrated autocorrelation of any quadratic statistic is at most tau = (1 + rho^2)/(1 - rho^2)
+    (its lag-h autocovariance is a non-negative combination of (d_i d_j)^h). Hence
+    SE(excess) <= sqrt(1/2 tr((AC)^2) tau / N) (Var of 1/2 e'Ae under N(0, C) is 1/2 tr((AC)^2)) and
+    SE(C_ab) <= sqrt((C_aa C_bb + C_ab^2) tau / N). Tolerance: 4 SE (a false alarm below 1e-4 per
+    comparison). The first-order prediction has a relative bias O(1/n): at these n it was measured
+    below the SE (benchmarks/table_stationary.py: |z| < 2 at n = 1000 with 4x the samples).
+    """
+    consts = model.local_constants(x)
+    law = stationary(consts.A, consts.B, lam, x.size)
+    b = default_burn_in(law.rate)
+    r = retrain_chains(model, x, lam, generations=b + after, chains=chains, seed=seed)
+    N = chains * (after + 1)
+    tau = (1 + law.rate**2) / (1 - law.rate**2)
+    C = law.cov
+    AC = consts.A @ C
+    se = math.sqrt(0.5 * np.trace(AC @ AC) * tau / N)
+    observed = r.excess_nll[b:].mean()
+    assert abs(observed - law.excess_loss) <= 4 * se, (observed, law.excess_loss, se)
+    e = r.theta[b:] - r.theta_star
+    cov = np.einsum("tci,tcj->ij", e, e) / N
+    se_c = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) * tau / N)
+    assert np.all(np.abs(cov - C) <= 4 * se_c), (cov, C, se_c)
+    # the modes of the generalised eigenbasis (B V = A V Gamma, V'AV = I) are uncorrelated with
+    # variances c_i = lam^2 gamma_i / (k (1 + 2 lam gamma_i)): an independent route to C's form
+    gam, V = linalg.eigh(consts.B, consts.A)
+    u = e @ (consts.A @ V)
+    c = lam**2 * gam / (r.k * (1 + 2 * lam * gam))
+    d_i = lam * gam / (1 + lam * gam)
+    var = (u**2).reshape(-1, gam.size).mean(0)
+    np.testing.assert_array_less(np.abs(var - c), 4 * c * np.sqrt(2 * (1 + d_i**2) / (1 - d_i**2) / N))
+    return r, law
+
+
+def test_stationary_law_student_t_fast():
+    # Student-t(3) fitted to a N(0, 1) sample (THEORY.md §9), lambda = 1, n = 300: rho_exact ~ 0.51,
+    # 100 chains x 31 generations after the burn-in (~2 s)
+    r, law = _stationary_comparison(StudentT(3.0), NORMAL_300, 1.0, chains=100, after=30)
+    assert r.converged.all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lam", [0.25, 1.0, 4.0])
+@pytest.mark.parametrize(
+    "name",
+    ["student-t(3)/normal", "logistic/uniform", "mixture/two-uniforms"],
+)
+def test_stationary_law_non_exponential(name, lam):
+    rng = np.random.default_rng(1)
+    n = 500
+    x = {
+        "student-t(3)/normal": rng.standard_normal(n),
+        "logistic/uniform": rng.uniform(-math.sqrt(3), math.sqrt(3), n),
+        "mixture/two-uniforms": np.where(rng.random(n) < 0.4, rng.uniform(-3, -1, n), rng.uniform(0.5, 3.5, n)),
+    }[name]
+    model = {"student-t(3)/normal": StudentT(3.0), "logistic/uniform": Logistic(), "mixture/two-uniforms": None}[name]
+    model = model or GaussianMixture(1)
+    _stationary_comparison(model, x, lam, chains=60, after=30, seed=2)
+
+
+def test_check_stationary_and_theorem2_radius():
+    c = check_stationary(StudentT(3.0), NORMAL_300[:100], 0.25, generations=6, chains=8, seed=0)
+    assert c.observed.burn_in == default_burn_in(c.predicted.rate) and c.observed.samples == 8 * (
+        7 - c.observed.burn_in
+    )
+    AC = c.constants.A @ c.predicted.cov
+    tau = (1 + c.predicted.rate**2) / (1 - c.predicted.rate**2)
+    assert c.se_predicted == pytest.approx(math.sqrt(0.5 * np.trace(AC @ AC) * tau / c.observed.samples), rel=1e-12)
+    assert c.theorem2.rho == pytest.approx(
+        0.25
+        * (c.constants.alpha + c.constants.eps * c.constants.L)
+        / (c.constants.alpha - 0.25 * (c.constants.alpha + c.constants.eps * c.constants.L)),
+        rel=1e-12,
+    )
+
+
+def test_theorem2_radius_closed_form():
+    # A = B = 1 (d = 1), eps = 0: Q = lam^2/k/(1+lam)^2, the A4 term is z_{0.975} sqrt(Q) (|N(0, Q)|),
+    # rho = lam/(1 - lam), radius = e/(1 - rho), in NLL units 1/2 * 1 * r^2
+    lam, n = 0.2, 500
+    k = 100
+    r = theorem2_radius(np.eye(1), np.eye(1), lam, n, eps=0.0, alpha=1.0, L=0.0)
+    e = stats.norm.ppf(0.975) * math.sqrt(lam**2 / k) / (1 + lam)
+    rho = lam / (1 - lam)
+    # Monte Carlo quantile with 2^20 draws: relative error ~ 1e-3 (binomial SE of the 97.5% level / density)
+    assert r.stat_err == pytest.approx(e, rel=5e-3)
+    assert r.rho == pytest.approx(rho, rel=1e-12)
+    assert r.radius == pytest.approx(r.stat_err / (1 - rho), rel=1e-12)
+    assert r.excess_loss == pytest.approx(0.5 * r.radius**2, rel=1e-12)
+    assert math.isinf(theorem2_radius(np.eye(1), np.eye(1), 0.5, n, eps=0.0, alpha=1.0, L=0.0).excess_loss)
+    assert math.isinf(theorem2_radius(np.eye(1), np.eye(1), 0.2, n, eps=math.nan, alpha=1.0, L=1.0).radius)
+
+
+# --- the exponential-family reference: simulate's excess NLL on each chain's fixed real sample -------
+
+
+def test_simulate_excess_nll_closed_form_and_stationary_value():
+    import stability
+
+    n, lam = 200, 1.0
+    r = stability.simulate("gaussian", n=n, lambda_=lam, generations=30, chains=1500, seed=0)
+    m, s2 = r.real_mean[:, 0], r.real_cov[:, 0, 0]
+    mu, v = r.mean[..., 0], r.cov[..., 0, 0]
+    # 1-D: mean NLL of the sample at N(mu, v) minus at its MLE N(m, s2), by hand
+    by_hand = 0.5 * np.log(v / s2) + (s2 + (mu - m) ** 2) / (2 * v) - 0.5
+    np.testing.assert_allclose(r.excess_nll, by_hand, rtol=1e-9, atol=1e-15)
+    # THEORY.md §9, exponential family with d = 2 parameters and k = lam n: lam / (n (1 + 2 lam));
+    # burn-in 10 generations (rho = 1/2: deficit 4^-10), SE from the independent chains' averages, 4 SE
+    per_chain = r.excess_nll[10:].mean(axis=0)
+    se = per_chain.std(ddof=1) / math.sqrt(per_chain.size)
+    assert abs(per_chain.mean() - lam / (n * (1 + 2 * lam))) <= 4 * se
+    with pytest.raises(ValueError, match="excess_nll needs the gaussian family"):
+        _ = stability.simulate("gaussian", n=50, lambda_=1.0, generations=2, chains=2, scheme="fresh-real").excess_nll
+    with pytest.raises(ValueError, match="excess_nll needs the gaussian family"):
+        _ = stability.simulate("poisson", n=50, lambda_=1.0, generations=2, chains=2).excess_nll
