@@ -31,6 +31,7 @@ __all__ = [
     "available_memory",
     "check_memory",
     "classify",
+    "error_name",
     "format_bytes",
 ]
 
@@ -153,3 +154,13 @@ def classify(err: BaseException) -> tuple[int, str] | None:
     if isinstance(err, RuntimeError):  # a run that failed (a diverged training, a solver)
         return 1, f"{type(err).__name__}: {first}"
     return None
+
+
+def error_name(err: BaseException) -> str:
+    """The exception's name as shown to users: a plain :class:`InputError` shows as ``ValueError``
+    (the type callers catch); every other exception under its own name.
+
+    >>> error_name(InputError("n must be >= 2")), error_name(KeyError("x"))
+    ('ValueError', 'KeyError')
+    """
+    return "ValueError" if type(err) is InputError else type(err).__name__
