@@ -1,4 +1,4 @@
-"""proofs_check: mechanical verification of every step of the proofs in THEORY.md §2–6.
+"""proofs_check: mechanical verification of every step of the proofs in THEORY.md §2–6 and §9.
 
 ``python -m proofs_check`` runs every registered check and prints a table (result, step, method,
 status, residual or worst case); it exits non-zero if any check fails. Each module holds the
@@ -21,6 +21,7 @@ RESULTS = (
     "theorem2",
     "collapse",
     "gaussian_recursions",
+    "stationary",
 )
 for _name in RESULTS:
     import_module(f".{_name}", __name__)

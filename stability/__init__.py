@@ -12,6 +12,7 @@ from . import (
 from .bounds import bound, finite_sample_bound, max_lambda, sharp_bound
 from .collapse import c4, expected_sigma, expected_variance, log_det_drift
 from .dynamics import SimulationResult, simulate, theorem2_check
+from .dynamics.moments import stationary_closed_form
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
 from .stationary import StationaryLaw, stationary
@@ -51,6 +52,7 @@ __all__ = [
     "sharp_bound",
     "simulate",
     "stationary",
+    "stationary_closed_form",
     "theorem2_check",
 ]
 

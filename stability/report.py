@@ -21,6 +21,7 @@ from ._domains import check
 from .bounds import bound, sharp_bound
 from .errors import InputError
 from .jacobian import analyze_jacobian
+from .stationary import StationaryLaw, stationary
 
 __all__ = ["MODELS", "LocalConstants", "StabilityModel", "StabilityReport", "analyze", "build_report", "register_model"]
 
@@ -81,6 +82,24 @@ class StabilityReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def stationary(self, n: int, k: int | None = None) -> StationaryLaw:
+        r"""First-order stationary law of finite-sample retraining at this report's :math:`A, B, \lambda`.
+
+        :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))V^\top` for a fixed real
+        sample of size ``n`` and ``k`` synthetic points per round (default :math:`\lfloor\lambda n\rfloor`);
+        see :func:`stability.stationary.stationary` (THEORY.md §9). ``C`` is in the model's
+        parametrisation (that of ``theta_star``); ``excess_loss`` does not depend on it.
+
+        Examples
+        --------
+        >>> from scipy import stats
+        >>> r = analyze("poisson", stats.poisson(3.0), 1.0)
+        >>> law = r.stationary(100)
+        >>> law.k, round(law.excess_loss * 100, 6)  # exponential family: d λ / (2 n (1 + 2λ)) = 1/600
+        (100, 0.166667)
+        """
+        return stationary(self.A, self.B, self.lambda_, n, k=k)
 
     def __str__(self) -> str:
         def fmt(x):

@@ -123,36 +123,34 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
            [0.        , 0.00333333]])
     >>> round(law.excess_loss, 8), law.rate
     (0.00333333, 0.5)
+
+    Errors name the parameter and its valid range:
+
+    >>> stationary(np.eye(2), np.eye(2), float("inf"), 100)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: lambda_ must be finite for a stationary law, got inf: purely synthetic ... (it collapses)
+    >>> stationary(-np.eye(2), np.eye(2), 1.0, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: A must be positive definite, got smallest eigenvalue -1
+    >>> stationary(np.eye(2), np.eye(2), 1.0, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be an integer >= 1, got 0
     """
-    lam = float(check("lambda_", lambda_))
-    if math.isinf(lam):
-        raise ValueError(
-            "lambda_ must be finite for a stationary law, got inf: purely synthetic retraining has no real "
-            "data to pull it back, so it has no stationary law (it collapses)"
-        )
-    n_int = _count("n", n)
+    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
     A = check_spd("A", A)
     B = check_psd("B", B)
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
     d = A.shape[0]
-    if k is None:
-        from .schemes import synthetic_count
-
-        k_int = synthetic_count(n_int, lam)
-    else:
-        k_int = _count("k", k)
     gammas, V = linalg.eigh(B, A)
     gammas = np.clip(gammas, 0.0, None)
     rate = float(lam * gammas[-1] / (1.0 + lam * gammas[-1]))
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     if lam == 0.0:
         return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis")
-    if k_int < 1:
-        raise ValueError(
-            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} "
-            f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
-        )
     c = lam**2 * gammas / (k_int * (1.0 + 2.0 * lam * gammas))
     if np.linalg.cond(V) <= BASIS_COND_MAX:
         C = (V * c) @ V.T
@@ -178,3 +176,26 @@ def _count(name: str, value) -> int:
     if not math.isfinite(x) or x < 1 or x != math.floor(x):
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(x)
+
+
+def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int, int]:
+    """Validated ``lambda_`` (finite), ``n`` and ``k`` (default floor(lambda_ n); >= 1 unless lambda_ = 0)."""
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        raise ValueError(
+            "lambda_ must be finite for a stationary law, got inf: purely synthetic retraining has no real "
+            "data to pull it back, so it has no stationary law (it collapses)"
+        )
+    n_int = _count("n", n)
+    if k is None:
+        from .schemes import synthetic_count
+
+        k_int = synthetic_count(n_int, lam)
+    else:
+        k_int = _count("k", k)
+    if lam > 0.0 and k_int < 1:
+        raise ValueError(
+            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} "
+            f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
+        )
+    return lam, n_int, k_int

@@ -366,3 +366,49 @@ def test_theorem2_a4_term_fails_on_a_wrong_quantile(monkeypatch):
     real = tk_theorem2.gammaincinv
     monkeypatch.setattr(tk_theorem2, "gammaincinv", lambda a, p: real(a, (1 + p) / 2))  # two-sided level
     assert not status("theorem2.gaussian_a4_term").passed
+
+
+def test_stationary_diagonal_solution_fails_without_lambda_squared_in_q(monkeypatch):
+    from proofs_check import stationary as pc_stationary
+
+    def wrong(A, B, lam_, k_):
+        Minv = (A + lam_ * B).inv()
+        return lam_ * Minv * B, 1 / k_ * Minv * B * Minv  # planted: Q without λ²
+
+    monkeypatch.setattr(pc_stationary, "jacobian_and_noise", wrong)
+    assert not status("stationary.diagonal_solution").passed
+
+
+def test_stationary_checks_fail_on_a_wrong_closed_form(monkeypatch):
+    from proofs_check import stationary as pc_stationary
+
+    # planted: q_i in place of c_i (the Lyapunov sum dropped)
+    monkeypatch.setattr(pc_stationary, "stationary_c", lambda lam_, g, k_: lam_**2 * g / (k_ * (1 + lam_ * g) ** 2))
+    out = status("stationary.expfam_reduction")
+    assert not out.passed and "c(γ=1, k=λn)" in out.detail.split(";")[0]
+
+
+def test_stationary_toolkit_checks_fail_on_a_wrong_toolkit(monkeypatch):
+    import dataclasses
+
+    from proofs_check import stationary as pc_stationary
+
+    real = pc_stationary.toolkit.stationary
+
+    def a_for_b(A, B, lambda_, n, *, k=None):  # planted: the score covariance taken as A, not B
+        law = real(A, B, lambda_, n, k=k)
+        Minv = np.linalg.inv(A + lambda_ * B)
+        J = lambda_ * Minv @ B
+        from scipy.linalg import solve_discrete_lyapunov
+
+        return dataclasses.replace(law, cov=solve_discrete_lyapunov(J, lambda_**2 / law.k * Minv @ A @ Minv))
+
+    monkeypatch.setattr(pc_stationary.toolkit, "stationary", a_for_b)
+    assert not status("stationary.toolkit_lyapunov").passed
+
+    def half_missing(A, B, lambda_, n, *, k=None):  # planted: tr(AC) without the ½
+        law = real(A, B, lambda_, n, k=k)
+        return dataclasses.replace(law, excess_loss=2 * law.excess_loss)
+
+    monkeypatch.setattr(pc_stationary.toolkit, "stationary", half_missing)
+    assert not status("stationary.excess_loss").passed

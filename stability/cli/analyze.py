@@ -6,6 +6,7 @@ Data come from a file or a named distribution::
     stability analyze poisson --data counts.csv --lambda 2
     stability analyze gamma --dist lognorm:0.5,0,2 --lambda 0.5
     stability analyze gaussian --dist "mixture:0.5,-2,1;0.5,2,1" --lambda 0.3
+    stability analyze poisson --dist poisson:3 --lambda 1 --n 100   # + the stationary law
 
 - ``--data PATH``: a ``.npy`` array or a ``.csv`` file (comma separated, one point per row), of
   shape ``(n,)`` or ``(n, d)``.
@@ -15,15 +16,18 @@ Data come from a file or a named distribution::
   one-dimensional Gaussian mixture given as (weight, mean, standard deviation) triples.
 
 ``MODEL`` is any name registered with :func:`stability.register_model`; ``--dim`` (old spelling
-``--d``), ``--k``, ``--seed`` and ``--w1-points`` are passed to it when given.
+``--d``), ``--k``, ``--seed`` and ``--w1-points`` are passed to it when given. ``--n N`` adds the
+first-order stationary law of retraining with a fixed real sample of size ``N``
+(:meth:`stability.StabilityReport.stationary`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 
-from .._domains import DOMAINS
+from .._domains import DOMAINS, Interval
 from .._jsonable import jsonable
 from ..errors import InputError
 from ..families.data import load_data, parse_dist
@@ -44,10 +48,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             takes = ", ".join(flags[a] for a in accepted if a in flags) or "none"
             raise InputError(f"{flags[key]} is not an option of model {args.model!r} (its options: {takes})")
     report = analyze(args.model, data, args.lambda_, **options)
+    law = None if args.n is None else report.stationary(args.n)
     if args.json:
-        print(json.dumps(jsonable(report.to_dict())))
+        out = report.to_dict()
+        if law is not None:
+            out["stationary"] = asdict(law)
+        print(json.dumps(jsonable(out)))
     else:
         print(report.summary())
+        if law is not None:
+            print(f"stationary law of finite-sample retraining (first order, THEORY.md §9), method {law.method}")
+            print(law.summary())
     return 0
 
 
@@ -73,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         dest="w1_points",
         type=integer("--w1-points", DOMAINS["w1_points"]),
         help="POT sample size for eps in d >= 2",
+    )
+    p.add_argument(
+        "--n",
+        type=integer("--n", Interval(1.0, integer=True)),
+        help="real sample size: also print the stationary law of retraining with n real and floor(lambda n) "
+        "synthetic points per round (stability.stationary)",
     )
     add_json(p, help="print one JSON object")
     p.set_defaults(func=_cmd_analyze)

@@ -32,16 +32,26 @@ Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg
 
 from .._domains import check, check_choice
 from ..schemes import SCHEMES, Scheme, as_scheme
-from ._families import SIMULATED, family_spec
+from ..stationary import StationaryLaw, _ratio_and_counts
+from ._families import FAMILIES, SIMULATED, family_spec
 from .simulator import ESTIMATORS, _gaussian_params
 
-__all__ = ["MomentPrediction", "family_moments", "family_stationary", "gaussian_moments", "gaussian_stationary"]
+__all__ = [
+    "MomentPrediction",
+    "family_moments",
+    "family_stationary",
+    "gaussian_moments",
+    "gaussian_stationary",
+    "stationary_closed_form",
+]
 
 CLOSED_FORM_SCHEMES = tuple(name for name, s in SCHEMES.items() if s.has_moment_recursion)
 
@@ -235,3 +245,74 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
     x = np.linalg.solve(np.eye(dim) - M, b)
     m, P = x[:p], x[p : p + p * p].reshape(p, p)
     return MomentPrediction(spec.eta_data + m, P - np.outer(m, m), None)
+
+
+def stationary_closed_form(
+    family: str, lambda_: float, n: int, *, data: dict | None = None, k: int | None = None
+) -> StationaryLaw:
+    r"""The stationary law of :func:`stationary` in closed form for the simulator's families (THEORY.md §9).
+
+    Exponential families have :math:`A = B` (all :math:`\gamma_i = 1`), so
+    :math:`C = c\,A^{-1}` with :math:`c = \lambda^2/(k(1+2\lambda))` (:math:`= \lambda/(n(1+2\lambda))`
+    when :math:`k = \lambda n`). ``cov`` is given in the parametrisation of
+    :func:`~stability.dynamics.simulate` (mean parameters), where :math:`A^{-1}` is the variance
+    function :math:`V(\eta) = \mathrm{Cov}(T(x))` at the real sample's fit ``data``, i.e. the law of
+    :math:`\eta_t - \hat\eta` at stationarity under the ``fixed-real`` scheme:
+
+    - ``bernoulli``: :math:`c\,p(1-p)`; ``poisson``: :math:`c\,r`; ``exponential``: :math:`c\,m^2`;
+      ``gamma`` (known shape :math:`a`): :math:`c\,m^2/a`;
+    - ``categorical``: :math:`c(\mathrm{diag}\,\pi - \pi\pi^\top)` over all K probabilities
+      (rank K-1: the K-1 free parameters);
+    - ``gaussian``, coordinates :math:`(\mu, \mathrm{vech}\,\Sigma)` with
+      :math:`\mathrm{vech}` the entries :math:`\Sigma_{ij}, i \le j` in ``numpy.triu_indices`` order:
+      mean block :math:`c\,\Sigma`, covariance block
+      :math:`\mathrm{Cov}(\Sigma_{ij}, \Sigma_{kl}) = c(\Sigma_{ik}\Sigma_{jl} + \Sigma_{il}\Sigma_{jk})`,
+      cross block 0.
+
+    Relation to the exact moments of the simulator (:func:`~stability.dynamics.moments.family_stationary`,
+    :func:`~stability.dynamics.moments.gaussian_stationary`, unconditional over the real sample):
+    :math:`\mathrm{Cov}(\eta_\infty) = V_d/n + E[\mathrm{Cov}(\eta_\infty-\hat\eta\mid\hat\eta)]` and the
+    second term is ``cov`` (at :math:`\hat\eta = \eta_d`) times :math:`1 + O(1/n)`; the correction comes
+    from the curvature of :math:`V` (it is 0 for the Poisson, whose first-order law is exact).
+
+    ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
+    categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
+
+    Parameters
+    ----------
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
+    lambda_ : float, ``>= 0`` and finite
+    n : int, ``>= 1``, real sample size
+    data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
+    k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
+
+    Examples
+    --------
+    >>> law = stationary_closed_form("bernoulli", 1.0, 100, data={"p": 0.5})
+    >>> law.cov  # 1/(3n) p(1-p)
+    array([[0.00083333]])
+    >>> stationary_closed_form("gaussian", 1.0, 100, data={"cov": [[2.0]]}).cov.round(6)  # (mu, sigma^2)
+    array([[0.006667, 0.      ],
+           [0.      , 0.026667]])
+    """
+    check_choice("family", family, FAMILIES)
+    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+    c = 0.0 if lam == 0.0 else lam**2 / (k_int * (1.0 + 2.0 * lam))
+    if family == "gaussian":
+        _, S = _gaussian_params(data, None, "data")
+        d = S.shape[0]
+        i, j = np.triu_indices(d)
+        cov_block = (
+            S[i[:, None], i[None, :]] * S[j[:, None], j[None, :]]
+            + S[i[:, None], j[None, :]] * S[j[:, None], i[None, :]]
+        )
+        V = linalg.block_diag(S, cov_block)
+        p = d + i.size
+    else:
+        spec = family_spec(family, data)
+        eta = spec.eta_data
+        V = spec.variance(eta, np.outer(eta, eta))
+        p = spec.p - 1 if family == "categorical" else spec.p
+    rate = lam / (1.0 + lam)
+    relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
