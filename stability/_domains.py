@@ -15,7 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DOMAINS", "Interval", "broadcast", "check", "check_choice", "scalar_or_array"]
+from .errors import InputError
+
+__all__ = [
+    "DOMAINS",
+    "Interval",
+    "broadcast",
+    "check",
+    "check_choice",
+    "check_scalar",
+    "check_seed",
+    "scalar_or_array",
+]
 
 
 @dataclass(frozen=True)
@@ -79,26 +90,56 @@ DOMAINS: dict[str, Interval] = {
 def check(name: str, value, domain: Interval | None = None) -> np.ndarray:
     """Return ``value`` as a float array after checking it lies in its domain.
 
-    Raises ``ValueError`` naming the parameter, its valid range and the first offending value.
+    Raises :class:`~stability.errors.InputError` (a ``ValueError``) naming the parameter, its valid
+    range and the first offending value.
     """
     domain = DOMAINS[name] if domain is None else domain
+    if np.iscomplexobj(value) or isinstance(value, complex):
+        raise InputError(f"{name} must be a real number {domain.describe()}, got a complex value {value!r}")
     try:
         x = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number {domain.describe()}, got {value!r}") from None
+        raise InputError(f"{name} must be a real number {domain.describe()}, got {value!r}") from None
     ok = domain.contains(x)
     if not np.all(ok):
         bad = float(x[~ok].flat[0]) if x.ndim else float(x)
         where = "" if x.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(~ok)[0])})"
-        raise ValueError(f"{name} must be {domain.describe()}, got {bad!r}{where}")
+        raise InputError(f"{name} must be {domain.describe()}, got {bad!r}{where}")
     return x
+
+
+def check_scalar(name: str, value, domain: Interval | None = None) -> float:
+    """:func:`check` for a parameter that must be a single number; returns a Python float."""
+    if np.ndim(value) != 0:
+        raise InputError(f"{name} must be a single number, got {value!r}")
+    return float(check(name, value, domain))
 
 
 def check_choice(name: str, value, choices) -> str:
     """Check that ``value`` is one of ``choices`` (a clear error for unknown names)."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_seed(name: str, seed, allow_generator: bool = True):
+    """Check a random seed: ``None``, an integer >= 0 (or a sequence of them) or a ``numpy.random.Generator``.
+
+    >>> check_seed("seed", 3)
+    3
+    >>> check_seed("--seed", -1)
+    Traceback (most recent call last):
+    ...
+    stability.errors.InputError: --seed must be None, an integer >= 0 or a numpy Generator, got -1
+    """
+    if seed is None or (allow_generator and isinstance(seed, (np.random.Generator, np.random.SeedSequence))):
+        return seed
+    what = "None, an integer >= 0 or a numpy Generator" if allow_generator else "an integer >= 0"
+    values = seed if isinstance(seed, (list, tuple)) and seed else [seed]
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise InputError(f"{name} must be {what}, got {seed!r}")
+    return seed
 
 
 def broadcast(**arrays: np.ndarray) -> list[np.ndarray]:
@@ -107,7 +148,7 @@ def broadcast(**arrays: np.ndarray) -> list[np.ndarray]:
         return list(np.broadcast_arrays(*arrays.values()))
     except ValueError:
         shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
-        raise ValueError(f"shapes do not broadcast together: {shapes}") from None
+        raise InputError(f"shapes do not broadcast together: {shapes}") from None
 
 
 def scalar_or_array(result: np.ndarray, *inputs):

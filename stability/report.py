@@ -19,6 +19,7 @@ import numpy as np
 
 from ._domains import check
 from .bounds import bound, sharp_bound
+from .errors import InputError
 from .jacobian import analyze_jacobian
 from .stationary import StationaryLaw, stationary
 
@@ -41,6 +42,13 @@ class LocalConstants:
     L: float = math.nan
     eps: float = math.nan
     details: dict[str, Any] = field(default_factory=dict)
+    # Optional well-conditioned coordinates (scale-invariant analysis): ``basis`` M maps standardised
+    # parameters to these, theta = o + M theta_z, and ``A_std``, ``B_std`` are A and B in theta_z
+    # (A = M^-T A_std M^-1). The Jacobian is then computed from (A_std, B_std) and mapped back, so
+    # data far from the origin or at extreme scales do not lose the spectrum to rounding in A, B.
+    basis: np.ndarray | None = None
+    A_std: np.ndarray | None = None
+    B_std: np.ndarray | None = None
 
 
 class StabilityModel(Protocol):
@@ -125,7 +133,13 @@ class StabilityReport:
 def build_report(constants: LocalConstants, lambda_: float) -> StabilityReport:
     """Evaluate the Jacobian, the exact rate and both bounds at the model's constants."""
     lam = float(check("lambda_", lambda_))
-    jac = analyze_jacobian(constants.A, constants.B, lam)
+    if constants.basis is None:
+        jac = analyze_jacobian(constants.A, constants.B, lam)
+        jacobian = jac.jacobian
+    else:  # similarity: J = M J_z M^-1 has the spectrum and the energy norm of J_z
+        jac = analyze_jacobian(constants.A_std, constants.B_std, lam)
+        M = np.asarray(constants.basis, dtype=float)
+        jacobian = M @ jac.jacobian @ np.linalg.inv(M)
     L, eps = constants.L, constants.eps
     if math.isnan(L) or math.isnan(eps):
         rate_sharp = rate_paper = math.nan
@@ -136,10 +150,10 @@ def build_report(constants: LocalConstants, lambda_: float) -> StabilityReport:
         model=constants.model,
         lambda_=lam,
         theta_star=np.asarray(constants.theta_star, dtype=float),
-        jacobian=jac.jacobian,
+        jacobian=jacobian,
         gammas=jac.gammas,
         rate_exact=jac.rate_exact,
-        norm2=jac.norm2,
+        norm2=float(np.linalg.norm(jacobian, 2)),
         norm_energy=jac.norm_energy,
         alpha=float(constants.alpha),
         L=float(L),
@@ -167,13 +181,22 @@ def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: A
     ``model`` is a registered name (see :data:`MODELS`) or an object with
     ``local_constants(data)``; ``options`` go to the named model's factory.
     """
+    check("lambda_", lambda_)  # before any (possibly long) fit
     if isinstance(model, str):
         if model not in MODELS:
             names = ", ".join(sorted(MODELS)) or "(none registered)"
-            raise ValueError(f"model must be one of {names}, got {model!r}")
-        model = MODELS[model](**options)
+            raise InputError(f"model must be one of {names}, got {model!r}")
+        factory = MODELS[model]
+        accepted = getattr(factory, "options", None)
+        if accepted is not None and set(options) - set(accepted):
+            bad = sorted(set(options) - set(accepted))
+            raise InputError(f"model {model!r} does not take option(s) {bad} (it takes {', '.join(sorted(accepted))})")
+        try:
+            model = factory(**options)
+        except TypeError as err:  # a user factory with another signature
+            raise InputError(f"options {sorted(options)} are not accepted by model {model!r}: {err}") from None
     elif options:
-        raise ValueError(f"options {sorted(options)} are only accepted with a model name")
+        raise InputError(f"options {sorted(options)} are only accepted with a model name")
     if not hasattr(model, "local_constants"):
-        raise ValueError(f"model must be a name or have a local_constants(data) method, got {type(model).__name__}")
+        raise InputError(f"model must be a name or have a local_constants(data) method, got {type(model).__name__}")
     return build_report(model.local_constants(data), lambda_)

@@ -3,10 +3,12 @@
 Exit status and what is printed:
 
 - 0: success;
-- 2: a bad argument, whether argparse or the library found it (``ValueError``), in one line
-  ``stability COMMAND: error: ...`` naming the flag as the user wrote it;
-- 1: the run failed (``OSError``, ``RuntimeError`` such as a solver that did not converge, a
-  missing optional package), in one line;
+- 2: a bad argument, whether argparse or the library found it (:class:`~stability.errors.InputError`
+  or any ``ValueError``), in one line ``stability COMMAND: error: ...`` naming the flag as the user
+  wrote it;
+- 1: the run failed (:class:`~stability.errors.RuntimeFailure`: a solver that did not converge, a
+  damaged run folder, a memory estimate beyond what is available, an output that cannot be
+  written; or ``OSError``, ``MemoryError``, a missing optional package), in one line;
 - 130: interrupted (Ctrl-C), in one line;
 - anything else is a bug: the traceback, then a line asking to report it.
 """
@@ -19,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ..errors import classify
 from ._options import Parser, flag_for, option_flags
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -61,25 +64,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        _say(None, "a command is required: " + ", ".join(m.rsplit(".", 1)[1] for m in COMMANDS))
         return 2
     command = args.command
     try:
         return int(args.func(args) or 0)
-    except ValueError as err:  # bad input found by the library
-        _say(command, flag_for(str(err), args.flags))
-        return 2
-    except KeyboardInterrupt:
-        print(f"stability {command}: interrupted", file=sys.stderr)
-        return 130
-    except (OSError, RuntimeError, ImportError) as err:
-        _say(command, f"{type(err).__name__}: {err}" if isinstance(err, RuntimeError) else str(err))
-        return 1
-    except Exception:  # a bug: show everything
-        traceback.print_exc()
-        print(
-            f"stability {command}: internal error (a bug in stability); please report it with the command "
-            "line and the traceback above",
-            file=sys.stderr,
-        )
-        return 1
+    except BaseException as err:  # noqa: BLE001 - the one error boundary of the command line
+        if isinstance(err, SystemExit):
+            raise
+        known = classify(err)
+        if known is None:  # a bug: show everything
+            traceback.print_exc()
+            print(
+                f"stability {command}: internal error (a bug in stability); please report it with the command "
+                "line and the traceback above",
+                file=sys.stderr,
+            )
+            return 1
+        status, message = known
+        if status == 130:
+            print(f"stability {command}: interrupted", file=sys.stderr)
+        elif status == 2:
+            _say(command, flag_for(message, args.flags))
+        else:
+            _say(command, message)
+        return status

@@ -29,6 +29,7 @@ from dataclasses import asdict
 
 from .._domains import DOMAINS, Interval
 from .._jsonable import jsonable
+from ..errors import InputError
 from ..families.data import load_data, parse_dist
 from ..report import MODELS, analyze
 from ._options import add_dim, add_json, add_lambda, add_seed, integer
@@ -39,7 +40,14 @@ __all__ = ["load_data", "parse_dist", "register"]
 def _cmd_analyze(args: argparse.Namespace) -> int:
     data = load_data(args.data) if args.data is not None else parse_dist(args.dist)
     options = {"d": args.dim, "k": args.k, "seed": args.seed, "w1_points": args.w1_points}
-    report = analyze(args.model, data, args.lambda_, **{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = getattr(MODELS[args.model], "options", None)
+    flags = {"d": "--dim", "k": "--k", "seed": "--seed", "w1_points": "--w1-points"}
+    for key in options:
+        if accepted is not None and key not in accepted:
+            takes = ", ".join(flags[a] for a in accepted if a in flags) or "none"
+            raise InputError(f"{flags[key]} is not an option of model {args.model!r} (its options: {takes})")
+    report = analyze(args.model, data, args.lambda_, **options)
     law = None if args.n is None else report.stationary(args.n)
     if args.json:
         out = report.to_dict()

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .._domains import DOMAINS
+from .._io import output_path
 from .._jsonable import jsonable
 from ..dynamics._families import FAMILIES
 from ..dynamics.simulator import ESTIMATORS, METHODS, SCHEMES, simulate
@@ -15,6 +16,7 @@ __all__ = ["register"]
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    out = output_path(args.out, "--out", suffix=".npz") if args.out is not None else None  # before any work
     r = simulate(
         args.family,
         n=args.n,
@@ -42,8 +44,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         "distance": "w2" if r.cov is not None else "error",
         "table": r.table(),
     }
-    if args.out:
-        summary["out"] = str(r.save(args.out))
+    if out is not None:
+        summary["out"] = str(r.save(out))  # the path actually written
     if args.json:
         print(json.dumps(jsonable(summary)))
         return 0
@@ -74,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="exact")
     p.add_argument("--estimator", choices=ESTIMATORS, default="mle")
     add_seed(p, help="seed (default 0)", default=0)
-    add_out(p, help="write the arrays to this .npz file")
+    add_out(p, help="write the arrays to this .npz file ('.npz' is appended if missing)")
     add_quiet(p)
     add_json(p)
     p.set_defaults(func=_cmd_simulate)

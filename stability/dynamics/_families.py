@@ -36,7 +36,15 @@ from ..families import FAMILIES as _ANALYTIC
 from ..families import family as _analytic_family
 from . import samplers
 
-__all__ = ["FAMILIES", "FamilySpec", "SIMULATED", "family_spec"]
+__all__ = ["COLLAPSE_KL", "COLLAPSE_RTOL", "FAMILIES", "SIMULATED", "FamilySpec", "family_spec"]
+
+# Numerical collapse (see FamilySpec.degenerate). A fitted mean parameter within COLLAPSE_RTOL of
+# the edge of its domain, relative to the data's own value, is at the edge to working precision;
+# COLLAPSE_KL = 1 / (2 eps_mach) ~ 2.3e15 nats is the KL of a 1-D Gaussian whose variance has shrunk
+# to eps_mach times the data's (the Gaussian collapse floor of samplers.sqrt_factor).
+COLLAPSE_RTOL = float(np.finfo(float).eps)
+COLLAPSE_KL = 1.0 / (2.0 * COLLAPSE_RTOL)
+_DRAW_FLOATS = 2**23  # floats per random draw of naive_sum (64 MiB), as simulator.NAIVE_BLOCK_FLOATS
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,13 @@ class FamilySpec:
 
     # --- the reference: draw the m points and add them up (chains in blocks) --------------------
     def naive_sum(self, rng: np.random.Generator, eta: np.ndarray, m: int, block: int) -> np.ndarray:
-        out = np.empty_like(eta, dtype=float)
+        out = np.zeros_like(eta, dtype=float)
         for lo in range(0, eta.shape[0], block):
-            out[lo : lo + block] = self._naive_block(rng, eta[lo : lo + block], m)
+            e = eta[lo : lo + block]
+            # points per draw: all m unless one chain alone exceeds the block (then in chunks: bounded memory)
+            chunk = max(1, _DRAW_FLOATS // (e.shape[0] * self.points_per_chain(1)))
+            for start in range(0, m, chunk):
+                out[lo : lo + block] += self._naive_block(rng, e, min(chunk, m - start))
         return out
 
     def points_per_chain(self, m: int) -> int:
@@ -74,8 +86,24 @@ class FamilySpec:
         return m
 
     def degenerate(self, eta: np.ndarray) -> np.ndarray:
-        """Collapse: the fitted model lost part of the data's support (KL to the data is infinite)."""
-        return np.isinf(self.kl(eta))
+        r"""Collapse: the fitted model lost part of the data's support, numerically or exactly.
+
+        A chain is collapsed when :math:`KL(p_{data}\|p_\eta)` is infinite or above
+        :data:`COLLAPSE_KL`, or when a fitted mean parameter is at the edge of its domain to working
+        precision: a probability (Bernoulli :math:`p` or :math:`1-p`, a categorical :math:`p_j`) or a
+        positive mean (Poisson rate, exponential / gamma mean) below :data:`COLLAPSE_RTOL` times the
+        data's value (where the data's is positive).
+        """
+        d = self.eta_data
+        with np.errstate(invalid="ignore"):
+            kl = self.kl(eta)
+            if self.name == "bernoulli":
+                q = np.concatenate([eta, 1.0 - eta], axis=-1)
+                p = np.concatenate([d, 1.0 - d])
+            else:
+                q, p = eta, d
+            edge = np.any((p > 0) & (q <= COLLAPSE_RTOL * p), axis=-1)
+        return ~(kl <= COLLAPSE_KL) | edge
 
     # --- parameters -------------------------------------------------------------------------------
     @classmethod

@@ -43,8 +43,11 @@ parameter is the sample mean, which is unbiased, so the two estimators coincide.
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
-positive family when the fit lost part of the data's support (e.g. a Bernoulli fixed at 0 or 1).
-Equivalently :math:`KL(p_{data}\|p_{\theta_t}) = \infty`. Collapse is recorded, never an error.
+positive family when the fit lost part of the data's support (e.g. a Bernoulli fixed at 0 or 1),
+exactly or numerically: :math:`KL(p_{data}\|p_{\theta_t})` infinite or above
+``COLLAPSE_KL`` :math:`= 1/(2\epsilon_{mach}) \approx 2.3\times10^{15}` nats, or a fitted mean parameter
+below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of its domain; see
+:meth:`~stability.dynamics._families.FamilySpec.degenerate`). Collapse is recorded, never an error.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ from typing import Any
 
 import numpy as np
 
-from .._domains import check, check_choice
+from .._domains import check_choice, check_scalar, check_seed
+from ..errors import InputError, check_memory
+from ..families.data import check_real
 from ..jacobian import check_spd
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
@@ -70,8 +75,12 @@ __all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
 SCHEMES = tuple(_SCHEMES)  # the names of stability.schemes.SCHEMES
 METHODS = ("exact", "naive")
 ESTIMATORS = ("mle", "unbiased")
-# naive method: at most this many random floats drawn per block of chains (64 MiB of float64)
+# naive method: at most this many random floats drawn per block of chains (64 MiB of float64); a
+# chain whose round needs more is drawn in chunks of points, so memory stays bounded whatever n and k
 NAIVE_BLOCK_FLOATS = 2**23
+# naive method: refuse runs that would draw more random numbers than this (about an hour at
+# ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
+NAIVE_MAX_DRAWS = 1e12
 
 
 @dataclass(frozen=True)
@@ -288,13 +297,22 @@ class SimulationResult:
         return "\n".join(lines)
 
     def save(self, path) -> Path:
-        """Write the arrays and settings to an ``.npz`` file."""
-        path = Path(path)
+        """Write the arrays and settings to an ``.npz`` file and return the path written.
+
+        ``.npz`` is appended when ``path`` lacks it (as :func:`numpy.savez` does). The file is
+        written to a temporary file in the same folder and renamed, so it is complete or absent
+        even if the process is killed. Raises :class:`~stability.errors.OutputError` naming the
+        path when its folder is missing or not writable.
+        """
+        from .._io import atomic_write_npz, output_path
+
+        path = output_path(path, "path", suffix=".npz")
         arrays = {"mean": self.mean, "collapsed": self.collapsed, "data_mean": self.data_mean, "kl": self.kl}
         if self.cov is not None:
             arrays.update(cov=self.cov, data_cov=self.data_cov, w2=self.w2)
         meta = dict(family=self.family, scheme=self.scheme, method=self.method, estimator=self.estimator)
-        np.savez_compressed(path, **arrays, n=self.n, k=-1 if self.k is None else self.k, lambda_=self.lambda_, **meta)
+        k = -1 if self.k is None else self.k
+        atomic_write_npz(path, **arrays, n=self.n, k=k, lambda_=self.lambda_, **meta)
         return path
 
 
@@ -324,7 +342,14 @@ def _gaussian_params(params, dim, name):
     cov = params.get("cov")
     if dim is None:
         dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
-    d = int(check("d", dim))
+    d = int(check_scalar("d", dim))
+    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension d = {d}", "lower the dimension (--dim)")
+    for key, value in (("mean", mean), ("cov", cov)):
+        check_real(value, f"{name}[{key!r}]")
+        try:
+            np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}[{key!r}] must be an array of numbers, got {value!r}") from None
     mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=float).reshape(-1)
     if mean.shape != (d,) or not np.all(np.isfinite(mean)):
         raise ValueError(f"{name}['mean'] must be a finite vector of length dim={d}, got shape {mean.shape}")
@@ -396,9 +421,10 @@ def simulate(
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
-    n = int(check("n", n))
-    G = int(check("generations", generations))
-    C = int(check("chains", chains))
+    n = int(check_scalar("n", n))
+    G = int(check_scalar("generations", generations))
+    C = int(check_scalar("chains", chains))
+    check_seed("seed", seed)
     run, k = _resolve(n, lambda_, scheme)
     k_reported = None if run.synthetic_only else k
     lam = float(lambda_)
@@ -413,6 +439,7 @@ def simulate(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
+        _check_cost(method, per_round, G, C, d, d * d + d + 3)
         kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
             mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
         )
@@ -427,6 +454,7 @@ def simulate(
         raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
     init_params = _init_dict(family, init)
     eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
+    _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
     kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
     real = _run(kernel, run, rng, n, k, G, progress)
     collapsed = spec.degenerate(kernel.mean)
@@ -526,18 +554,48 @@ class _GaussianExact(_Gaussian):
         return M, _sym(T) / N
 
 
+def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
+    """Refuse, before any allocation, a run whose arrays exceed the available memory or whose naive
+    draws are beyond :data:`NAIVE_MAX_DRAWS`.
+
+    Stored: ``(G + 1) x C`` states of ``per_state`` floats (mean, covariance, collapse flag, KL, W2);
+    working memory: about 16 arrays of ``C x per_state`` (the exact samplers' Wishart factors and
+    pooling temporaries), or a naive block of at most ``3 NAIVE_BLOCK_FLOATS`` floats.
+    """
+    stored = 8.0 * (G + 1) * C * per_state
+    work = 8.0 * 16 * C * per_state + (8.0 * 3 * NAIVE_BLOCK_FLOATS if method == "naive" else 0.0)
+    check_memory(
+        stored + work,
+        f"simulate with chains={C}, generations={G} ({per_state} numbers per chain and generation)",
+        "lower chains (--chains), generations (--generations) or the dimension (--dim)",
+    )
+    draws = float(C) * G * per_round * per_point
+    if method == "naive" and draws > NAIVE_MAX_DRAWS:
+        raise InputError(
+            f"method 'naive' would draw {draws:.3g} random numbers (chains {C} x generations {G} x "
+            f"{per_round} points x {per_point}), more than NAIVE_MAX_DRAWS = {NAIVE_MAX_DRAWS:g}: use "
+            f"method 'exact' (--method exact), which has the same law at a cost independent of n and lambda"
+        )
+
+
 def _raw_sums(rng, mean, L, m, shift, block):
-    """Draw ``m`` points per chain of N(mean, LL^T), in blocks of chains: sum of x - shift and of its outer product."""
+    """Draw ``m`` points per chain of N(mean, LL^T), in blocks of chains: sum of x - shift and of its outer product.
+
+    When one chain's ``m`` points exceed :data:`NAIVE_BLOCK_FLOATS` numbers, each chain's points are
+    drawn in chunks of that size (memory bounded whatever ``m``).
+    """
     C, d = mean.shape
-    S1 = np.empty((C, d))
-    S2 = np.empty((C, d, d))
+    S1 = np.zeros((C, d))
+    S2 = np.zeros((C, d, d))
     L = np.broadcast_to(L, (C, d, d))
+    chunk = max(1, NAIVE_BLOCK_FLOATS // d)
     for lo in range(0, C, block):
         sl = slice(lo, lo + block)
-        z = rng.standard_normal((mean[sl].shape[0], m, d))
-        x = (mean[sl] - shift)[:, None, :] + z @ L[sl].transpose(0, 2, 1)
-        S1[sl] = x.sum(axis=1)
-        S2[sl] = np.einsum("cmi,cmj->cij", x, x)
+        for start in range(0, m, chunk):
+            z = rng.standard_normal((mean[sl].shape[0], min(chunk, m - start), d))
+            x = (mean[sl] - shift)[:, None, :] + z @ L[sl].transpose(0, 2, 1)
+            S1[sl] += x.sum(axis=1)
+            S2[sl] += np.einsum("cmi,cmj->cij", x, x)
     return S1, S2
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._domains import Interval, check, check_choice
+from .._domains import Interval, check, check_choice, check_seed
+from ..errors import InputError
 from ..schemes import SCHEMES, Scheme
 from ._io import config_hash
 from .models import MODEL_KINDS, make_model
@@ -43,10 +44,10 @@ def chain_label(value) -> str:
     try:
         lam = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
+        raise InputError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
     if not math.isfinite(lam):
-        raise ValueError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
-    return f"{float(check('lambda_', lam)):g}"
+        raise InputError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
+    return f"{float(check('lambda_', lam, Interval(0.0))):g}"  # finite here: no "(inf allowed)"
 
 
 def parse_chain(label: str) -> tuple[str, float]:
@@ -102,13 +103,16 @@ class RetrainConfig:
         check_choice("model", self.model, MODEL_KINDS)
         labels = tuple(chain_label(v) for v in self.lambdas)
         if not labels or len(set(labels)) != len(labels):
-            raise ValueError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
+            raise InputError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
         object.__setattr__(self, "lambdas", labels)
         for name in ("generations", "pretrain_steps", "finetune_steps", "batch_size"):
             check(name, getattr(self, name), Interval(1, integer=True))
         check("eval_samples", self.eval_samples, Interval(2, integer=True))
         check("classifier_steps", self.classifier_steps, Interval(1, integer=True))
         check("heldout", self.heldout, Interval(0.0, 1.0, low_closed=False))
+        check_seed("seed", self.seed, allow_generator=False)
+        if self.n is not None:
+            check("n", self.n, Interval(2, integer=True))
         check("lr", self.lr, Interval(0.0, low_closed=False))
         check("finetune_lr", self.finetune_lr, Interval(0.0, low_closed=False))
         object.__setattr__(self, "model_options", dict(self.model_options))

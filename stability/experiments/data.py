@@ -22,6 +22,7 @@ import torch
 
 from .._domains import Interval, check, check_choice
 from .._optional import require
+from ..errors import InputError, check_memory
 
 __all__ = ["DATASETS_2D", "Dataset", "load_dataset", "load_images", "make_2d", "split"]
 
@@ -109,7 +110,10 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         raw = f.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"path {str(path)!r} is not an unsigned-byte IDX file (bad magic number)")
+        raise InputError(
+            f"data file {str(path)!r} is not an image file "
+            "(an .npz with 'images', an .npy or an unsigned-byte IDX file: bad magic number)"
+        )
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
@@ -126,18 +130,33 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"data path {str(path)!r} does not exist (give moons, digits, ... or an image file)")
+        raise InputError(
+            f"data {str(path)!r} does not exist as a data set or a file (give {', '.join(DATASETS_2D)}, "
+            "digits or an image file)"
+        )
     labels = None
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            if "images" not in z:
-                raise ValueError(f"data file {str(path)!r} has no 'images' array (has {sorted(z.files)})")
-            images = z["images"]
-            labels = z["labels"] if "labels" in z else None
-    elif path.suffix == ".npy":
-        images = np.load(path)
-    else:
-        images = _read_idx(path)
+    kinds = "an .npz with an 'images' array, an .npy array or an IDX file"
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "images" not in z:
+                    raise InputError(f"data file {str(path)!r} has no 'images' array (has {sorted(z.files)})")
+                images = z["images"]
+                labels = z["labels"] if "labels" in z else None
+        elif path.suffix == ".npy":
+            images = np.load(path, allow_pickle=False)
+        else:
+            images = _read_idx(path)
+    except InputError:
+        raise
+    except Exception as err:  # numpy / zipfile raise many types for files that are not what they claim
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        if "allow_pickle" in first:
+            first = "it holds pickled Python objects, not an array of numbers"
+        raise InputError(f"data file {str(path)!r} cannot be read as {kinds}: {first}") from None
+    if not isinstance(images, np.ndarray) or images.dtype.kind not in "biuf":
+        raise InputError(f"data file {str(path)!r} must hold numbers, got {getattr(images, 'dtype', type(images))}")
+    if path.suffix not in (".npz", ".npy"):
         sibling = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
         if sibling != path and sibling.is_file():
             labels = _read_idx(sibling)
@@ -167,6 +186,8 @@ def load_dataset(name: str, n: int | None = None, heldout: float = 0.2, seed=0) 
         n = int(check("n", n, Interval(2, integer=True)))
     if name in DATASETS_2D:
         size = round((1000 if n is None else n) / (1 - heldout))
+        # the points, the split copies and the scaled tensors: about 6 float64 copies of (size, 2)
+        check_memory(6 * 16 * size, f"the {name!r} data set with {size} points", "lower n (--n)")
         x = make_2d(name, size, rng)
         train, held = split(x, heldout, rng)
         if n is not None:

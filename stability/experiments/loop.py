@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import time
 import zlib
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import InputError, OutputError, check_memory
 from ._io import atomic_bytes, atomic_save, atomic_write_text, config_hash
 from .config import DEFAULT_LAMBDAS, RetrainConfig, build_model, chain_label, chain_scheme, default_config, parse_chain
 from .data import load_dataset
@@ -191,38 +193,87 @@ def _device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
+        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+        raise InputError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"device {name!r} is not available here ({torch.cuda.device_count()} CUDA devices)")
     return device
 
 
-def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool) -> str:
-    """Check ``run_dir`` against ``config`` (refuse a foreign run, or any run unless resuming), write
-    ``config.json``, clear temporary files of a killed writer; return the run's identity (config hash)."""
-    _device(config.device)  # fail before touching the run directory
+class RunExistsError(InputError):
+    """``out`` already holds a run and ``resume`` was not asked for."""
+
+
+def _check_run_dir(out) -> Path:
+    """``out`` as a path, after checking it is (or can be created as) a writable folder."""
+    if out is None or str(out).strip() == "":
+        raise InputError(f"out must be a folder name, got {str(out)!r}")
+    run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError(f"out {str(run_dir)!r} is a file, not a folder: choose a folder for the run")
+    existing = run_dir
+    while not existing.exists():  # the nearest existing ancestor must be a writable folder
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"out {str(run_dir)!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"out {str(run_dir)!r}: no permission to write in {str(existing)!r}")
+    return run_dir
+
+
+# training sets are float32; copies alive at once: the set, its concatenation, the model's samples, a batch
+_RETRAIN_COPIES = 4
+
+
+def _check_retrain_memory(config: RetrainConfig, data) -> None:
+    """Refuse, before training, a run whose largest training set would not fit in memory."""
+    n = len(data.train)
+    point = 4 * math.prod(data.shape)
+    largest = config.eval_samples
+    for chain in config.lambdas:
+        scheme, lam = chain_scheme(chain)
+        k = scheme.synthetic(n, lam)
+        largest = max(largest, scheme.training_size(n, k, config.generations - 1))  # the last round's set
+    check_memory(
+        _RETRAIN_COPIES * largest * point,
+        f"retrain's largest training set ({largest} points of shape {tuple(data.shape)})",
+        "lower n (--n), the lambdas (--lambda) or, for accumulate, the generations (--generations)",
+    )
+
+
+def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool):
+    """Check ``run_dir`` against ``config`` (refuse a foreign run, or any run unless resuming), load
+    the data and check the memory the run needs, and only then write ``config.json`` and clear
+    temporary files of a killed writer: a failed start leaves the folder as it was. Returns the
+    run's identity (config hash) and the data set."""
+    _device(config.device)
     ident = config.identity()
     if (run_dir / "config.json").exists():
         if not resume:
-            raise ValueError(f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder")
+            raise RunExistsError(
+                f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder"
+            )
         old = read_config(run_dir)["config"]
         if config_hash(old) != ident:
             new = config.to_dict()
             diff = sorted(k for k in set(old) | set(new) if k != "generations" and old.get(k) != new.get(k))
             raise CheckpointError(f"out {str(run_dir)!r} holds a run with another configuration (differs in {diff})")
+    data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
+    _check_retrain_memory(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     for tmp in run_dir.rglob(".*.tmp"):  # our own temporary files, left by a killed writer
         tmp.unlink()
     atomic_write_text(json.dumps({"config": config.to_dict(), "hash": ident}, indent=1) + "\n", run_dir / "config.json")
-    return ident
+    return ident, data
 
 
 class _Run:
     """A run being computed: its configuration, directory, data on the device, evaluator and checkpoint writer."""
 
-    def __init__(self, config: RetrainConfig, run_dir: Path, ident: str, progress: bool, plots: bool):
+    def __init__(self, config: RetrainConfig, run_dir: Path, ident: str, progress: bool, plots: bool, data):
         self.config, self.run_dir, self.ident, self.progress, self.plots = config, run_dir, ident, progress, plots
-        self.data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
+        self.data = data
         self.device = _device(config.device)
         self.train = self.data.train.to(self.device)
         self.evaluate = _Evaluator(config, self.data, run_dir)
@@ -302,8 +353,13 @@ def _training_set(scheme, lam: float, model, real: torch.Tensor, previous: torch
     return scheme.training_set(real, previous, _draw(model, k), _concat)
 
 
-def _continue_chain(run: _Run, chain: str, model, start_state: dict, blob: dict | None, first: int, theta0, outer):
-    """Generations ``first..generations`` of ``chain``, from ``model`` loaded with ``start_state``; their rows."""
+def _continue_chain(
+    run: _Run, chain: str, model, start_state: dict, blob: dict | None, first: int, theta0, outer, done: list
+):
+    """Generations ``first..generations`` of ``chain``, from ``model`` loaded with ``start_state``; their rows.
+
+    ``done``: the rows written so far; ``metrics.jsonl`` is rewritten whole and atomically after each
+    generation, so it never holds a half-written line."""
     config, train = run.config, run.train
     scheme, lam = chain_scheme(chain)
     model.load_state_dict(start_state)
@@ -321,8 +377,7 @@ def _continue_chain(run: _Run, chain: str, model, start_state: dict, blob: dict 
         run.save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool)
         row = _row(chain, g, metrics, seconds)
         rows.append(row)
-        with open(run.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        atomic_write_text("".join(json.dumps(r) + "\n" for r in [*done, *rows]), run.run_dir / "metrics.jsonl")
         run.plot(samples, chain, g)
         outer.update(1)
         previous = x
@@ -346,9 +401,9 @@ def retrain(
     """
     from tqdm.auto import tqdm
 
-    run_dir = Path(out)
-    ident = _open_run_dir(config, run_dir, resume)
-    run = _Run(config, run_dir, ident, progress, plots)
+    run_dir = _check_run_dir(out)
+    ident, data = _open_run_dir(config, run_dir, resume)
+    run = _Run(config, run_dir, ident, progress, plots, data)
     model0, metrics0 = _pretrained(run)
     theta0 = parameter_vector(model0)
     state0 = {k: v.clone() for k, v in model0.state_dict().items()}
@@ -359,7 +414,7 @@ def retrain(
     for chain in config.lambdas:
         blob = blobs.get(chain)
         start_state = blob["state_dict"] if blob is not None else state0
-        rows += _continue_chain(run, chain, model0, start_state, blob, last[chain] + 1, theta0, outer)
+        rows += _continue_chain(run, chain, model0, start_state, blob, last[chain] + 1, theta0, outer, rows)
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import CorruptRunError
 from ._io import atomic_save, atomic_write_text, config_hash
 from .config import RetrainConfig, build_model
 from .models import parameter_vector
@@ -45,7 +46,7 @@ __all__ = [
 FORMAT = "stability-retrain/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CorruptRunError):
     """A checkpoint that cannot be used: unreadable, truncated, or belonging to another run."""
 
 
@@ -91,9 +92,19 @@ def read_config(run_dir) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"run_dir {str(run_dir)!r} has no config.json (not a retrain run directory)")
-    blob = json.loads(path.read_text())
-    if config_hash(blob["config"]) != blob["hash"]:
-        raise CheckpointError(f"{str(path)!r} was edited: its hash does not match its content")
+    fix = "restore it or start a new run in another folder"
+    try:
+        blob = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{str(path)!r} is damaged (not JSON: {err}): {fix}") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("config"), dict) or not isinstance(blob.get("hash"), str):
+        raise CheckpointError(f"{str(path)!r} is damaged (expected an object with 'config' and 'hash'): {fix}")
+    try:
+        same = config_hash(blob["config"]) == blob["hash"]
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise CheckpointError(f"{str(path)!r} was edited: its hash does not match its content ({fix})")
     return blob
 
 
@@ -133,8 +144,11 @@ def flow_parameters(run_dir, chain: str) -> np.ndarray:
     Works for any model kind; the theory applies exactly to flows (docs/theory.md §8). Stops at the
     last generation present, so a run in progress gives the generations done so far.
     """
+    lambdas = read_config(run_dir)["config"].get("lambdas", [])
+    if chain is not None and chain not in lambdas:
+        raise ValueError(f"chain must be one of {lambdas} (the run's lambdas) or None (pretraining), got {chain!r}")
     thetas, g = [], 0
-    while checkpoint_path(run_dir, chain, g).is_file():
+    while checkpoint_path(run_dir, chain, g).is_file() and (chain is not None or g == 0):
         thetas.append(parameter_vector(load_model(run_dir, chain, g)).numpy())
         g += 1
     if not thetas:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._domains import check_seed
+from ..errors import InputError, check_memory
 from ..report import LocalConstants, register_model
 from .base import ExponentialFamily, FixedPointResult, MeanMapSolve
-from .data import GaussianMixture, Moments, is_scipy_distribution
+from .data import GaussianMixture, Moments, check_real, data_size, is_scipy_distribution
 from .discrete import Bernoulli, Categorical, Poisson
 from .gaussian import Gaussian, GaussianDiag
 from .positive import Exponential, Gamma, solve_gamma_shape
@@ -54,8 +56,11 @@ def _infer_d(data) -> int:
         return int(np.atleast_1d(data.mean).size)
     if is_scipy_distribution(data):
         return 1
-    x = np.asarray(data)
-    return 1 if x.ndim <= 1 else int(x.shape[1])
+    try:
+        shape = np.shape(data)
+    except ValueError:  # ragged: the family's own validation names the problem
+        return 1
+    return 1 if len(shape) <= 1 else int(shape[1])
 
 
 def _infer_k(data) -> int:
@@ -63,7 +68,13 @@ def _infer_k(data) -> int:
         return int(np.atleast_1d(data.mean).size)
     if is_scipy_distribution(data):
         return int(data.support()[1]) + 1
-    x = np.asarray(data, dtype=float)
+    check_real(data)
+    size = data_size(data)
+    check_memory(8.0 * 8 * size, f"data with {size} numbers", "use a smaller sample")
+    try:
+        x = np.asarray(data, dtype=float)
+    except (TypeError, ValueError):
+        return 2  # the family's own validation then names the problem
     if x.size == 0 or not np.all(np.isfinite(x)):
         return 2  # the family's own validation then names the problem
     return max(2, int(x.max()) + 1)
@@ -101,7 +112,18 @@ def family(name: str, data=None, **options) -> ExponentialFamily:
 def _register() -> None:
     for name, cls in FAMILIES.items():
         size = _SIZE_OPTION.get(name)
-        register_model(name, lambda cls=cls, size=size, **opts: _FromData(cls, size, **opts))
+
+        def make(cls=cls, size=size, **opts):
+            bad = sorted(set(opts) - {"seed", "w1_points", *([size] if size else [])})
+            if bad:
+                takes = ", ".join(sorted({"seed", "w1_points", *([size] if size else [])}))
+                raise InputError(f"model {cls.name!r} does not take option(s) {bad} (it takes {takes})")
+            if "seed" in opts:
+                check_seed("seed", opts["seed"], allow_generator=False)
+            return _FromData(cls, size, **opts)
+
+        make.options = ("seed", "w1_points", *([size] if size else []))
+        register_model(name, make)
 
 
 _register()

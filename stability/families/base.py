@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._domains import check
+from .._domains import check, check_seed
 from ..report import LocalConstants
 from .data import Moments, is_distribution
 
@@ -83,7 +83,7 @@ class ExponentialFamily(ABC):
 
     def __init__(self, seed: int = 0, w1_points: int = 1000):
         #: seed and sample size of the Monte Carlo / POT estimate of eps where one is needed
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.w1_points = int(check("w1_points", w1_points))
 
     # ------------------------------------------------------------------ family-specific maps

@@ -14,16 +14,21 @@ itself. Three kinds of data are accepted everywhere:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from ..errors import InputError, check_memory
+
 __all__ = [
     "GaussianMixture",
     "Moments",
     "as_sample",
+    "check_real",
+    "data_size",
     "is_distribution",
     "is_scipy_distribution",
     "load_data",
@@ -33,15 +38,39 @@ __all__ = [
 
 def as_sample(data, name: str = "data") -> np.ndarray:
     """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
+    check_real(data, name)
+    size = data_size(data, name)
+    # 8 bytes a number, and a few working copies (centring, statistics)
+    check_memory(8.0 * 8 * size, f"{name} with {size} numbers", "use a smaller sample")
     try:
         x = np.asarray(data, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {type(data).__name__}") from None
+        raise InputError(f"{name} must be an array of numbers, got {_describe(data)}") from None
     if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
         raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} must be finite, got NaN or inf")
     return x
+
+
+def _describe(data) -> str:
+    if isinstance(data, np.ndarray):
+        return f"an array of dtype {data.dtype}"
+    return type(data).__name__
+
+
+def data_size(data, name: str = "data") -> int:
+    """How many numbers ``data`` holds (before converting it), or an ``InputError`` for a ragged nest."""
+    try:
+        return int(np.size(data))
+    except ValueError:
+        raise InputError(f"{name} must be a rectangular array of numbers (rows of equal length)") from None
+
+
+def check_real(data, name: str = "data") -> None:
+    """Refuse complex numbers (numpy would drop the imaginary part with only a warning)."""
+    if isinstance(data, complex) or (not isinstance(data, (str, bytes, dict)) and np.iscomplexobj(data)):
+        raise InputError(f"{name} must be real numbers, got complex values (pass .real or abs() explicitly)")
 
 
 def is_scipy_distribution(data) -> bool:
@@ -191,37 +220,65 @@ def parse_dist(spec: str) -> GaussianMixture | stats.rv_continuous | stats.rv_di
         try:
             rows = [[float(v) for v in part.split(",")] for part in args.split(";") if part.strip()]
         except ValueError:
-            raise ValueError(f"--dist: mixture components must be numbers 'w,m,s;w,m,s', got {args!r}") from None
+            raise InputError(f"--dist: mixture components must be numbers 'w,m,s;w,m,s', got {args!r}") from None
         if not rows or any(len(r) != 3 for r in rows):
-            raise ValueError(f"--dist: mixture needs (weight, mean, sd) triples 'w,m,s;w,m,s', got {args!r}")
+            raise InputError(f"--dist: mixture needs (weight, mean, sd) triples 'w,m,s;w,m,s', got {args!r}")
         w, m, s = np.array(rows).T
         if np.any(s <= 0):
-            raise ValueError(f"--dist: mixture standard deviations must be > 0, got {s.tolist()}")
-        return GaussianMixture(w, m, s**2)
+            raise InputError(f"--dist: mixture standard deviations must be > 0, got {s.tolist()}")
+        try:
+            return GaussianMixture(w, m, s**2)
+        except ValueError as err:
+            raise InputError(f"--dist: mixture {args!r}: {err}") from None
     dist = getattr(stats, name, None)
     if not isinstance(dist, (stats.rv_continuous, stats.rv_discrete)):
-        raise ValueError(f"--dist: unknown distribution {name!r} (a scipy.stats name or 'mixture')")
+        raise InputError(f"--dist: unknown distribution {name!r} (a scipy.stats name or 'mixture')")
     try:
         values = [float(v) for v in args.split(",")] if args.strip() else []
         frozen = dist(*values)
         ok = np.isfinite(frozen.cdf(frozen.median()))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"--dist: bad arguments for {name}: {err}") from None
+        raise InputError(f"--dist: bad arguments for {name}: {err}") from None
     if not ok:
-        raise ValueError(f"--dist: invalid parameters for {name}: {args!r}")
+        raise InputError(f"--dist: invalid parameters for {name}: {args!r}")
     return frozen
 
 
 def load_data(path: str) -> np.ndarray:
-    """A sample from a ``.npy`` or ``.csv`` file."""
+    """A sample from a ``.npy`` or ``.csv`` file; every failure is an ``InputError`` naming ``--data``."""
     p = Path(path)
+    if not p.exists():
+        raise InputError(f"--data: file not found: {path}")
     if not p.is_file():
-        raise ValueError(f"--data: file not found: {path}")
+        raise InputError(f"--data: {path} is not a file (a folder?)")
     if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
+        with open(p, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":
+            what = "empty" if not magic else "it lacks the .npy header"
+            raise InputError(f"--data: {path} is not a valid .npy file ({what}); save arrays with numpy.save")
+        try:
+            x = np.load(p, allow_pickle=False)
+        except ValueError as err:
+            if "allow_pickle" in str(err):  # an object array (or bytes that look like a pickle)
+                raise InputError(
+                    f"--data: {path} holds an object array (pickled Python objects), not numbers: "
+                    "save a numeric array with numpy.save"
+                ) from None
+            raise InputError(f"--data: {path} is not a valid .npy file ({err})") from None
+        except (OSError, EOFError) as err:
+            raise InputError(f"--data: {path} is not a valid .npy file (empty or truncated: {err})") from None
+        if not isinstance(x, np.ndarray):
+            raise InputError(f"--data: {path} is not a valid .npy file")
+        if x.dtype.kind not in "biufc":
+            raise InputError(f"--data: {path} holds an array of dtype {x.dtype}, not numbers")
+        return x
     if p.suffix == ".csv":
         try:
-            return np.loadtxt(p, delimiter=",", ndmin=1)
-        except ValueError as err:
-            raise ValueError(f"--data: cannot read {path} as comma-separated numbers: {err}") from None
-    raise ValueError(f"--data: expected a .npy or .csv file, got {path}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # numpy warns (instead of failing) on an empty file
+                return np.loadtxt(p, delimiter=",", ndmin=1)
+        except (ValueError, UserWarning, UnicodeDecodeError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise InputError(f"--data: cannot read {path} as comma-separated numbers: {first}") from None
+    raise InputError(f"--data: expected a .npy or .csv file, got {path}")

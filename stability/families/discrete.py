@@ -21,6 +21,7 @@ import numpy as np
 from scipy import special, stats
 
 from .._domains import check
+from ..errors import check_memory
 from .base import ExponentialFamily
 from .data import Moments, as_sample, is_scipy_distribution
 from .wasserstein import w1_integer
@@ -146,6 +147,8 @@ class Categorical(ExponentialFamily):
     def __init__(self, k: int = 2, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
         self.k = int(check("k", k))
+        # the Fisher information and the W1 sums are (k - 1) x (k - 1) and k-long arrays
+        check_memory(8.0 * 4 * self.k**2, f"a categorical family with k = {self.k} classes", "use fewer classes")
 
     @property
     def dim(self) -> int:
@@ -318,6 +321,7 @@ class Poisson(ExponentialFamily):
             return float("nan"), "undefined: data given by moments only"
         r = self.mean(theta)[0]
         model = stats.poisson(r)
+        lo, low_part = 0, 0.0
         if is_scipy_distribution(data):
             K = int(max(model.isf(TAIL), data.isf(TAIL))) + 1
             data_tail = float(data.expect(lambda x: x - K, lb=K + 1)) if data.sf(K) > 0 else 0.0
@@ -327,11 +331,16 @@ class Poisson(ExponentialFamily):
             K = int(max(model.isf(TAIL), x.max())) + 1
             data_tail = 0.0
             xs = np.sort(x)
+            # below the sample's minimum F_data = 0: sum_{k < lo} F_model(k) = E[(lo - Y)_+] exactly,
+            # = lo P(Y <= lo - 1) - r P(Y <= lo - 2), so the sum starts where the masses are
+            lo = int(max(0.0, min(model.ppf(TAIL) - 1, xs[0])))
+            if lo > 0:
+                low_part = max(0.0, lo * model.cdf(lo - 1) - r * model.cdf(lo - 2))
 
             def cdf_data(k):
                 return np.searchsorted(xs, k, side="right") / xs.size
 
         # E[(Y - K)_+] = r P(Y >= K) - K P(Y > K) for Y ~ Poisson(r)
         model_tail = max(0.0, r * model.sf(K - 1) - K * model.sf(K))
-        v, bound = w1_integer(cdf_data, model.cdf, 0, K, data_tail + model_tail)
-        return v, f"exact sum of |F_data(k) - F_model(k)| over k < {K}; omitted tail <= {bound:.1e}"
+        v, bound = w1_integer(cdf_data, model.cdf, lo, K, data_tail + model_tail)
+        return v + low_part, f"exact sum of |F_data(k) - F_model(k)| over k < {K}; omitted tail <= {bound:.1e}"

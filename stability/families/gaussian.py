@@ -26,6 +26,8 @@ import numpy as np
 from scipy import linalg, stats
 
 from .._domains import check
+from ..errors import check_memory
+from ..report import LocalConstants
 from .base import ExponentialFamily
 from .data import GaussianMixture, Moments, as_sample, is_scipy_distribution
 from .wasserstein import w1_cdf_quadrature, w1_pot, w1_sample_continuous
@@ -55,9 +57,14 @@ def _check_spd_cov(name: str, cov: np.ndarray, what: str) -> np.ndarray:
 
 
 class _GaussianBase(ExponentialFamily):
+    _full_covariance = True
+
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
         self.d = int(check("d", d))
+        p = self.d + self.d * (self.d + 1) // 2 if self._full_covariance else 2 * self.d
+        # the Fisher information is p x p; a few such matrices live at once
+        check_memory(8.0 * 4 * p * p, f"a {self.name} family in d = {self.d} ({p} parameters)", "lower d (--dim)")
 
     def _finite_natural(self, theta) -> np.ndarray:
         """``theta`` as a finite float vector of length :attr:`dim` (the checks both Gaussians share)."""
@@ -109,10 +116,48 @@ class _GaussianBase(ExponentialFamily):
             )
         m = x.mean(axis=0)
         c = np.atleast_2d(np.cov(x, rowvar=False, bias=True))
-        scale = float(np.abs(x).max())
+        scale = float(np.abs(x - m).max())  # the spread, not the location: shifting data changes nothing
         if np.linalg.eigvalsh(c)[0] <= (VAR_FLOOR * scale) ** 2:
             raise ValueError(f"data are degenerate: the sample covariance is singular ({DEGENERATE})")
         return m, c
+
+    def local_constants(self, data) -> LocalConstants:
+        """As :meth:`ExponentialFamily.local_constants`, computed on standardised data for a sample.
+
+        For a sample, :math:`\theta^*`, the Fisher information and :math:`W_1` are computed on
+        :math:`z = (x - c)/s` (``c`` the mean, ``s`` the root-mean-square spread) and mapped back to
+        the original units by the linear map :math:`\theta_x = M\theta_z` of natural parameters, so
+        shifting or rescaling the data does not change whether it is accepted; the Jacobian is
+        computed in the standardised coordinates (``basis``, ``A_std``, ``B_std``).
+        """
+        if isinstance(data, Moments) or isinstance(data, GaussianMixture) or is_scipy_distribution(data):
+            return super().local_constants(data)
+        x = self.check_sample(data)
+        c = x.mean(axis=0)
+        s = float(np.sqrt(np.mean((x - c) ** 2)))
+        if not s > 0:  # all points equal: the unstandardised path says why the data are degenerate
+            return super().local_constants(data)
+        z = super().local_constants((x - c) / s)
+        M = np.stack([self._natural_to_x(e, c, s) for e in np.eye(self.dim)], axis=1)
+        Minv = np.linalg.inv(M)
+        F = Minv.T @ z.A @ Minv
+        alpha = 1.0 / np.linalg.eigvalsh(M @ np.linalg.inv(z.A) @ M.T)[-1]
+        theta = self._natural_to_x(z.theta_star, c, s)
+        details = dict(z.details)
+        details["params"] = {k: np.asarray(v).tolist() for k, v in self.params(theta).items()}
+        details["standardized"] = (
+            f"computed on z = (x - c) / s, c = {np.array2string(c, precision=6)}, s = {s:.6g}; theta*, A = B, "
+            f"alpha and eps in the original units (alpha = 1 / lambda_max(A^-1))"
+        )
+        return LocalConstants(self.name, theta, F, F, float(alpha), 0.0, s * z.eps, details, M, z.A, z.B)
+
+    def _natural_to_x(self, theta_z, c, s) -> np.ndarray:
+        r"""Natural parameters for ``x = c + s z`` from those for ``z`` (a linear map): precision
+        :math:`P_x = P_z/s^2`, :math:`\eta_x = \eta_z/s + P_z c/s^2`."""
+        d = self.d
+        eta, rest = theta_z[:d], theta_z[d:]
+        P = self._precision_matrix(rest)
+        return np.concatenate([eta / s + P @ c / s**2, rest / s**2])
 
     def _quad_mean_second(self, dist) -> tuple[np.ndarray, np.ndarray]:
         """E[x] and E[x x^T] by quadrature: scipy ``expect`` or Gauss-Hermite for a mixture."""
@@ -179,6 +224,9 @@ class Gaussian(_GaussianBase):
     @property
     def dim(self) -> int:
         return self.d + self.d * (self.d + 1) // 2
+
+    def _precision_matrix(self, rest: np.ndarray) -> np.ndarray:
+        return self._sym(rest)
 
     def _sym(self, v: np.ndarray) -> np.ndarray:
         M = np.zeros((self.d, self.d))
@@ -291,6 +339,7 @@ class GaussianDiag(_GaussianBase):
     """
 
     name = "gaussian-diag"
+    _full_covariance = False
 
     @property
     def dim(self) -> int:
@@ -301,6 +350,9 @@ class GaussianDiag(_GaussianBase):
         if np.any(theta[self.d :] <= 0):
             raise ValueError("precisions (natural parameters theta[d:]) must be > 0")
         return theta
+
+    def _precision_matrix(self, rest: np.ndarray) -> np.ndarray:
+        return np.diag(rest)
 
     def natural_from(self, mean, var) -> np.ndarray:
         """Natural parameters of :math:`N(m, \\mathrm{diag}(v))`; variances must be > 0."""

@@ -42,7 +42,7 @@ def _positive_sample(x, what: str) -> np.ndarray:
             raise ValueError(f"data must have shape (n,) or (n, 1), got {x.shape}")
         x = x[:, 0]
     if np.any(x <= 0) if what == "> 0" else np.any(x < 0):
-        raise ValueError(f"data must be {what} for this family, got min {x.min()!r}")
+        raise ValueError(f"data must be {what} for this family, got min {float(x.min())!r}")
     return x
 
 

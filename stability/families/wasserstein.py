@@ -100,6 +100,10 @@ def w1_integer(cdf_a, cdf_b, lo: int, hi: int, tail_bound: float = 0.0) -> tuple
     >>> round(w1_integer(stats.poisson(2).cdf, stats.poisson(3).cdf, 0, 60)[0], 10)  # shift in mean
     1.0
     """
+    from ..errors import check_memory
+
+    # k, the two CDFs and their difference: 4 arrays of hi - lo numbers
+    check_memory(8.0 * 4 * (hi - lo), f"the exact W1 sum over {hi - lo} integers", "the data span too many integers")
     k = np.arange(lo, hi)
     return float(np.sum(np.abs(cdf_a(k) - cdf_b(k)))), float(tail_bound)
 

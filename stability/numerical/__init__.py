@@ -71,13 +71,43 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# options of each built-in model's constructor; ``d`` is the command line's name for ``dim``
+_MODEL_OPTIONS = {"GaussianMixture": ("d", "dim"), "StudentT": ("df",), "Categorical": ("k",)}
+
+
+class _Configured:
+    """A built-in model with the options of :func:`stability.analyze` (``seed``: Monte Carlo / POT draws)."""
+
+    def __init__(self, model, seed: int = 0):
+        self.model, self.seed = model, seed
+
+    def local_constants(self, data):
+        return self.model.local_constants(data, seed=self.seed)
+
+
 def _factory(cls_name: str):
-    def make(**options):
+    def make(seed=0, **options):
+        from .._domains import check_seed
+        from ..errors import InputError
         from . import models
 
-        return getattr(models, cls_name)(**options)
+        check_seed("seed", seed, allow_generator=False)
+        allowed = _MODEL_OPTIONS.get(cls_name, ())
+        bad = sorted(set(options) - set(allowed))
+        if bad:
+            takes = ", ".join(sorted({*allowed, "seed"}))
+            raise InputError(
+                f"model {getattr(models, cls_name).name!r} does not take option(s) {bad} (it takes {takes})"
+            )
+        if "d" in options:
+            d = options.pop("d")
+            if d not in (1, 2):
+                raise InputError(f"d (--d) must be 1 or 2 for model 'gaussian-mixture', got {d!r}")
+            options["dim"] = int(d)
+        return _Configured(getattr(models, cls_name)(**options), seed)
 
     make.__name__ = f"make_{cls_name}"
+    make.options = ("seed", *_MODEL_OPTIONS.get(cls_name, ()))
     return make
 
 

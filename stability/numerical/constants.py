@@ -26,9 +26,10 @@ import math
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..report import LocalConstants
 from .curvature import dense_curvature
-from .expectations import _density_log, _sinh_rule, _tensor, data_kind
+from .expectations import _density_log, _samples, _sinh_rule, _tensor, data_kind
 from .operator import Retraining
 
 __all__ = [
@@ -76,8 +77,13 @@ def _box(problem, q: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lo), np.array(hi)
 
 
-def lipschitz(problem) -> tuple[float, str]:
-    """Estimate of L for a :class:`~.operator.Retraining` problem, and the method used."""
+def lipschitz(problem, congruence=None, scale: float = 1.0) -> tuple[float, str]:
+    r"""Estimate of L for a :class:`~.operator.Retraining` problem, and the method used.
+
+    ``congruence`` (``M^{-1}``) and ``scale`` (``s``): the problem is fitted on standardised data
+    ``z = (x - c) / s`` with parameters ``theta_z = M^{-1}(theta_x - o)``; L is then returned in
+    the original units, :math:`\sup_z \|M^{-T}\partial_z H_z M^{-1}\| / s`.
+    """
     model = problem.model
     th = torch.as_tensor(problem.theta_star, dtype=DTYPE)
     if getattr(model, "smooth", True) is False:
@@ -93,6 +99,8 @@ def lipschitz(problem) -> tuple[float, str]:
         if pts.size < 2:
             return 0.0, "single support point in the box: L = 0"
         H = torch.vmap(hess, in_dims=(None, 0))(th, _tensor(pts[:, None])).numpy()
+        if congruence is not None:
+            H = np.einsum("ai,gab,bj->gij", congruence, H, congruence) / scale
         slopes = np.linalg.norm(np.diff(H, axis=0), ord=2, axis=(1, 2)) / np.diff(pts)
         return float(slopes.max()), (
             f"max slope ||H(x_(k+1)) - H(x_k)||_2 / (x_(k+1) - x_k) over {pts.size} support points in "
@@ -103,6 +111,9 @@ def lipschitz(problem) -> tuple[float, str]:
 
     def norm_dH(points: np.ndarray) -> np.ndarray:
         dH = jac(th, _tensor(points))  # (G, d, d, dim)
+        if congruence is not None:
+            Mi = torch.as_tensor(congruence, dtype=DTYPE)
+            dH = torch.einsum("ai,gabk,bj->gijk", Mi, dH, Mi) / scale
         return torch.linalg.matrix_norm(dH.permute(0, 3, 1, 2), ord=2).pow(2).sum(1).sqrt().numpy()
 
     axes = [np.linspace(lo[k], hi[k], m) for k in range(dim)]
@@ -233,6 +244,22 @@ def wasserstein(problem, *, seed: int = 0) -> tuple[float, str]:
 SINGULAR_RTOL = 1e-10
 
 
+def as_numerical_data(data):
+    """A :class:`~stability.families.data.GaussianMixture` as the equivalent torch mixture (which the
+    expectations integrate); any other data unchanged."""
+    from ..families.data import GaussianMixture
+
+    if not isinstance(data, GaussianMixture):
+        return data
+    D = torch.distributions
+    w, m, c = (torch.as_tensor(np.asarray(a, dtype=float), dtype=DTYPE) for a in (data.weights, data.means, data.covs))
+    if data.d == 1:
+        comp = D.Normal(m.reshape(-1), c.reshape(-1).sqrt())
+    else:
+        comp = D.MultivariateNormal(m, covariance_matrix=c)
+    return D.MixtureSameFamily(D.Categorical(probs=w), comp)
+
+
 def local_constants(model, data, *, seed: int = 0, n_mc: int = 4096) -> LocalConstants:
     """θ*, A, B, α, L, ε of ``model`` on ``data`` (see :mod:`.constants` for each method).
 
@@ -240,26 +267,41 @@ def local_constants(model, data, *, seed: int = 0, n_mc: int = 4096) -> LocalCon
     :math:`A` is singular (θ* is then not a strict local maximum: the parameters are not
     identifiable); a singular Fisher information B is reported in ``details["fisher"]``.
     """
+    data = as_numerical_data(data)
+    std = _standardization(model, data)
+    fit_data = data if std is None else (std[2] - std[0]) / std[1]
     if getattr(model, "smooth", True) is False:
         from .nonsmooth import NonSmoothRetraining, curvature_nonsmooth
 
-        problem = NonSmoothRetraining(model, data, seed=seed)
+        problem = NonSmoothRetraining(model, fit_data, seed=seed)
         A, B, how = curvature_nonsmooth(problem)
     else:
-        problem = Retraining(model, data, seed=seed, n_mc=n_mc)
+        problem = Retraining(model, fit_data, seed=seed, n_mc=n_mc)
         A, B = dense_curvature(problem)
         how = "autograd Hessians of the weighted log-likelihood sums"
-    ev = np.linalg.eigvalsh(A)
+    ev = np.linalg.eigvalsh(A)  # identifiability is judged in the standardised coordinates (scale-free)
     top = max(abs(ev).max(), np.finfo(float).tiny)
     if not np.all(np.isfinite(ev)) or ev[0] <= SINGULAR_RTOL * top:
-        raise ValueError(
+        raise InputError(
             f"A must be positive definite at theta* (a strict local maximum), got smallest eigenvalue {ev[0]:.3g} "
             f"(largest {ev[-1]:.3g}): the parameters of {model!r} are not identifiable from these data"
         )
-    evb = np.linalg.eigvalsh(B)
+    theta_star, Minv, s, M, A_std, B_std = problem.theta_star, None, 1.0, None, None, None
+    if std is not None:
+        c, s, _ = std
+        o, M = model.standardize(c, s)
+        Minv = np.linalg.inv(M)
+        theta_star = o + M @ theta_star
+        A_std, B_std = A, B
+        A, B = Minv.T @ A @ Minv, Minv.T @ B @ Minv
+        # alpha = 1 / lambda_max(M A_std^-1 M^T): the largest eigenvalue is accurate where the smallest
+        # of a badly scaled A is not
+        ev = np.array([1.0 / np.linalg.eigvalsh(M @ np.linalg.inv(A_std) @ M.T)[-1]])
+    evb = np.linalg.eigvalsh(B if B_std is None else B_std)
     rank = int((evb > SINGULAR_RTOL * max(abs(evb).max(), np.finfo(float).tiny)).sum())
-    L, L_how = lipschitz(problem)
+    L, L_how = lipschitz(problem, congruence=Minv, scale=s)
     eps, eps_how = wasserstein(problem, seed=seed)
+    eps *= s  # W1 scales with the data
     details = {
         "theta_star": (
             f"{problem.fit.method}: {problem.fit.iterations} iterations, |grad|_inf = {problem.fit.grad_norm:.2e}"
@@ -271,6 +313,34 @@ def local_constants(model, data, *, seed: int = 0, n_mc: int = 4096) -> LocalCon
         "eps": eps_how,
         "fisher": "positive definite" if rank == B.shape[0] else f"singular (rank {rank} of {B.shape[0]})",
     }
-    return LocalConstants(
-        getattr(model, "name", type(model).__name__), problem.theta_star, A, B, float(ev[0]), L, eps, details
-    )
+    if std is not None:
+        details["standardized"] = (
+            f"fitted on z = (x - c) / s, c = {np.array2string(std[0], precision=6)}, s = {s:.6g} (the mean and "
+            f"root-mean-square spread of the sample); theta*, A, B, alpha, L and eps are in the original units"
+        )
+    name = getattr(model, "name", type(model).__name__)
+    return LocalConstants(name, theta_star, A, B, float(ev[0]), L, eps, details, M, A_std, B_std)
+
+
+def _standardization(model, data):
+    """``(c, s, x)`` to fit ``model`` on the standardised sample ``z = (x - c) / s``, or ``None``.
+
+    Only for a sample (not a density) and a model that declares how its parameters follow an affine
+    change of the data (``model.standardize(c, s) -> (o, M)`` with :math:`\theta_x = o + M\theta_z`).
+    The fit, its stopping test and the identifiability test are then the same whatever the units
+    of the data. Raises :class:`~stability.errors.InputError` for a sample whose points are all equal
+    (for any model on a continuous support).
+    """
+    if data_kind(data) != "samples":
+        return None
+    x = _samples(data)
+    continuous = model.support in ("real", "positive")
+    c = x.mean(axis=0)
+    s = float(np.sqrt(np.mean((x - c) ** 2)))
+    if continuous and not s > 0:
+        raise InputError(
+            f"data are degenerate: all {x.shape[0]} points are equal, so {model!r} has no maximum-likelihood fit"
+        )
+    if not hasattr(model, "standardize") or not (np.isfinite(s) and s > 0):
+        return None
+    return c, s, x

@@ -102,6 +102,13 @@ class _LocationScale(LikelihoodModel):
         m, s = _wmean_std(x, w)
         return np.array([m[0], math.log(max(s[0], 1e-300))])
 
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
+        """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
+
+        Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
+        """
+        return np.array([c[0], math.log(s)]), np.diag([s, 1.0])
+
     def standard_sample(self, shape: tuple, generator: torch.Generator) -> torch.Tensor:
         """Exact draws of the standard variable :math:`z` (``theta = 0``), float64 of ``shape``."""
         raise NotImplementedError
@@ -260,8 +267,24 @@ class GaussianMixture(LikelihoodModel):
             ss = np.sqrt((wm[:, None] * (x - mm) ** 2).sum() / tot / x.shape[1])
             out.append((tot, mm, ss))
         (t1, m1, s1), (_, m2, s2) = out
+        if not (s1 > 0 and s2 > 0):
+            from ..errors import InputError
+
+            raise InputError(
+                f"data are too few for a two-component mixture: splitting the {x.shape[0]} points along their "
+                "principal axis leaves a component with no spread (each needs at least 2 distinct points)"
+            )
         t1 = min(max(t1, 1e-3), 1 - 1e-3)
         return np.concatenate([[math.log(t1 / (1 - t1))], m1, m2, [math.log(s1), math.log(s2)]])
+
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
+        """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
+
+        Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
+        """
+        k = self.data_dim
+        o = np.concatenate([[0.0], c, c, [math.log(s), math.log(s)]])
+        return o, np.diag(np.concatenate([[1.0], np.full(2 * k, s), [1.0, 1.0]]))
 
     def sample(self, theta, n, generator) -> torch.Tensor:
         """Component by a uniform, then a Gaussian draw; ``theta`` (d,) or (..., d) -> (..., n, dim)."""
@@ -305,6 +328,14 @@ class ProductStudentT(LikelihoodModel):
     def initial_theta(self, x, w) -> np.ndarray:
         m, s = _wmean_std(x, w)
         return np.concatenate([m, np.log(s)])
+
+    def standardize(self, c, s) -> tuple[np.ndarray, np.ndarray]:
+        """Parameters for data ``x = c + s z`` from those for ``z``: :math:`\\theta_x = o + M\\theta_z`.
+
+        Locations map to :math:`c + s\\mu`, log-scales to :math:`\\log s_z + \\log s`.
+        """
+        k = self.data_dim
+        return np.concatenate([c, np.full(k, math.log(s))]), np.diag(np.concatenate([np.full(k, s), np.ones(k)]))
 
     def sample(self, theta, n, generator) -> torch.Tensor:
         from scipy import stats

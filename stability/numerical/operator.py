@@ -32,6 +32,7 @@ import torch
 from scipy.sparse import linalg as splinalg
 
 from .._domains import check
+from ..errors import ConvergenceError  # an optimisation needed for a reported quantity did not converge
 from .expectations import as_generator, build_expectations, fisher_diagonal
 
 __all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "iterate_operator", "maximize"]
@@ -44,10 +45,6 @@ DENSE_MAX = 200
 GTOL = 1e-10
 _POLISH = 10  # Newton-CG steps after L-BFGS
 ROUND = float(np.finfo(float).eps)
-
-
-class ConvergenceError(RuntimeError):
-    """An optimisation needed for a reported quantity did not converge."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import error_name
 from .spec import Spec, Task, jsonable_metrics
 from .store import ResultStore
 
@@ -135,7 +136,7 @@ def execute(payload: dict) -> dict:
         status, error, tb = "done", None, None
     except Exception as err:  # recorded, never hidden: the row says what failed and why
         metrics, status = None, "failed"
-        error = f"{type(err).__name__}: {err}".splitlines()[0]
+        error = f"{error_name(err)}: {err}".splitlines()[0]
         tb = traceback.format_exc()
     host, version, commit = _provenance()
     return {
@@ -346,7 +347,7 @@ def _lost(payload: dict, exc) -> dict:
         **{k: payload[k] for k in ("task_id", "task", "args", "replicate", "sweep_seed", "seed")},
         "status": "failed",
         "metrics": None,
-        "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+        "error": f"{error_name(exc)}: {exc}".splitlines()[0],
         "traceback": None,
         "seconds": None,
         "host": None,

@@ -1,0 +1,54 @@
+"""Output files: check the destination before any work, write atomically, report the path written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, OutputError
+
+__all__ = ["atomic_write_npz", "output_path"]
+
+
+def output_path(path, name: str, suffix: str | None = None) -> Path:
+    """The file ``path`` will be written to (``suffix`` appended if missing), after checking it can be.
+
+    Raises :class:`~stability.errors.InputError` for an empty name and
+    :class:`~stability.errors.OutputError` naming ``name`` when the folder does not exist, is not a
+    folder or is not writable, or when ``path`` is a folder.
+    """
+    if path is None or str(path).strip() == "":
+        raise InputError(f"{name} must be a file name, got {str(path)!r}")
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it")
+    if suffix and p.suffix != suffix:
+        p = p.with_name(p.name + suffix)
+    parent = p.parent
+    if p.is_dir():
+        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it")
+    if not parent.exists():
+        raise OutputError(f"{name} {str(p)!r}: folder {str(parent)!r} does not exist (create it first)")
+    if not parent.is_dir():
+        raise OutputError(f"{name} {str(p)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{name} {str(p)!r}: no permission to write in folder {str(parent)!r}")
+    return p
+
+
+def atomic_write_npz(path: Path, **arrays) -> None:
+    """``numpy.savez_compressed`` to a temporary file next to ``path``, then rename: complete or absent."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
