@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from _common import parse_args, save
+from matplotlib.ticker import NullFormatter
 
 from stability.experiments.flow_validation import CHAIN_KEYS, DEFAULT, FAST, _hash, load_problem, run
 from stability.stationary import stationary
@@ -93,6 +94,8 @@ def main(argv=None):
             ax.plot(*zip(*t1, strict=True), "v", color="grey", label="Theorem 2 (finite)")
         ax.set(xscale="log", yscale="log", xlabel="lambda", ylabel="stationary excess NLL (nats)",
                title=f"(b) {name}: stationary error")  # fmt: skip
+        ax.set_xticks(cfg["lambdas"], [f"{g:g}" for g in cfg["lambdas"]])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7)
         # (c) samples
         gen = torch.Generator().manual_seed(0)
