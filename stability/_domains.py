@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_scalar",
     "check_seed",
+    "count",
     "scalar_or_array",
 ]
 
@@ -156,3 +157,18 @@ def scalar_or_array(result: np.ndarray, *inputs):
     if all(np.ndim(v) == 0 for v in inputs):
         return float(result)
     return result
+
+
+def count(name: str, value) -> int:
+    """Return ``value`` as an ``int`` after checking it is an integer >= 1 (``1e3`` is accepted).
+
+    >>> count("n", 1e3)
+    1000
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
+    if not math.isfinite(x) or x < 1 or x != math.floor(x):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(x)

@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ._domains import check
+from ._domains import count as _count
 from .jacobian import check_psd, check_spd
 
 __all__ = ["BASIS_COND_MAX", "StationaryLaw", "stationary"]
@@ -166,16 +167,6 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
         method = "lyapunov"
     C = (C + C.T) / 2
     return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method)
-
-
-def _count(name: str, value) -> int:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
-    if not math.isfinite(x) or x < 1 or x != math.floor(x):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(x)
 
 
 def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int, int]:

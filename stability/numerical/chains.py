@@ -44,6 +44,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from .._domains import Interval, check
+from .._domains import count as _count
 from .expectations import _samples, as_generator, fisher_diagonal
 from .operator import GTOL, ROUND, ConvergenceError, OptimResult, maximize
 
@@ -192,16 +193,6 @@ def _resolve_model(model):
             "model.sample(theta, n, generator); give FunctionModel(..., sample=...)"
         )
     return model
-
-
-def _count(name: str, value) -> int:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
-    if not math.isfinite(x) or x < 1 or x != math.floor(x):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(x)
 
 
 def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
