@@ -33,6 +33,7 @@ def test_bound_text_and_infinite_factor(capsys):
     assert json.loads(capsys.readouterr().out)["factor"] == "inf"
 
 
+@pytest.mark.slow  # one console-entry-point subprocess per case (~1.5 s each)
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -20,6 +20,10 @@ from stability.experiments.validation import (
 BETA = 1e-2  # prior weight of the tiny test problem (keeps its maximum at moderate weights)
 
 
+# The smooth-flow experiment fits a flow to a true maximum once per module (~10 s): slow tier.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def problem():
     x = make_2d("moons", 200, seed=3)

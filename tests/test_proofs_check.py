@@ -311,6 +311,7 @@ def test_families_fail_on_a_wrong_mean_map_inverse(monkeypatch):
     assert not status("families.fixed_point_operator").passed
 
 
+@pytest.mark.slow
 def test_families_fail_on_a_wrong_rate(monkeypatch):
     from stability.families import ExponentialFamily
 
@@ -346,6 +347,7 @@ def test_simulator_moments_fail_on_a_missing_term(monkeypatch):
     assert not out.passed and "gaussian_moments" in out.detail.split(";")[0]
 
 
+@pytest.mark.slow
 def test_simulator_stationary_fails_on_a_wrong_factor(monkeypatch):
     from stability.dynamics import moments
 
@@ -368,6 +370,7 @@ def test_theorem2_a4_term_fails_on_a_wrong_quantile(monkeypatch):
     assert not status("theorem2.gaussian_a4_term").passed
 
 
+@pytest.mark.slow
 def test_stationary_diagonal_solution_fails_without_lambda_squared_in_q(monkeypatch):
     from proofs_check import stationary as pc_stationary
 
@@ -379,6 +382,7 @@ def test_stationary_diagonal_solution_fails_without_lambda_squared_in_q(monkeypa
     assert not status("stationary.diagonal_solution").passed
 
 
+@pytest.mark.slow
 def test_stationary_checks_fail_on_a_wrong_closed_form(monkeypatch):
     from proofs_check import stationary as pc_stationary
 
@@ -388,6 +392,7 @@ def test_stationary_checks_fail_on_a_wrong_closed_form(monkeypatch):
     assert not out.passed and "c(γ=1, k=λn)" in out.detail.split(";")[0]
 
 
+@pytest.mark.slow
 def test_stationary_toolkit_checks_fail_on_a_wrong_toolkit(monkeypatch):
     import dataclasses
 
