@@ -109,11 +109,11 @@ class FamilySpec:
     @classmethod
     def parse(cls, params: dict) -> FamilySpec:
         """The family with the distribution parameters ``params`` (keys :attr:`keys`, defaults filled)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{cls.__name__} must define parse() (abstract in FamilySpec)")
 
     def params(self) -> dict:
         """The parameters as a dict that :meth:`parse` reads back."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define params() (abstract in FamilySpec)")
 
     @classmethod
     def from_data(cls, data) -> dict:

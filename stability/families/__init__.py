@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._domains import check_seed
-from ..errors import InputError, check_memory
+from ..errors import InputError
 from ..report import LocalConstants, register_model
 from .base import ExponentialFamily, FixedPointResult, MeanMapSolve
-from .data import GaussianMixture, Moments, check_real, data_size, is_scipy_distribution
+from .data import GaussianMixture, Moments, float_array, is_scipy_distribution
 from .discrete import Bernoulli, Categorical, Poisson
 from .gaussian import Gaussian, GaussianDiag
 from .positive import Exponential, Gamma, solve_gamma_shape
@@ -68,14 +68,8 @@ def _infer_k(data) -> int:
         return int(np.atleast_1d(data.mean).size)
     if is_scipy_distribution(data):
         return int(data.support()[1]) + 1
-    check_real(data)
-    size = data_size(data)
-    check_memory(8.0 * 8 * size, f"data with {size} numbers", "use a smaller sample")
-    try:
-        x = np.asarray(data, dtype=float)
-    except (TypeError, ValueError):
-        return 2  # the family's own validation then names the problem
-    if x.size == 0 or not np.all(np.isfinite(x)):
+    x = float_array(data)
+    if x is None or x.size == 0 or not np.all(np.isfinite(x)):
         return 2  # the family's own validation then names the problem
     return max(2, int(x.max()) + 1)
 

@@ -29,6 +29,7 @@ __all__ = [
     "as_sample",
     "check_real",
     "data_size",
+    "float_array",
     "is_distribution",
     "is_scipy_distribution",
     "load_data",
@@ -36,16 +37,27 @@ __all__ = [
 ]
 
 
-def as_sample(data, name: str = "data") -> np.ndarray:
-    """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
+def float_array(data, name: str = "data") -> np.ndarray | None:
+    """``data`` as a float array after the checks every data path shares, or ``None`` if numpy cannot convert it.
+
+    Refuses complex values and ragged nests, and sizes that will not fit in memory (8 bytes a number and a
+    few working copies for centring and statistics), each with an ``InputError`` naming ``name``. The caller
+    decides what an unconvertible object means (an error in its own words, or a default).
+    """
     check_real(data, name)
     size = data_size(data, name)
-    # 8 bytes a number, and a few working copies (centring, statistics)
     check_memory(8.0 * 8 * size, f"{name} with {size} numbers", "use a smaller sample")
     try:
-        x = np.asarray(data, dtype=float)
+        return np.asarray(data, dtype=float)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be an array of numbers, got {_describe(data)}") from None
+        return None
+
+
+def as_sample(data, name: str = "data") -> np.ndarray:
+    """Return a finite float array (``(n,)`` or ``(n, d)``), or raise naming what is wrong."""
+    x = float_array(data, name)
+    if x is None:
+        raise InputError(f"{name} must be an array of numbers, got {_describe(data)}")
     if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
         raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got shape {x.shape}")
     if not np.all(np.isfinite(x)):

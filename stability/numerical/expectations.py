@@ -67,17 +67,11 @@ def data_kind(data) -> str:
 
 
 def _samples(data) -> np.ndarray:
-    from ..errors import check_memory
-    from ..families.data import check_real, data_size
+    from ..families.data import float_array
 
-    raw = data.detach().numpy() if isinstance(data, torch.Tensor) else data
-    check_real(raw)
-    size = data_size(raw)
-    check_memory(8.0 * 8 * size, f"data with {size} numbers", "use a smaller sample")
-    try:
-        x = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"data must be an array of numbers, got {type(data).__name__}") from None
+    x = float_array(data.detach().numpy() if isinstance(data, torch.Tensor) else data)
+    if x is None:
+        raise ValueError(f"data must be an array of numbers, got {type(data).__name__}")
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] < 2:

@@ -111,7 +111,7 @@ class _LocationScale(LikelihoodModel):
 
     def standard_sample(self, shape: tuple, generator: torch.Generator) -> torch.Tensor:
         """Exact draws of the standard variable :math:`z` (``theta = 0``), float64 of ``shape``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define standard_sample() to be sampled")
 
     def sample(self, theta, n, generator) -> torch.Tensor:
         r""":math:`x = \mu + e^{\log s} z`, :math:`z` from :meth:`standard_sample`; ``theta`` (d,) or (..., d)."""
