@@ -24,7 +24,11 @@ every λ, and docs/theory.md §3 and §9 hold with :math:`A = -\nabla^2 D_\beta(
    :math:`=\lambda\gamma_{max}/(1+\lambda\gamma_{max})` of (A, B) and with the linearisation's own ratio
    sequence :math:`\|J^{t+1}e_0\|/\|J^te_0\|`.
 2. **Finite-sample process** (refit to a maximum each round; :math:`k=\lfloor\lambda n\rfloor` fresh flow
-   samples): stationary excess of :math:`D_\beta` on the real sample against :func:`stability.stationary.stationary`.
+   samples; :func:`stability.retrain_chains` with ``prior_precision`` β): stationary excess of :math:`D_\beta` on
+   the real sample against :func:`stability.stationary.stationary`. The excess is the quantity to compare:
+   :math:`E\|\theta_t-\theta^*\|_A^2` is not, because single chains jump in one round to a neighbouring
+   near-maximum (an almost flat, curved ridge of :math:`D_\beta`) where the quadratic form at θ* measures the
+   chord, not the loss (measured: ``results/cpu/README.md``).
 3. **Fixed budget** (the paper's deep-model protocol): each round fine-tunes a fixed number of Adam steps
    from the current weights instead of refitting; its stationary error is measured, not assumed.
 
