@@ -81,6 +81,8 @@ NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
+# the fixed-design regression family (stability.dynamics.regression, docs/theory.md §12)
+REGRESSION = "linear-regression"
 
 
 @dataclass(frozen=True)
@@ -380,12 +382,14 @@ def simulate(
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
+    noise_scale: str | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
     Parameters
     ----------
-    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``,
+        or ``"linear-regression"`` (a fixed design; see :mod:`~stability.dynamics.regression`)
     n : integer ``>= 2``, real sample size (under ``replace``: points per round)
     lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k` from
         :func:`~stability.schemes.synthetic_count`
@@ -403,6 +407,8 @@ def simulate(
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
     progress : show a tqdm bar over generations when stderr is a terminal.
+    noise_scale : ``linear-regression`` only: ``"fitted"`` (default) or ``"known"``, the noise level
+        of the synthetic labels (:mod:`~stability.dynamics.regression`).
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -417,7 +423,7 @@ def simulate(
     >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
     (3, 3, 1)
     """
-    check_choice("family", family, FAMILIES)
+    check_choice("family", family, (*FAMILIES, REGRESSION))
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
@@ -425,6 +431,15 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
+    if family == REGRESSION:
+        from .regression import simulate_regression
+
+        return simulate_regression(
+            n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
+            data=data, init=init, dim=dim, noise_scale=noise_scale, seed=seed, progress=progress,
+        )  # fmt: skip
+    if noise_scale is not None:
+        raise ValueError(f"noise_scale is for family {REGRESSION!r} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme)
     k_reported = None if run.synthetic_only else k
     lam = float(lambda_)
