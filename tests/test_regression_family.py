@@ -163,6 +163,15 @@ def test_result_shapes_and_kl(data):
     assert "linear-regression retraining" in r.summary()
 
 
+def test_save_round_trip(data, tmp_path):
+    r = _sim(data, chains=3, generations=2)
+    with np.load(r.save(tmp_path / "chains")) as f:
+        np.testing.assert_array_equal(f["mean"], r.mean)
+        np.testing.assert_array_equal(f["noise_var"], r.noise_var)
+        np.testing.assert_array_equal(f["X"], data["X"])
+        assert str(f["family"]) == "linear-regression" and str(f["noise_scale"]) == "fitted"
+
+
 def test_lambda_zero_keeps_the_real_fit(data):
     # k = 0: every generation is the real labels' OLS, and s^2 their residual variance RSS/n
     r = _sim(data, lambda_=0.0, chains=50, generations=3)

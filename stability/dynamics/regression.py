@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -322,6 +323,20 @@ class RegressionResult(SimulationResult):
         r = self.sigma**2 / vs
         val = 0.5 * (r - 1.0 - np.log(r)) + np.sum(fit**2, axis=-1) / (2.0 * self.X.shape[0] * vs)
         return np.where(ok, val, np.inf)
+
+    def save(self, path) -> Path:
+        """Write the arrays (``mean``, ``noise_var``, ``X``, ``kl``, ...) and settings to an ``.npz`` file."""
+        from .._io import atomic_write_npz, output_path
+
+        path = output_path(path, "path", suffix=".npz")
+        arrays = dict(mean=self.mean, noise_var=self.noise_var, collapsed=self.collapsed, data_mean=self.data_mean)
+        arrays.update(kl=self.kl, X=self.X, sigma=self.sigma)
+        if self.real_mean is not None:
+            arrays.update(real_mean=self.real_mean, real_noise_var=self.real_noise_var)
+        meta = dict(family=self.family, scheme=self.scheme, method=self.method, estimator=self.estimator)
+        k = -1 if self.k is None else self.k
+        atomic_write_npz(path, **arrays, n=self.n, k=k, lambda_=self.lambda_, noise_scale=self.noise_scale, **meta)
+        return path
 
 
 # --------------------------------------------------------------------------------------- simulate
