@@ -239,7 +239,7 @@ def test_invalid_inputs(data, change, match):
 def test_data_must_be_a_dict_and_noise_scale_is_regression_only(data):
     with pytest.raises(ValueError, match="must be a dict with keys 'X'"):
         _sim(np.ones((N_ROWS, D)), chains=2)
-    with pytest.raises(ValueError, match="noise_scale is for family 'linear-regression' only"):
+    with pytest.raises(ValueError, match=r"noise_scale is for the families \['linear-regression'\] only"):
         simulate("gaussian", n=10, lambda_=1.0, generations=1, chains=2, noise_scale="known")
 
 

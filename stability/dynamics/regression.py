@@ -55,7 +55,7 @@ from .._domains import check_choice, check_scalar
 from ..errors import InputError, check_memory
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
-from .simulator import REGRESSION, SimulationResult, _check_cost, _rng, _run
+from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _rng, _run
 
 __all__ = [
     "NOISE_SCALES",
@@ -67,6 +67,7 @@ __all__ = [
     "simulate_regression",
 ]
 
+REGRESSION = "linear-regression"
 NOISE_SCALES = ("fitted", "known")
 # the schemes whose training sets are unions of real and synthetic label batches (the kernel's join)
 SCHEMES = ("fixed-real", "fresh-real", "replace", "accumulate")
@@ -392,6 +393,9 @@ def simulate_regression(
         kernel.mean, None, collapsed, design.beta.copy(), None, spec=None, real_mean=real_beta,
         noise_var=kernel.noise_var, noise_scale=noise_scale, sigma=design.sigma, X=design.X, real_noise_var=real_var,
     )  # fmt: skip
+
+
+PLUGIN_FAMILIES[REGRESSION] = simulate_regression  # simulate("linear-regression", ...) lands here
 
 
 # --------------------------------------------------------------------------------------- moments

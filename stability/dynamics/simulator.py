@@ -53,6 +53,7 @@ below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -81,8 +82,10 @@ NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
-# the fixed-design regression family (stability.dynamics.regression, docs/theory.md §12)
-REGRESSION = "linear-regression"
+# Families simulated by another module of this package with their own kernel for _run, registered
+# there on import (name -> function of simulate's keyword arguments): "linear-regression"
+# (stability.dynamics.regression, docs/theory.md §12).
+PLUGIN_FAMILIES: dict[str, Callable[..., SimulationResult]] = {}
 
 
 @dataclass(frozen=True)
@@ -423,7 +426,7 @@ def simulate(
     >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
     (3, 3, 1)
     """
-    check_choice("family", family, (*FAMILIES, REGRESSION))
+    check_choice("family", family, (*FAMILIES, *PLUGIN_FAMILIES))
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
@@ -431,15 +434,13 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
-    if family == REGRESSION:
-        from .regression import simulate_regression
-
-        return simulate_regression(
+    if family in PLUGIN_FAMILIES:
+        return PLUGIN_FAMILIES[family](
             n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
             data=data, init=init, dim=dim, noise_scale=noise_scale, seed=seed, progress=progress,
         )  # fmt: skip
     if noise_scale is not None:
-        raise ValueError(f"noise_scale is for family {REGRESSION!r} only, got family {family!r}")
+        raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme)
     k_reported = None if run.synthetic_only else k
     lam = float(lambda_)
