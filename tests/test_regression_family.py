@@ -57,7 +57,7 @@ def test_exact_and_naive_agree_in_law(data, scheme, noise_scale):
 
 
 # ------------------------------------------------------------------------ simulation vs closed forms
-@pytest.mark.parametrize("scheme", ["fixed-real", "fresh-real", "replace"])
+@pytest.mark.parametrize("scheme", ["fixed-real", "fresh-real", "replace", "accumulate"])
 @pytest.mark.parametrize("noise_scale", ["fitted", "known"])
 @pytest.mark.parametrize("estimator", ["mle", "unbiased"])
 def test_simulation_matches_exact_moments(data, scheme, noise_scale, estimator):
@@ -68,7 +68,7 @@ def test_simulation_matches_exact_moments(data, scheme, noise_scale, estimator):
     )
     gens = [1, 2, G]
     z = [_z_one((r.error**2)[gens], p.sq_error[gens]), _z_one(r.noise_var[gens], p.noise_var[gens])]
-    if scheme == "fixed-real":
+    if scheme in ("fixed-real", "accumulate"):
         z.append(_z_one(np.sum((r.mean - r.real_mean) ** 2, axis=-1)[gens], p.sq_error_ols[gens]))
     else:
         assert p.sq_error_ols is None
@@ -243,11 +243,11 @@ def test_data_must_be_a_dict_and_noise_scale_is_regression_only(data):
         simulate("gaussian", n=10, lambda_=1.0, generations=1, chains=2, noise_scale="known")
 
 
-def test_unsupported_scheme_and_moments_without_recursion(data):
+def test_unsupported_scheme_and_no_stationary_law_under_accumulate(data):
     from stability.schemes import Scheme
 
     odd = Scheme("subsample-real", "fixed", False, "a scheme the family does not know")
     with pytest.raises(ValueError, match="scheme must be one of 'fixed-real', 'fresh-real', 'replace', 'accumulate'"):
         _sim(data, scheme=odd, chains=2)
-    with pytest.raises(ValueError, match="scheme 'accumulate' has no finite moment recursion"):
-        regression_moments(data=data, lambda_=1.0, generations=2, scheme="accumulate")
+    with pytest.raises(ValueError, match="scheme 'accumulate' has no stationary law in closed form"):
+        regression_stationary(data=data, lambda_=1.0, scheme="accumulate")

@@ -468,10 +468,49 @@ def _prediction_setup(data, lambda_, scheme, estimator, noise_scale):
     noise_scale = check_choice("noise_scale", noise_scale, NOISE_SCALES)
     run, k = _scheme_run(scheme, lambda_, design.n)
     if run.accumulate:
-        raise InputError(
-            f"scheme {run.name!r} has no finite moment recursion (its state grows with t); simulate it instead"
-        )
+        return design, run, k
     return design, run, _consts(design, run, k, estimator, noise_scale)
+
+
+def _accumulate_moments(design: Design, k, estimator, noise_scale, beta0, s0, G) -> RegressionPrediction:
+    r"""``accumulate``: the exact recursion of the pooled statistics' second moments (docs/theory.md §12).
+
+    With :math:`S_t = Z_t^\top(Y_t - Z_t\beta)` and :math:`R_t = \|Y_t - Z_t\beta\|^2` the statistics of
+    round :math:`t+1`'s training set (real labels and batches from :math:`\beta_0,\dots,\beta_t`),
+    :math:`H_t = G + (t+1)\tilde G`: :math:`\beta_{t+1} - \beta = H_t^{-1}S_t`,
+    :math:`S_{t+1} = (I + \tilde GH_t^{-1})S_t + s_{t+1}z_{t+1}`,
+    :math:`R_{t+1} = R_t + e_{t+1}^\top\tilde Ge_{t+1} + 2s_{t+1}e_{t+1}^\top z_{t+1} + s_{t+1}^2\|\zeta\|^2` and
+    :math:`\mathrm{RSS}_t = R_t - S_t^\top H_t^{-1}S_t`; their expectations close on
+    :math:`(E[S_tS_t^\top], E[R_t], E[S_ta^\top])`.
+    """
+    n, d, s2 = design.n, design.d, design.sigma**2
+    Gr = design.gram
+    rows = design.rows(k)
+    Gt = rows.T @ rows
+    known = noise_scale == "known"
+    e0 = beta0 - design.beta
+    v = s2 if known else s0**2
+    Sig = s2 * Gr + np.outer(Gt @ e0, Gt @ e0) + v * Gt  # E[S_0 S_0^T]: real labels + the batch of generation 0
+    R = s2 * n + e0 @ Gt @ e0 + v * k
+    W = s2 * np.eye(d)  # E[S_t a^T], a = beta_hat - beta = G^-1 S_real
+    A = s2 * np.linalg.inv(Gr)
+    Ps, Cs, noise = [np.outer(e0, e0)], [np.zeros((d, d))], [s0**2]
+    for t in range(G):
+        Hi = np.linalg.inv(Gr + (t + 1) * Gt)
+        P = Hi @ Sig @ Hi
+        rss = R - float(np.sum(Hi * Sig))
+        s2_fit = rss / _divisor(n + (t + 1) * k, d, estimator)
+        Ps.append(P)
+        Cs.append(Hi @ W)
+        noise.append(s2_fit)
+        v = s2 if known else s2_fit
+        B = np.eye(d) + Gt @ Hi
+        R = R + float(np.sum(Gt * P)) + v * k
+        Sig = B @ Sig @ B.T + v * Gt
+        W = B @ W
+    Ps, Cs = np.array(Ps), np.array(Cs)
+    tr = np.trace(Ps, axis1=1, axis2=2)
+    return RegressionPrediction(tr, tr - 2 * np.trace(Cs, axis1=1, axis2=2) + np.trace(A), np.array(noise), Ps)
 
 
 def regression_moments(
@@ -480,9 +519,9 @@ def regression_moments(
     r"""Exact :math:`E\|\beta_t-\beta\|^2`, :math:`E\|\beta_t-\hat\beta\|^2`, :math:`E[s_t^2]` for every generation.
 
     Arguments as :func:`~stability.dynamics.simulate` with ``family="linear-regression"``
-    (``n`` is ``data["X"].shape[0]``); schemes ``fixed-real``, ``fresh-real``, ``replace``. Exact for
-    both noise scales (docs/theory.md §12): the second moments of :math:`(\beta_t, s_t)` follow a
-    finite linear recursion.
+    (``n`` is ``data["X"].shape[0]``); schemes ``fixed-real``, ``fresh-real``, ``replace``,
+    ``accumulate``. Exact for both noise scales (docs/theory.md §12): the second moments of
+    :math:`(\beta_t, s_t)` follow a linear recursion (time-dependent under ``accumulate``).
 
     Examples
     --------
@@ -495,6 +534,8 @@ def regression_moments(
     design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale)
     G = int(check_scalar("generations", generations))
     beta0, s0 = _init(init, design)
+    if run.accumulate:
+        return _accumulate_moments(design, c, estimator, noise_scale, beta0, s0, G)
     e0 = beta0 - design.beta
     P, Cc, v = np.outer(e0, e0), np.zeros((design.d, design.d)), c.sigma2 if c.known else s0**2
     Ps, Cs, noise = [P], [Cc], [s0**2]
@@ -528,6 +569,11 @@ def regression_stationary(
     True
     """
     design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale)
+    if run.accumulate:
+        raise InputError(
+            "scheme 'accumulate' has no stationary law in closed form (its recursion depends on t); "
+            "use regression_moments at a large t"
+        )
     if run.synthetic_only:
         raise InputError(
             "scheme 'replace' has no stationary law: E||beta_t - beta||^2 grows by E[s_t^2] tr(G^-1) per round "
