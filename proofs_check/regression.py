@@ -125,7 +125,7 @@ def _reductions(Gm: sp.Matrix, mm):
     return Hinv * Gt, Hinv * Gm, Hinv * Gt * Hinv, Gt - Gt * Hinv * Gt, (Hinv * Gt).trace()
 
 
-@check(RESULT, "§12: λ = 1: J = I/2, C = σ²G⁻¹/3 solves C = JCJᵀ + Q; λ = m: C = σ²m/(1+2m) G⁻¹", "symbolic")
+@check(RESULT, "§12: λ = 1: J = I/2, C = σ²G⁻¹/3 solves C = JCJᵀ + Q; λ = m; weighted: J = wI", "symbolic")
 def check_lyapunov_lambda_one() -> Outcome:
     r"""§12: "with known σ ... the stationary covariance solves a discrete Lyapunov equation exactly
     (λ = 1: J = I/2)", :math:`C = \sigma^2G^{-1}/3`; for :math:`\tilde X` = :math:`m` copies of :math:`X`,
@@ -135,7 +135,9 @@ def check_lyapunov_lambda_one() -> Outcome:
     Generic symmetric 2×2 :math:`G` (symbolic entries): :math:`J = H^{-1}\tilde G`,
     :math:`Q = \sigma^2H^{-1}\tilde GH^{-1}` from their definitions with :math:`\tilde G = mG`; the
     claimed :math:`C` makes :math:`C - JCJ^\top - Q` vanish at :math:`m = 1` and for symbolic :math:`m`;
-    the one-direction case :math:`G = 1, \tilde G = \gamma` gives :math:`\gamma/(1+2\gamma)`.
+    the one-direction case :math:`G = 1, \tilde G = \gamma` gives :math:`\gamma/(1+2\gamma)`. Weighted
+    least squares at :math:`\lambda = 1` (real rows weigh :math:`c_1`, synthetic :math:`c_2 = \frac{w}{1-w}c_1`):
+    :math:`J = wI` and :math:`C = \frac{w^2}{1-w^2}\sigma^2G^{-1}`.
     """
     a, b, c = sp.symbols("g11 g12 g22", real=True)
     Gm = sp.Matrix([[a, b], [b, c]])
@@ -148,6 +150,15 @@ def check_lyapunov_lambda_one() -> Outcome:
     g = sp.Symbol("gamma", positive=True)
     j, q = g / (1 + g), sig2 * g / (1 + g) ** 2
     out.append(expect_zero(q / (1 - j**2) - sig2 * g / (1 + 2 * g), "q/(1-j²) - σ²γ/(1+2γ)"))
+    # weighted least squares at λ = 1: real rows weigh c1, synthetic rows c2 = w/(1-w) c1 (k = n)
+    w, c1 = sp.symbols("w c1", positive=True)
+    c2 = w / (1 - w) * c1
+    Hinv = (c1 * Gm + c2 * Gm).inv()
+    Jw = Hinv * c2 * Gm
+    Qw = sig2 * c2**2 * Hinv * Gm * Hinv  # Cov of H⁻¹ c2 s z, z ~ N(0, G~ = G)
+    Cw = sig2 * w**2 / (1 - w**2) * Gm.inv()
+    out.append(expect_zero(sp.simplify(Jw - w * sp.eye(2)), "weighted, λ = 1: J - wI"))
+    out.append(expect_zero(sp.simplify(Cw - Jw * Cw * Jw.T - Qw), "weighted, λ = 1: C = w²/(1-w²) σ²G⁻¹ solves"))
     return combine(*out)
 
 

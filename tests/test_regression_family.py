@@ -251,3 +251,50 @@ def test_unsupported_scheme_and_no_stationary_law_under_accumulate(data):
         _sim(data, scheme=odd, chains=2)
     with pytest.raises(ValueError, match="scheme 'accumulate' has no stationary law in closed form"):
         regression_stationary(data=data, lambda_=1.0, scheme="accumulate")
+
+
+# ------------------------------------------------------------------------ weighted least squares
+@pytest.mark.parametrize("scheme", ["fixed-real", "fresh-real"])
+@pytest.mark.parametrize("noise_scale", ["fitted", "known"])
+def test_weighted_exact_naive_and_moments_agree(data, scheme, noise_scale):
+    kw = dict(scheme=scheme, noise_scale=noise_scale, synthetic_weight=0.7, generations=6)
+    a = _sim(data, method="exact", seed=1, **kw)
+    b = _sim(data, method="naive", seed=2, **kw)
+    assert a.synthetic_weight == 0.7
+    z = [_z_two(_stats(a, [1, 6]), _stats(b, [1, 6])).ravel()]
+    p = regression_moments(data=data, lambda_=0.5, **kw)
+    for r in (a, b):
+        z.append(_z_one((r.error**2)[[1, 6]], p.sq_error[[1, 6]]))
+        z.append(_z_one(r.noise_var[[1, 6]], p.noise_var[[1, 6]]))
+    z = np.concatenate(z)
+    assert np.all(np.abs(z) <= Z_MAX), z
+
+
+def test_weighted_closed_form_and_natural_weight(data):
+    # lambda = 1 (X~ = X): the weighted fit is beta' = (1-w) beta_hat + w (beta_t + noise), J = w I, noise
+    # covariance w^2 sigma^2 G^-1, so C = w^2/(1-w^2) sigma^2 G^-1 (typed here from docs/theory.md §12)
+    trg = np.trace(np.linalg.inv(data["X"].T @ data["X"]))
+    for w in (0.2, 0.5, 0.8):
+        st = regression_stationary(data=data, lambda_=1.0, noise_scale="known", synthetic_weight=w)
+        assert st.sq_error_ols == pytest.approx(w**2 / (1 - w**2) * data["sigma"] ** 2 * trg, rel=1e-12)
+    # the natural share k/(n+k) is ordinary least squares
+    k = 15
+    natural = _sim(data, chains=20, synthetic_weight=k / (N_ROWS + k))
+    np.testing.assert_allclose(natural.mean, _sim(data, chains=20).mean, rtol=1e-12)
+    np.testing.assert_allclose(natural.noise_var, _sim(data, chains=20).noise_var, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"synthetic_weight": 1.5}, r"synthetic_weight must be in \[0, 1\]"),
+        ({"synthetic_weight": float("nan")}, r"synthetic_weight must be in \[0, 1\]"),
+        ({"synthetic_weight": 1.0}, r"synthetic_weight must be in \[0, 1\) for family 'linear-regression'"),
+        ({"synthetic_weight": 0.5, "scheme": "replace"}, r"synthetic_weight must be None or 1 under scheme 'replace'"),
+        ({"synthetic_weight": 0.5, "scheme": "accumulate"}, r"synthetic_weight is supported under schemes"),
+        ({"synthetic_weight": 0.5, "lambda_": 0.0}, r"synthetic_weight must be 0 when no synthetic point"),
+    ],
+)
+def test_invalid_weights(data, kw, match):
+    with pytest.raises(ValueError, match=match):
+        _sim(data, chains=2, **kw)

@@ -37,9 +37,12 @@ and the fit is :math:`\beta = c + H^{-1}S(c)`, :math:`\mathrm{RSS} = R(c) - S(c)
 when the noise level collapses. ``naive`` draws the label vectors and solves least squares
 (:func:`numpy.linalg.lstsq`, all chains as right-hand sides of one design).
 
+``synthetic_weight`` :math:`w` (``fixed-real``, ``fresh-real``): weighted least squares, the objective
+:math:`(1-w)\frac1n\sum_{real} + w\frac1k\sum_{synthetic}` of squared residuals (:func:`point_weights`).
+
 :func:`regression_moments` and :func:`regression_stationary` give :math:`E\|\beta_t-\beta\|^2`,
 :math:`E\|\beta_t-\hat\beta\|^2` (:math:`\hat\beta` the real labels' OLS) and :math:`E[s_t^2]`:
-exact at every generation for both noise scales (docs/theory.md §12).
+exact at every generation for both noise scales and every scheme above (docs/theory.md §12).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._domains import check_choice, check_scalar
+from .._domains import Interval, check_choice, check_scalar
 from ..errors import InputError, check_memory
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
@@ -169,6 +172,40 @@ def _scheme_run(scheme, lambda_, n) -> tuple[Scheme, int]:
     return run, run.synthetic(n, lambda_)
 
 
+def point_weights(synthetic_weight, run: Scheme, n: int, k: int) -> tuple[float, float]:
+    r"""Per-point weights :math:`(c_1, c_2)` of the real and synthetic labels (docs/theory.md §12).
+
+    ``None``: the natural least squares, :math:`(1, 1)`. Otherwise :math:`w` in :math:`[0, 1)` is the
+    synthetic term's weight in the objective :math:`(1-w)\frac1n\sum_{real} + w\frac1k\sum_{synthetic}`,
+    normalised to the Kish effective size :math:`N_e = 1/((1-w)^2/n + w^2/k)`:
+    :math:`c_1 = (1-w)N_e/n`, :math:`c_2 = wN_e/k` (so :math:`c_1n + c_2k = N_e`, and :math:`w = k/(n+k)`
+    gives :math:`(1, 1)`). Under ``fixed-real`` and ``fresh-real`` only (``replace``: ``None`` or 1).
+    """
+    if synthetic_weight is None:
+        return 1.0, 1.0
+    w = check_scalar("synthetic_weight", synthetic_weight, Interval(0.0, 1.0, high_closed=True))
+    if run.synthetic_only:
+        if w != 1.0:
+            raise InputError(f"synthetic_weight must be None or 1 under scheme {run.name!r} (no real data), got {w:g}")
+        return 1.0, 1.0
+    if run.accumulate:
+        raise InputError(
+            f"synthetic_weight is supported under schemes 'fixed-real', 'fresh-real' for family {REGRESSION!r}, "
+            f"got scheme {run.name!r}"
+        )
+    if w == 1.0:
+        raise InputError(
+            f"synthetic_weight must be in [0, 1) for family {REGRESSION!r} with real data (at 1 the real labels "
+            "are ignored), got 1"
+        )
+    if k == 0:
+        if w > 0.0:
+            raise InputError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")
+        return 1.0, 1.0
+    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / k)
+    return (1.0 - w) * n_eff / n, w * n_eff / k
+
+
 def _divisor(N: int, d: int, estimator: str) -> int:
     return N if estimator == "mle" else N - d
 
@@ -202,8 +239,12 @@ def label_stats(rng, F: np.ndarray, m: int, scale: np.ndarray) -> tuple[np.ndarr
 class _Regression:
     """Per-generation arrays: coefficients, fitted residual variance, the noise the next labels use."""
 
-    def __init__(self, design: Design, beta0, s0, G, C, noise_scale, estimator, k):
+    def __init__(self, design: Design, beta0, s0, G, C, noise_scale, estimator, k, weights=(1.0, 1.0)):
         self.design, self.noise_scale, self.estimator = design, noise_scale, estimator
+        # weighted least squares (docs/theory.md §12): real points weigh c1, synthetic c2 (1, 1: natural);
+        # the synthetic statistics are drawn scaled by ratio = c2/c1 and the fit rescales by c1
+        self.c1, c2 = weights
+        self.ratio = c2 / self.c1
         self.mean = np.empty((G + 1, C, design.d))
         self.noise_var = np.empty((G + 1, C))
         self.mean[0], self.noise_var[0] = beta0, s0**2
@@ -219,7 +260,8 @@ class _Regression:
 
     def _store(self, t, beta, rss, N):
         self.mean[t] = beta
-        self.noise_var[t] = np.maximum(rss, 0.0) / _divisor(N, self.design.d, self.estimator)
+        c = self.c1  # the weighted RSS and the effective size N_e are c1 times the pooled ones
+        self.noise_var[t] = np.maximum(c * rss, 0.0) / _divisor(c * N, self.design.d, self.estimator)
 
 
 class _RegressionExact(_Regression):
@@ -237,7 +279,8 @@ class _RegressionExact(_Regression):
 
     def synthetic(self, rng, t, m):
         S, R = label_stats(rng, self.F_synth, m, self.label_scale(t))
-        return m, self.G_synth, self.mean[t], S, R
+        r = self.ratio
+        return m * r, self.G_synth * r, self.mean[t], S * r, R * r
 
     @staticmethod
     def join(a, b):
@@ -262,25 +305,28 @@ class _RegressionExact(_Regression):
 
 
 class _RegressionNaive(_Regression):
-    """Statistics ``(rows (N, d), labels (chains, N))``: label vectors drawn point by point; least squares."""
+    """Statistics ``(rows (N, d), labels (chains, N), weights (N,))``: labels drawn point by point; least squares."""
 
     def real(self, rng, m):
         X = self.design.X
-        return X, X @ self.design.beta + self.design.sigma * rng.standard_normal((self.mean.shape[1], m))
+        y = X @ self.design.beta + self.design.sigma * rng.standard_normal((self.mean.shape[1], m))
+        return X, y, np.ones(m)
 
     def synthetic(self, rng, t, m):
         Z = self.synth_rows
-        return Z, self.mean[t] @ Z.T + self.label_scale(t)[:, None] * rng.standard_normal((self.mean.shape[1], m))
+        y = self.mean[t] @ Z.T + self.label_scale(t)[:, None] * rng.standard_normal((self.mean.shape[1], m))
+        return Z, y, np.full(m, self.ratio)
 
     @staticmethod
     def join(a, b):
-        return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]], axis=1)
+        return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]], axis=1), np.concatenate([a[2], b[2]])
 
     @staticmethod
     def _solve(stats):
-        Z, Y = stats
-        beta = np.linalg.lstsq(Z, Y.T, rcond=None)[0].T
-        return beta, np.sum((Y - beta @ Z.T) ** 2, axis=1), Z.shape[0]
+        Z, Y, wts = stats
+        root = np.sqrt(wts)
+        beta = np.linalg.lstsq(Z * root[:, None], (Y * root).T, rcond=None)[0].T
+        return beta, np.sum(wts * (Y - beta @ Z.T) ** 2, axis=1), float(np.sum(wts))
 
     def fit(self, t, stats):
         self._store(t, *self._solve(stats))
@@ -305,6 +351,7 @@ class RegressionResult(SimulationResult):
 
     noise_var: np.ndarray | None = None
     noise_scale: str = "fitted"
+    synthetic_weight: float | None = None
     sigma: float = 1.0
     X: np.ndarray | None = field(default=None, repr=False)
     real_noise_var: np.ndarray | None = field(default=None, repr=False)
@@ -354,6 +401,7 @@ def simulate_regression(
     init=None,
     dim=None,
     noise_scale=None,
+    synthetic_weight=None,
     seed=None,
     progress=False,
 ) -> RegressionResult:
@@ -361,7 +409,8 @@ def simulate_regression(
 
     ``data = {"X": (n, d), "beta": (d,), "sigma": > 0}``; ``n`` must equal ``X.shape[0]``;
     ``init = {"beta", "sigma"}`` (default the true ones); ``noise_scale``: ``"fitted"`` (default) or
-    ``"known"``. Arguments are validated by :func:`~stability.dynamics.simulate` first.
+    ``"known"``; ``synthetic_weight``: weighted least squares (:func:`point_weights`). Arguments are
+    validated by :func:`~stability.dynamics.simulate` first.
     """
     design = parse_design(data)
     noise_scale = check_choice("noise_scale", "fitted" if noise_scale is None else noise_scale, NOISE_SCALES)
@@ -371,6 +420,7 @@ def simulate_regression(
         raise InputError(f"dim must equal the number of columns of data['X'] ({design.d}) or be None, got {dim}")
     beta0, s0 = _init(init, design)
     run, k = _scheme_run(scheme, lambda_, n)
+    weights = point_weights(synthetic_weight, run, n, k)
     d = design.d
     per_round = run.training_size(n, k, generations - 1 if run.accumulate and generations else 0)
     _check_cost(method, run.training_size(n, k), generations, chains, 1, d + 3)
@@ -381,7 +431,7 @@ def simulate_regression(
             "lower chains or generations, or use method 'exact'",
         )
     cls = _RegressionExact if method == "exact" else _RegressionNaive
-    kernel = cls(design, beta0, s0, generations, chains, noise_scale, estimator, k)
+    kernel = cls(design, beta0, s0, generations, chains, noise_scale, estimator, k, weights)
     real = _run(kernel, run, _rng(seed), n, k, generations, progress)
     real_beta, real_var = (None, None) if real is None else kernel.real_fit(real)
     if noise_scale == "fitted":
@@ -392,6 +442,7 @@ def simulate_regression(
         REGRESSION, _scheme(scheme).name, method, estimator, n, None if run.synthetic_only else k, float(lambda_),
         kernel.mean, None, collapsed, design.beta.copy(), None, spec=None, real_mean=real_beta,
         noise_var=kernel.noise_var, noise_scale=noise_scale, sigma=design.sigma, X=design.X, real_noise_var=real_var,
+        synthetic_weight=None if synthetic_weight is None or run.synthetic_only else float(synthetic_weight),
     )  # fmt: skip
 
 
@@ -431,19 +482,23 @@ class _Consts:
     known: bool
 
 
-def _consts(design: Design, run: Scheme, k: int, estimator: str, noise_scale: str) -> _Consts:
+def _consts(design: Design, run: Scheme, k: int, estimator: str, noise_scale: str, weights=(1.0, 1.0)) -> _Consts:
+    r"""The recursion's matrices; with per-point weights :math:`(c_1, c_2)` (:func:`point_weights`) the
+    weighted problem is the unweighted one with the real rows and labels scaled by :math:`\sqrt{c_1}`,
+    the synthetic ones by :math:`\sqrt{c_2}`."""
     d, n = design.d, design.n
+    c1, c2 = weights
     has_real = not run.synthetic_only
     rows = design.rows(k)
-    Gt = rows.T @ rows
-    G = design.gram if has_real else np.zeros((d, d))
+    Gt = c2 * (rows.T @ rows)
+    G = c1 * design.gram if has_real else np.zeros((d, d))
     Hinv = np.linalg.inv(G + Gt)
     A = design.sigma**2 * np.linalg.inv(design.gram) if has_real else np.zeros((d, d))
+    N = c1 * n + c2 * k if has_real else n
     return _Consts(
-        J=Hinv @ Gt, K=Hinv @ G, Q1=Hinv @ Gt @ Hinv, A=A, M=Gt - Gt @ Hinv @ Gt,
-        free=k - float(np.trace(Hinv @ Gt)), real_rss=design.sigma**2 * (n - d) if has_real else 0.0,
-        D=_divisor(run.training_size(n, k), d, estimator), sigma2=design.sigma**2, fixed=run.keeps_real,
-        known=noise_scale == "known",
+        J=Hinv @ Gt, K=Hinv @ G, Q1=c2 * Hinv @ Gt @ Hinv, A=A, M=Gt - Gt @ Hinv @ Gt,
+        free=c2 * (k - float(np.trace(Hinv @ Gt))), real_rss=c1 * design.sigma**2 * (n - d) if has_real else 0.0,
+        D=_divisor(N, d, estimator), sigma2=design.sigma**2, fixed=run.keeps_real, known=noise_scale == "known",
     )  # fmt: skip
 
 
@@ -462,14 +517,15 @@ def _moment_step(P, Cc, v, c: _Consts):
     return P1, Cc1, v1, rss / c.D
 
 
-def _prediction_setup(data, lambda_, scheme, estimator, noise_scale):
+def _prediction_setup(data, lambda_, scheme, estimator, noise_scale, synthetic_weight=None):
     design = parse_design(data)
     check_choice("estimator", estimator, ("mle", "unbiased"))
     noise_scale = check_choice("noise_scale", noise_scale, NOISE_SCALES)
     run, k = _scheme_run(scheme, lambda_, design.n)
+    weights = point_weights(synthetic_weight, run, design.n, k)
     if run.accumulate:
         return design, run, k
-    return design, run, _consts(design, run, k, estimator, noise_scale)
+    return design, run, _consts(design, run, k, estimator, noise_scale, weights)
 
 
 def _accumulate_moments(design: Design, k, estimator, noise_scale, beta0, s0, G) -> RegressionPrediction:
@@ -514,7 +570,15 @@ def _accumulate_moments(design: Design, k, estimator, noise_scale, beta0, s0, G)
 
 
 def regression_moments(
-    *, data, lambda_, generations, scheme="fixed-real", noise_scale="fitted", estimator="mle", init=None
+    *,
+    data,
+    lambda_,
+    generations,
+    scheme="fixed-real",
+    noise_scale="fitted",
+    estimator="mle",
+    init=None,
+    synthetic_weight=None,
 ) -> RegressionPrediction:
     r"""Exact :math:`E\|\beta_t-\beta\|^2`, :math:`E\|\beta_t-\hat\beta\|^2`, :math:`E[s_t^2]` for every generation.
 
@@ -531,7 +595,7 @@ def regression_moments(
     >>> bool(np.allclose(p.sq_error, np.arange(4) * np.trace(np.linalg.inv(X.T @ X))))  # t sigma^2 tr G^-1
     True
     """
-    design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale)
+    design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale, synthetic_weight)
     G = int(check_scalar("generations", generations))
     beta0, s0 = _init(init, design)
     if run.accumulate:
@@ -551,7 +615,7 @@ def regression_moments(
 
 
 def regression_stationary(
-    *, data, lambda_, scheme="fixed-real", noise_scale="fitted", estimator="mle"
+    *, data, lambda_, scheme="fixed-real", noise_scale="fitted", estimator="mle", synthetic_weight=None
 ) -> RegressionPrediction:
     r"""The stationary moments (``fixed-real`` / ``fresh-real``, finite :math:`\lambda`), exact.
 
@@ -568,7 +632,7 @@ def regression_stationary(
     >>> bool(np.isclose(st.sq_error_ols, np.trace(np.linalg.inv(X.T @ X)) / 3))
     True
     """
-    design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale)
+    design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale, synthetic_weight)
     if run.accumulate:
         raise InputError(
             "scheme 'accumulate' has no stationary law in closed form (its recursion depends on t); "

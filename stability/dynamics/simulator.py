@@ -386,6 +386,7 @@ def simulate(
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
     noise_scale: str | None = None,
+    synthetic_weight: float | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
@@ -412,6 +413,8 @@ def simulate(
     progress : show a tqdm bar over generations when stderr is a terminal.
     noise_scale : ``linear-regression`` only: ``"fitted"`` (default) or ``"known"``, the noise level
         of the synthetic labels (:mod:`~stability.dynamics.regression`).
+    synthetic_weight : ``linear-regression`` only: weighted least squares, the synthetic term's weight
+        :math:`w \in [0, 1)` in each round's objective (``None``: the natural share; docs/theory.md §12).
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -437,10 +440,12 @@ def simulate(
     if family in PLUGIN_FAMILIES:
         return PLUGIN_FAMILIES[family](
             n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
-            data=data, init=init, dim=dim, noise_scale=noise_scale, seed=seed, progress=progress,
+            data=data, init=init, dim=dim, noise_scale=noise_scale, synthetic_weight=synthetic_weight, seed=seed,
+            progress=progress,
         )  # fmt: skip
-    if noise_scale is not None:
-        raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
+    for name, value in (("noise_scale", noise_scale), ("synthetic_weight", synthetic_weight)):
+        if value is not None:
+            raise ValueError(f"{name} is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme)
     k_reported = None if run.synthetic_only else k
     lam = float(lambda_)
