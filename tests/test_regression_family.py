@@ -298,3 +298,49 @@ def test_weighted_closed_form_and_natural_weight(data):
 def test_invalid_weights(data, kw, match):
     with pytest.raises(ValueError, match=match):
         _sim(data, chains=2, **kw)
+
+
+# ------------------------------------------------------------------------ the proofs_check steps can fail
+def _check(name):
+    from proofs_check import REGISTRY, run
+
+    return run([REGISTRY[name]])[0].outcome
+
+
+@pytest.mark.slow
+def test_proofs_check_regression_passes_and_fails_on_planted_errors(monkeypatch):
+    from proofs_check import regression as pc
+
+    for name in ("regression.sampler_law", "regression.toolkit_lyapunov", "regression.replace_growth"):
+        assert _check(name).passed, name
+    # the sampler forgetting the chi^2 part: E[R] = s^2 r instead of s^2 m
+    monkeypatch.setattr(pc.toolkit, "chi2", lambda rng, df, size: np.zeros(size))
+    assert not _check("regression.sampler_law").passed
+    monkeypatch.undo()
+    # a toolkit whose stationary solve uses J = I/2 whatever lambda (the lambda = 1 answer everywhere)
+    real = pc.toolkit._consts
+
+    def half(*args):
+        c = real(*args)
+        object.__setattr__(c, "J", 0.5 * np.eye(c.J.shape[0]))
+        return c
+
+    monkeypatch.setattr(pc.toolkit, "_consts", half)
+    assert not _check("regression.toolkit_lyapunov").passed
+    assert not _check("regression.replace_growth").passed  # replace has J = I
+
+
+@pytest.mark.slow
+def test_proofs_check_closed_forms_fail_when_wrong(monkeypatch):
+    from proofs_check import regression as pc
+
+    assert _check("regression.fitted_scale_stationary").passed
+    real = pc.integer_lambda_closed_forms
+
+    def no_shrink(mm, n, d, s2, estimator="mle"):  # v = sigma^2 (n - d)/n: the real residual variance
+        vf, olsf, vr, errr = real(mm, n, d, s2, estimator)
+        v = s2 * (n - d) / n
+        return v, v * mm / (1 + 2 * mm), vr, errr
+
+    monkeypatch.setattr(pc, "integer_lambda_closed_forms", no_shrink)
+    assert not _check("regression.fitted_scale_stationary").passed
