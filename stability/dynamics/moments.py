@@ -249,9 +249,7 @@ def family_moments(
     return MomentPrediction(spec.eta_data + ms, Ps - ms[:, :, None] * ms[:, None, :], None)
 
 
-def family_stationary(
-    family, *, n, lambda_, scheme="fixed-real", data=None, synthetic_weight=None
-) -> MomentPrediction:
+def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None, synthetic_weight=None) -> MomentPrediction:
     r"""Stationary mean and covariance of the mean parameter (``fixed-real``/``fresh-real``, finite λ).
 
     The one-step map of :func:`family_moments` is affine in the flattened state
