@@ -194,7 +194,7 @@ def stationary(
     return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method, w)
 
 
-def _weight_ratio(lam: float, k: int, synthetic_weight: float | None) -> float:
+def _weight_ratio(lam: float, k: int, synthetic_weight: float | None, what: str = "a stationary law") -> float:
     r""":math:`\rho`, the ratio that replaces :math:`\lambda` in the law: :math:`\lambda` by default,
     else :math:`w/(1-w)` (``synthetic_weight`` in [0, 1); > 0 only when ``k >= 1``)."""
     if synthetic_weight is None:
@@ -202,8 +202,8 @@ def _weight_ratio(lam: float, k: int, synthetic_weight: float | None) -> float:
     w = check_scalar("synthetic_weight", synthetic_weight)
     if w == 1.0:
         raise ValueError(
-            "synthetic_weight must be in [0, 1) for a stationary law, got 1: with no weight on the real data "
-            "retraining is purely synthetic (as lambda_ = inf) and has no stationary law"
+            f"synthetic_weight must be in [0, 1) for {what}, got 1: with no weight on the real data retraining "
+            "is purely synthetic (as lambda_ = inf), which has no stationary law"
         )
     if k == 0 and w > 0.0:
         raise ValueError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")

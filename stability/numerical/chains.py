@@ -395,7 +395,7 @@ def retrain_chains(
     if synthetic_weight is not None:
         from ..stationary import _weight_ratio
 
-        _weight_ratio(lam, k_int, synthetic_weight)  # in [0, 1), > 0 only with synthetic points
+        _weight_ratio(lam, k_int, synthetic_weight, "retrain_chains")  # in [0, 1), > 0 only if k >= 1
         synthetic_weight = float(synthetic_weight)
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
