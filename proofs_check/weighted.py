@@ -153,7 +153,9 @@ def check_optimal_weight() -> Outcome:
     :math:`q(1) = 1 > 0` and :math:`q' = 2a + \kappa > 0`, so :math:`q` has one zero in (0, 1), which
     is :math:`a^*` (positive: :math:`a^* = 2\kappa/(\kappa+\sqrt{\kappa^2+4\kappa})`),
     :math:`V` decreases before it and increases after (the minimiser); :math:`a^*` at :math:`\kappa = 1`
-    is :math:`1/\varphi`; and :math:`1 - a^*(1/\lambda)` is the closed form the toolkit uses.
+    is :math:`1/\varphi`; :math:`1 - a^*(1/\lambda)` is the closed form the toolkit uses; and at the pooled
+    real weight :math:`\kappa/(1+\kappa)`, :math:`q = -\kappa/(1+\kappa)^2 < 0`, so :math:`a^*` is larger
+    (the optimum puts less weight on the synthetic data than pooling).
     """
     a = sp.Symbol("a", positive=True)
     lam = sp.Symbol("lambda", positive=True)
@@ -170,6 +172,7 @@ def check_optimal_weight() -> Outcome:
         expect_zero(1 - a_star.subs(kappa, 1 / lam) - (r - 1) / (r + 1), "1 - a*(1/λ) - (√(1+4λ)-1)/(√(1+4λ)+1)"),
         expect_zero(a_star - 2 * kappa / (kappa + sp.sqrt(kappa**2 + 4 * kappa)), "a* - 2κ/(κ+√(κ²+4κ))"),
         expect_true(bool((2 * kappa / (kappa + sp.sqrt(kappa**2 + 4 * kappa))).is_positive), "a* > 0"),
+        expect_zero(q.subs(a, kappa / (1 + kappa)) + kappa / (1 + kappa) ** 2, "q(κ/(1+κ)) + κ/(1+κ)²"),
     )
 
 
