@@ -574,7 +574,8 @@ def check_stationary(
     A and B come from ``model.local_constants(real_sample)`` (the empirical curvature of the real
     sample and the Fisher information of :math:`p_{\theta^*}`). ``burn_in`` defaults to
     :func:`default_burn_in` of the exact rate; the generations after it are pooled. ``options`` go
-    to :func:`retrain_chains`.
+    to :func:`retrain_chains`; with a ``synthetic_weight`` :math:`w` the law and Theorem 2's radius
+    are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10).
     """
     from ..stationary import stationary
 
@@ -594,10 +595,11 @@ def check_stationary(
     rho2 = law.rate**2
     AC = consts.A @ law.cov
     se = math.sqrt(0.5 * float(np.trace(AC @ AC)) * (1 + rho2) / (1 - rho2) / obs.samples)
+    w = result.synthetic_weight  # docs/theory.md §10: the weighted round is G_rho, rho = w/(1-w)
     t2 = theorem2_radius(
         consts.A,
         consts.B,
-        result.lambda_,
+        result.lambda_ if w is None else w / (1.0 - w),
         result.n,
         eps=consts.eps,
         alpha=consts.alpha,
