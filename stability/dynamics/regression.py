@@ -54,10 +54,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._domains import Interval, check_choice, check_scalar
+from .._domains import check_choice, check_scalar
 from ..errors import InputError, check_memory
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
+from ..weights import check_synthetic_weight
 from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _rng, _run
 
 __all__ = [
@@ -181,12 +182,8 @@ def point_weights(synthetic_weight, run: Scheme, n: int, k: int) -> tuple[float,
     :math:`c_1 = (1-w)N_e/n`, :math:`c_2 = wN_e/k` (so :math:`c_1n + c_2k = N_e`, and :math:`w = k/(n+k)`
     gives :math:`(1, 1)`). Under ``fixed-real`` and ``fresh-real`` only (``replace``: ``None`` or 1).
     """
-    if synthetic_weight is None:
-        return 1.0, 1.0
-    w = check_scalar("synthetic_weight", synthetic_weight, Interval(0.0, 1.0, high_closed=True))
-    if run.synthetic_only:
-        if w != 1.0:
-            raise InputError(f"synthetic_weight must be None or 1 under scheme {run.name!r} (no real data), got {w:g}")
+    w = check_synthetic_weight(synthetic_weight, run, k)  # the checks every family shares (docs/theory.md §10)
+    if w is None:  # None, or 1 under replace: the natural least squares
         return 1.0, 1.0
     if run.accumulate:
         raise InputError(
@@ -198,9 +195,7 @@ def point_weights(synthetic_weight, run: Scheme, n: int, k: int) -> tuple[float,
             f"synthetic_weight must be in [0, 1) for family {REGRESSION!r} with real data (at 1 the real labels "
             "are ignored), got 1"
         )
-    if k == 0:
-        if w > 0.0:
-            raise InputError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")
+    if k == 0:  # w = 0 (checked): real data only
         return 1.0, 1.0
     n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / k)
     return (1.0 - w) * n_eff / n, w * n_eff / k
@@ -351,7 +346,6 @@ class RegressionResult(SimulationResult):
 
     noise_var: np.ndarray | None = None
     noise_scale: str = "fitted"
-    synthetic_weight: float | None = None
     sigma: float = 1.0
     X: np.ndarray | None = field(default=None, repr=False)
     real_noise_var: np.ndarray | None = field(default=None, repr=False)
