@@ -344,3 +344,15 @@ def test_proofs_check_closed_forms_fail_when_wrong(monkeypatch):
 
     monkeypatch.setattr(pc, "integer_lambda_closed_forms", no_shrink)
     assert not _check("regression.fitted_scale_stationary").passed
+
+
+def test_rank_deficient_synthetic_rows(data):
+    # lambda = 0.07: k = 2 < d = 3 synthetic rows, G~ singular (rank 2), chi^2_{k - rank} = chi^2_0
+    kw = dict(lambda_=0.07, generations=5, chains=20000)
+    a, b = _sim(data, method="exact", seed=1, **kw), _sim(data, method="naive", seed=2, **kw)
+    assert a.k == 2
+    p = regression_moments(data=data, lambda_=0.07, generations=5)
+    z = [_z_two(_stats(a, [1, 5]), _stats(b, [1, 5])).ravel()]
+    z += [_z_one((a.error**2)[[1, 5]], p.sq_error[[1, 5]]), _z_one(a.noise_var[[1, 5]], p.noise_var[[1, 5]])]
+    z = np.concatenate(z)
+    assert np.all(np.abs(z) <= Z_MAX), z
