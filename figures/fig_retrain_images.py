@@ -21,7 +21,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from _common import parse_args, save
-from _stored import full_requested, reuse_line, store_run, stored_run, stored_samples, timer
+from _stored import compute_seconds, full_requested, reuse_line, store_run, stored_run, stored_samples, timer
 
 from stability.experiments import default_config, load_samples, read_metrics, retrain
 
@@ -81,7 +81,7 @@ def main(argv=None):
         rows = read_metrics(result.run_dir)
         samples = {c: load_samples(result.run_dir, c, cfg.generations)[:64].numpy() for c in cfg.lambdas}
         if not args.fast:
-            seconds = sum(r.get("seconds", 0.0) for r in rows)
+            seconds = compute_seconds(rows)
             store_run("ddpm_digits", result.run_dir, samples, seconds, "python figures/fig_retrain_images.py")
     chains = cfg.lambdas
     gpu_runs = [p.parent for p in sorted(GPU.glob("*/metrics.jsonl"))] if GPU.is_dir() else []
