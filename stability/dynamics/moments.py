@@ -28,6 +28,13 @@ sample's error, :math:`A = \mathrm{Cov}(a) = V_d/n`, :math:`w = k/(n+k)`, and
 linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covariance recursion.
 
 Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
+
+**Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): the same recursions hold
+with :math:`w` in place of :math:`k/(n+k)`, since the weighted fit is
+:math:`\mu_{t+1} = (1-w)\hat m + w\bar y`,
+:math:`\Sigma_{t+1} = c[(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top]`, with
+:math:`c = 1/(1-(1-w)^2/n-w^2/k)` for the unbiased (reliability-weights) estimator of
+:func:`~stability.dynamics.simulate`.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ from scipy import linalg
 
 from .._domains import check, check_choice
 from ..schemes import SCHEMES, Scheme, as_scheme
-from ..stationary import StationaryLaw, _ratio_and_counts
+from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
+from ..weights import check_synthetic_weight
 from ._families import FAMILIES, SIMULATED, family_spec
 from .simulator import ESTIMATORS, _gaussian_params
 
@@ -69,8 +77,9 @@ class MomentPrediction:
     expected_cov: np.ndarray | None
 
 
-def _setup(n, lambda_, scheme, generations=None) -> tuple[int, int | None, Scheme, int, float]:
-    """``n``, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k`` and ``w``."""
+def _setup(n, lambda_, scheme, generations=None, synthetic_weight=None) -> tuple[int, int | None, Scheme, int, float]:
+    """``n``, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k`` and ``w``
+    (``synthetic_weight`` when given, else the natural share)."""
     declared = as_scheme(scheme)
     if not declared.has_moment_recursion:
         raise ValueError(
@@ -81,7 +90,8 @@ def _setup(n, lambda_, scheme, generations=None) -> tuple[int, int | None, Schem
     G = None if generations is None else int(check("generations", generations))
     run = declared.resolve(lambda_)
     k = run.synthetic(n, lambda_)
-    return n, G, run, k, run.weight(n, k)
+    w = check_synthetic_weight(synthetic_weight, run, k)
+    return n, G, run, k, run.weight(n, k) if w is None else w
 
 
 def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
@@ -96,15 +106,26 @@ def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
     return S1, P1, C1, w * m
 
 
-def _gaussian_consts(n, k, w, scheme, estimator, Sd):
+def _gaussian_consts(n, k, w, scheme, estimator, Sd, weighted=False):
     check_choice("estimator", estimator, ESTIMATORS)
     N = scheme.training_size(n, k)
     c = N / (N - 1) if estimator == "unbiased" else 1.0
+    if weighted and estimator == "unbiased":  # 1/(1 - sum of squared normalised weights)
+        c = 1.0 / (1.0 - (1 - w) ** 2 / n - (w * w / k if k else 0.0))
     return dict(Sd=Sd, A=Sd / n, n=n, k=k, w=w, c=c, scheme=scheme)
 
 
 def gaussian_moments(
-    *, n, lambda_, generations, scheme="fixed-real", estimator="mle", data=None, init=None, dim=None
+    *,
+    n,
+    lambda_,
+    generations,
+    scheme="fixed-real",
+    estimator="mle",
+    data=None,
+    init=None,
+    dim=None,
+    synthetic_weight=None,
 ) -> MomentPrediction:
     r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
 
@@ -118,10 +139,10 @@ def gaussian_moments(
     >>> p.cov_mean[:, 0, 0].round(4)  # 0, 1/n, 1/n + 0.9/n: the mean is a martingale
     array([0.  , 0.1 , 0.19])
     """
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
-    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd)
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)
     e0 = mu0 - mu_d
     S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
     Ss, Ps, ms = [S], [P], [m]
@@ -134,7 +155,9 @@ def gaussian_moments(
     return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], np.array(Ss))
 
 
-def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", data=None, dim=None) -> MomentPrediction:
+def gaussian_stationary(
+    *, n, lambda_, scheme="fixed-real", estimator="mle", data=None, dim=None, synthetic_weight=None
+) -> MomentPrediction:
     r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (``fixed-real``/``fresh-real``, finite λ).
 
     At stationarity every moment is a multiple of :math:`\Sigma_d`,
@@ -147,11 +170,12 @@ def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", dat
     >>> float(st.cov_mean[0, 0]), float(st.expected_cov[0, 0])
     (0.01, 0.99)
     """
-    n, _, scheme, k, w = _setup(n, lambda_, scheme)
+    n, _, scheme, k, w = _setup(n, lambda_, scheme, synthetic_weight=synthetic_weight)
     if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
+    _no_real_weight(w)
     mu_d, Sd = _gaussian_params(data, dim, "data")
-    c = _gaussian_consts(n, k, w, scheme, estimator, Sd)["c"]
+    c = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)["c"]
     a = 1.0 / n
     ik = 1.0 / k if k else 0.0
     fixed = scheme.keeps_real
@@ -165,6 +189,14 @@ def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", dat
     b = np.array([c * (1 - w) * (n - 1) / n + c * w * (1 - w) * a, (1 - w) ** 2 * a, a if fixed else 0.0])
     s, p, _ = np.linalg.solve(M, b)
     return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
+
+
+def _no_real_weight(w: float) -> None:
+    if w == 1.0:
+        raise ValueError(
+            "synthetic_weight must be < 1 for a stationary law, got 1: the real data get no weight, so the "
+            "chain drifts (as under scheme 'replace')"
+        )
 
 
 def _family_step(state, spec, *, A, n, k, w, scheme):
@@ -181,15 +213,17 @@ def _family_step(state, spec, *, A, n, k, w, scheme):
     return w * m, P1, C1
 
 
-def _family_setup(family, n, lambda_, scheme, data, generations=None):
+def _family_setup(family, n, lambda_, scheme, data, generations=None, synthetic_weight=None):
     check_choice("family", family, tuple(SIMULATED))
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
     return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
 
 
-def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data=None, init=None) -> MomentPrediction:
+def family_moments(
+    family, *, n, lambda_, generations, scheme="fixed-real", data=None, init=None, synthetic_weight=None
+) -> MomentPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
 
     ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
@@ -200,7 +234,7 @@ def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data
     >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
     array([0.  , 0.1 , 0.19])
     """
-    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations)
+    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, synthetic_weight)
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
@@ -215,7 +249,7 @@ def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data
     return MomentPrediction(spec.eta_data + ms, Ps - ms[:, :, None] * ms[:, None, :], None)
 
 
-def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> MomentPrediction:
+def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None, synthetic_weight=None) -> MomentPrediction:
     r"""Stationary mean and covariance of the mean parameter (``fixed-real``/``fresh-real``, finite λ).
 
     The one-step map of :func:`family_moments` is affine in the flattened state
@@ -228,9 +262,10 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
     >>> float(st.cov_mean[0, 0])  # real data only: rate / n
     0.04
     """
-    spec, _, consts = _family_setup(family, n, lambda_, scheme, data)
+    spec, _, consts = _family_setup(family, n, lambda_, scheme, data, synthetic_weight=synthetic_weight)
     if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
+    _no_real_weight(consts["w"])
     p = spec.p
     sizes = [p, p * p, p * p]
 
@@ -248,7 +283,13 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
 
 
 def stationary_closed_form(
-    family: str, lambda_: float, n: int, *, data: dict | None = None, k: int | None = None
+    family: str,
+    lambda_: float,
+    n: int,
+    *,
+    data: dict | None = None,
+    k: int | None = None,
+    synthetic_weight: float | None = None,
 ) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (docs/theory.md §9).
 
@@ -278,6 +319,9 @@ def stationary_closed_form(
     ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
     categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
 
+    With a ``synthetic_weight`` :math:`w` (docs/theory.md §10) :math:`\lambda` is replaced by
+    :math:`\rho = w/(1-w)` throughout: :math:`c = \rho^2/(k(1+2\rho))`, rate :math:`\rho/(1+\rho)`.
+
     Parameters
     ----------
     family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
@@ -285,6 +329,7 @@ def stationary_closed_form(
     n : int, ``>= 1``, real sample size
     data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
     k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
+    synthetic_weight : float in [0, 1), optional; default :math:`\rho = \lambda` (as :func:`stationary`).
 
     Examples
     --------
@@ -297,7 +342,8 @@ def stationary_closed_form(
     """
     check_choice("family", family, FAMILIES)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
-    c = 0.0 if lam == 0.0 else lam**2 / (k_int * (1.0 + 2.0 * lam))
+    rho = _weight_ratio(lam, k_int, synthetic_weight)
+    c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho))
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
         d = S.shape[0]
@@ -313,6 +359,7 @@ def stationary_closed_form(
         eta = spec.eta_data
         V = spec.variance(eta, np.outer(eta, eta))
         p = spec.p - 1 if family == "categorical" else spec.p
-    rate = lam / (1.0 + lam)
+    rate = rho / (1.0 + rho)
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
-    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w)
