@@ -16,8 +16,9 @@ Reuse: each (model, seed) run is stored in ``results/cpu/{flow,ddpm}_moons`` (se
 ``results/cpu/{flow,ddpm}_moons_seed{1,2}`` (metrics and last-generation samples) and drawn when its
 configuration hash equals the quick profile's; otherwise it is computed in ``runs/fig_retrain_2d``
 (resumable) and stored there. ``--full`` (``make figures FULL=1``) recomputes them from scratch
-(about 15 + 20 min per seed for the flow and the DDPM on 2 busy cores). ``results/gpu/`` runs are
-drawn when present. ``--fast``: a tiny profile (seconds; the curves are then not meaningful).
+(5-9 min per run on 2 cores at load average 4-6, measured 2026-12-01; several times that on a busier
+machine). ``results/gpu/`` runs are drawn when present. ``--fast``: a tiny profile (seconds; the
+curves are then not meaningful).
 """
 
 import shutil
