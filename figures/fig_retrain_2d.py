@@ -1,7 +1,7 @@
 """Iterative retraining of a normalizing flow and a DDPM on two moons, three seeds, the lambda grid.
 
-The toolkit's analogue of the 2-D retraining experiment of Bertrand et al. 2024 (arXiv 2310.00429,
-Fig. 2), from real runs of the CPU quick profile (``stability retrain``; the protocol of
+The toolkit's analogue of the 2-D retraining experiment of Bertrand et al. 2024 (arXiv 2310.00429),
+from real runs of the CPU quick profile (``stability retrain``; the protocol of
 docs/theory.md §8): generation 0 is pretrained on n = 1000 real points; each generation fine-tunes
 on the real points plus floor(lambda n) fresh samples of the current model (``replace``: n samples of
 the model only). Seeds 0, 1 and 2 change the data draw, the split, the initialisation and the
@@ -139,7 +139,7 @@ def main(argv=None):
             ax.legend(fontsize=6, loc="lower left", markerscale=4)
     mode = "fast mode: tiny runs" if args.fast else "CPU quick profile"
     fig.suptitle(
-        f"Iterative retraining on two moons ({mode}): the toolkit's analogue of Bertrand et al. 2024, Fig. 2\n"
+        f"Iterative retraining on two moons ({mode}): the toolkit's analogue of the 2-D experiments of Bertrand et al. 2024\n"
         f"lines and markers: mean over seeds {', '.join(map(str, SEEDS))}; bands: the seeds' min-max range",
         fontsize=10,
     )
