@@ -139,7 +139,7 @@ def main(argv=None):
             ax.legend(fontsize=6, loc="lower left", markerscale=4)
     mode = "fast mode: tiny runs" if args.fast else "CPU quick profile"
     fig.suptitle(
-        f"Iterative retraining on two moons ({mode}): the toolkit's analogue of the 2-D experiments of Bertrand et al. 2024\n"
+        f"Iterative retraining on two moons ({mode}): analogue of the 2-D experiments of Bertrand et al. 2024\n"
         f"lines and markers: mean over seeds {', '.join(map(str, SEEDS))}; bands: the seeds' min-max range",
         fontsize=10,
     )

@@ -1,4 +1,4 @@
-"""Iterative retraining of a DDPM on 8x8 digits for the lambda grid: analogue of the paper's image experiments (CIFAR-10 / FFHQ).
+"""Iterative retraining of a DDPM on 8x8 digits for the lambda grid (analogue of the paper's CIFAR-10/FFHQ runs).
 
 From real runs (``stability retrain --model ddpm --data digits``): generation 0 is a small U-Net
 DDPM pretrained on scikit-learn's digits (1438 training images); each generation fine-tunes on the
@@ -104,7 +104,7 @@ def main(argv=None):
             _panel(ax, g_rows, g_chains, key, f"GPU {gpu.name}: {title}", ylabel)
     mode = "fast mode: tiny run" if args.fast else "CPU quick profile, seed 0"
     fig.suptitle(
-        f"Iterative retraining of a DDPM on 8x8 digits ({mode}): analogue of the image experiments of Bertrand et al. 2024"
+        f"Iterative retraining of a DDPM on 8x8 digits ({mode}): analogue of Bertrand et al. 2024's image runs"
     )
     save(fig, args, "retrain_images")
 
