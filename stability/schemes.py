@@ -187,6 +187,11 @@ class Scheme:
         return self.real == "none"
 
     @property
+    def fixed_size(self) -> bool:
+        """Every round fits ``n`` points whatever ``lambda_`` (purely synthetic, fraction or subsampling)."""
+        return self.synthetic_only or self.fraction or self.subsample
+
+    @property
     def has_moment_recursion(self) -> bool:
         """The moments follow a finite recursion (an accumulating state grows with t: none)."""
         return not self.accumulate

@@ -460,7 +460,7 @@ def simulate(
         d = mu_d.size
         per_round = run.training_size(n, k)
         if per_round < d + 1:
-            what = "n" if per_round == n else "n + floor(lambda_ n)"
+            what = "n" if run.fixed_size else "n + floor(lambda_ n)"
             raise ValueError(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
