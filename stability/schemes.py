@@ -193,7 +193,10 @@ class Scheme:
 
     @property
     def has_moment_recursion(self) -> bool:
-        """The moments follow a finite recursion (an accumulating state grows with t: none)."""
+        """The moments follow a time-invariant recursion with a stationary fixed point (docs/theory.md §6).
+
+        The accumulating schemes (pool of growing size) follow an exact recursion with time-varying
+        coefficients instead (docs/theory.md §11)."""
         return not self.accumulate
 
     def resolve(self, lambda_: float | None) -> Scheme:

@@ -233,3 +233,29 @@ def test_invalid_inputs_of_the_closed_forms():
         gaussian_moments(n=10, lambda_=1.0, generations=2, scheme="accumulate-subsample", estimator="biased")
     with pytest.raises(ValueError, match="real_fraction is a parameter of the fraction schemes"):
         as_scheme("replace", real_fraction=0.5)
+
+
+# ---------------------------------------------------------------- proofs_check setups: planted errors
+
+
+@pytest.mark.slow
+def test_proofs_check_setups_fail_on_planted_errors(monkeypatch):
+    """The §11 checks can fail: the sketch without -(1-a')v2 is not the fixed point (Gaussian, v2 = -1),
+    and a toolkit limit without the finite-population correction differs from the independent value."""
+    from proofs_check import REGISTRY, run
+    from proofs_check import setups as pc_setups
+    from stability.dynamics import moments
+
+    def status(name):
+        return run([REGISTRY[name]])[0].outcome
+
+    monkeypatch.setattr(pc_setups, "fraction_variance", lambda n_, a_, v2_, V_=1: V_ / (n_ * a_ * (2 - a_)))
+    assert not status("setups.fraction_fixed_point").passed
+    real = moments.pool_stationary
+
+    def no_fpc(n_, k_, *, subsample, v2=0.0):
+        extra = 1.0 / (n_ + k_) if subsample else 0.0  # the -1/N_t terms dropped (first order)
+        return real(n_, k_, subsample=subsample, v2=v2) + extra
+
+    monkeypatch.setattr(moments, "pool_stationary", no_fpc)
+    assert not status("setups.toolkit_limits").passed
