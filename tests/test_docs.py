@@ -53,8 +53,8 @@ def test_no_reference_to_the_old_specification_or_shared():
 
 def test_theory_has_sections_1_to_9_with_anchors():
     text = THEORY.read_text(encoding="utf-8")
-    assert _sections() == set(range(1, 10))
-    for n in range(1, 10):
+    assert set(range(1, 10)) <= _sections()  # later sections (10, 11, 12) come with their anchors too
+    for n in sorted(_sections()):
         anchored = re.search(rf"^\(theory-{n}\)=\n## {n}\. ", text, flags=re.M)
         assert anchored, f"section {n} lacks its (theory-{n})= anchor"
 
