@@ -139,8 +139,8 @@ class Scheme:
         if self.real_fraction is not None:
             if not self.fraction:
                 raise ValueError(
-                    f"real_fraction is a parameter of the fraction schemes ({', '.join(_fraction_names())}), "
-                    f"not of scheme {self.name!r}"
+                    f"real_fraction must be given only for the fraction schemes ({', '.join(_fraction_names())}), "
+                    f"not for scheme {self.name!r}"
                 )
             a = float(check_real_fraction(self.real_fraction))
             object.__setattr__(self, "real_fraction", a)
@@ -166,8 +166,8 @@ class Scheme:
         n_r = int(r) if abs(x - r) <= _INTEGER_GAP * max(1.0, x) else math.floor(x)  # as synthetic_count
         if n_r < 1:
             raise ValueError(
-                f"real_fraction * n must be >= 1 (real points per round), got floor({self.real_fraction:g} * {n})"
-                f" = {n_r}: raise real_fraction or n"
+                f"real_fraction must satisfy floor(real_fraction * n) >= 1 (real points per round), got "
+                f"floor({self.real_fraction:g} * {n}) = {n_r}: raise real_fraction or n"
             )
         return n_r
 

@@ -210,9 +210,15 @@ def test_declarations():
         (dict(scheme="fresh-fraction", real_fraction=1.5), r"real_fraction must be a number in \(0, 1\]"),
         (dict(scheme="fresh-fraction", real_fraction=float("nan")), r"real_fraction must be a number in \(0, 1\]"),
         (dict(scheme="fresh-fraction", real_fraction="a"), r"real_fraction must be a number in \(0, 1\]"),
-        (dict(scheme="fresh-fraction", real_fraction=0.05), r"real_fraction \* n must be >= 1"),
-        (dict(scheme="fixed-real", lambda_=1.0, real_fraction=0.5), r"real_fraction is a parameter of the fraction"),
-        (dict(scheme="accumulate-subsample", lambda_=1.0, real_fraction=0.5), r"real_fraction is a parameter"),
+        (
+            dict(scheme="fresh-fraction", real_fraction=0.05),
+            r"real_fraction must satisfy floor\(real_fraction \* n\) >= 1",
+        ),
+        (
+            dict(scheme="fixed-real", lambda_=1.0, real_fraction=0.5),
+            r"real_fraction must be given only for the fraction",
+        ),
+        (dict(scheme="accumulate-subsample", lambda_=1.0, real_fraction=0.5), r"real_fraction must be given only for"),
         (dict(scheme="accumulate-subsample", lambda_=float("inf")), r"lambda_ must be finite for scheme"),
         (dict(scheme="fixed-real"), r"lambda_ must be given for scheme 'fixed-real'"),
         (dict(scheme="fresh-fraction", lambda_=-1.0), r"lambda_ must be >= 0"),
@@ -231,7 +237,7 @@ def test_invalid_inputs_of_the_closed_forms():
         family_stationary("poisson", n=10, scheme="fresh-fraction", real_fraction=-0.2)
     with pytest.raises(ValueError, match=r"estimator must be one of"):
         gaussian_moments(n=10, lambda_=1.0, generations=2, scheme="accumulate-subsample", estimator="biased")
-    with pytest.raises(ValueError, match="real_fraction is a parameter of the fraction schemes"):
+    with pytest.raises(ValueError, match="real_fraction must be given only for the fraction schemes"):
         as_scheme("replace", real_fraction=0.5)
 
 
