@@ -148,6 +148,12 @@ def cli_cases(tmp) -> list[CliCase]:
         "dim": [("0", r"--dim"), ("1.5", r"--dim"), ("nan", r"--dim")],
         "seed": [("-1", r"--seed"), ("abc", r"--seed"), ("1.5", r"--seed"), ("inf", r"--seed")],
         "scheme": [("mixed", r"--scheme")],
+        "synthetic_weight": [
+            ("1.5", r"--synthetic-weight must be in \[0, 1\]"),
+            ("-0.1", r"--synthetic-weight must be in \[0, 1\]"),
+            ("nan", r"--synthetic-weight must be in \[0, 1\]"),
+            ("x", r"--synthetic-weight"),
+        ],
         "method": [("slow", r"--method")],
         "estimator": [("map", r"--estimator")],
     }.items():
@@ -183,6 +189,12 @@ def cli_cases(tmp) -> list[CliCase]:
     )
     add("simulate-lambda-huge", simulate_with(lambda_="1e300"), 2, r"lambda")
     add("simulate-small-n-dim", simulate_with(dim="5", n="2", **{"lambda": "0"}), 2, r"d \+ 1")
+    add(
+        "simulate-replace-synthetic-weight",
+        simulate_with(scheme="replace", synthetic_weight="0.5"),
+        2,
+        r"--synthetic-weight must be None or 1 under scheme 'replace'",
+    )
     add("simulate-accumulate-inf", simulate_with(scheme="accumulate", **{"lambda": "inf"}), 2, r"accumulate")
     add("simulate-out-missing-parent", simulate_with(out=str(tmp / "nope" / "x.npz")), 1, r"--out.*(exist|folder)")
     add("simulate-out-parent-file", simulate_with(out=f["afile"] + "/x.npz"), 1, r"--out")
@@ -418,8 +430,40 @@ def api_cases(tmp) -> list[ApiCase]:
         ("data", {"mu": [0]}, r"takes keys"),
         ("data", {"mean": [1j]}, r"(?i)data\['mean'\].*(complex|real)"),
         ("init", {"cov": [[-1.0]]}, r"init\['cov'\]"),
+        ("synthetic_weight", 1.5, r"synthetic_weight must be in \[0, 1\], got 1.5"),
+        ("synthetic_weight", -0.5, r"synthetic_weight must be in \[0, 1\]"),
+        ("synthetic_weight", np.nan, r"synthetic_weight must be in \[0, 1\], got nan"),
+        ("synthetic_weight", "half", r"synthetic_weight must be a real number in \[0, 1\]"),
+        ("synthetic_weight", [0.5], r"synthetic_weight must be a single number"),
     ]:
         add(f"api-simulate-{key}={v!r}", sim(**{key: v}), E, m)
+    add(
+        "api-simulate-replace-synthetic-weight",
+        sim(scheme="replace", synthetic_weight=0.5),
+        E,
+        r"synthetic_weight must be None or 1 under scheme 'replace'",
+    )
+    add("api-simulate-k0-synthetic-weight", sim(lambda_=0.0, synthetic_weight=0.5), E, r"synthetic_weight must be 0")
+    add(
+        "api-stationary-synthetic-weight-1",
+        lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=1.0),
+        E,
+        r"synthetic_weight must be in \[0, 1\) for a stationary law",
+    )
+    add(
+        "api-stationary-synthetic-weight-nan",
+        lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=np.nan),
+        E,
+        r"synthetic_weight must be in \[0, 1\], got nan",
+    )
+    add(
+        "api-retrain-chains-synthetic-weight-1",
+        lambda: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, synthetic_weight=1.0),
+        E,
+        r"synthetic_weight must be in \[0, 1\) for retrain_chains",
+    )
+    add("api-optimal-weight-inf", lambda: stability.optimal_synthetic_weight(np.inf), E, r"lambda_ must be finite")
+    add("api-optimal-weight-negative", lambda: stability.optimal_synthetic_weight(-1.0), E, r"lambda_ must be >= 0")
     add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains")
     add("api-simulate-memory-naive", sim(n=2, lambda_=1e12, dim=100, method="naive"), E, r"'naive' would draw")
     add("api-simulate-memory-dim", sim(n=200000, dim=100000), MemoryEstimateError, r"memory")

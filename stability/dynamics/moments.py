@@ -34,6 +34,13 @@ finite-population correction).
 linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covariance recursion.
 
 Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
+
+**Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): the same recursions hold
+with :math:`w` in place of :math:`k/(n+k)`, since the weighted fit is
+:math:`\mu_{t+1} = (1-w)\hat m + w\bar y`,
+:math:`\Sigma_{t+1} = c[(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top]`, with
+:math:`c = 1/(1-(1-w)^2/n-w^2/k)` for the unbiased (reliability-weights) estimator of
+:func:`~stability.dynamics.simulate`.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ from scipy import linalg
 
 from .._domains import check, check_choice
 from ..schemes import SCHEMES, Scheme, as_scheme
-from ..stationary import StationaryLaw, _ratio_and_counts
+from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
+from ..weights import check_synthetic_weight
 from ._families import FAMILIES, SIMULATED, family_spec
 from .simulator import ESTIMATORS, _gaussian_params
 
@@ -78,15 +86,24 @@ class MomentPrediction:
     expected_cov: np.ndarray | None
 
 
-def _setup(n, lambda_, scheme, generations=None, real_fraction=None) -> tuple[int, int | None, Scheme, int, float]:
+def _setup(
+    n, lambda_, scheme, generations=None, synthetic_weight=None, real_fraction=None
+) -> tuple[int, int | None, Scheme, int, float]:
     r"""Real points per round, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k``
-    and ``w``. The first is ``n`` except under ``fresh-fraction`` (:math:`\lfloor an\rfloor`)."""
+    and ``w`` (``synthetic_weight`` when given, else the natural share). The first is ``n`` except under
+    ``fresh-fraction`` (:math:`\lfloor an\rfloor`)."""
     declared = as_scheme(scheme, real_fraction=real_fraction)
     n = int(check("n", n))
     G = None if generations is None else int(check("generations", generations))
     run = declared.resolve(lambda_)
     k = run.synthetic(n, lambda_)
-    return run.real_size(n), G, run, k, run.weight(n, k)
+    w = check_synthetic_weight(synthetic_weight, run, k)
+    if w is not None and run.accumulate:
+        raise ValueError(
+            f"synthetic_weight must be None for the moments of scheme {run.name!r}: its pool recursion "
+            "(docs/theory.md §11) is unweighted; simulate the weighted chain instead"
+        )
+    return run.real_size(n), G, run, k, run.weight(n, k) if w is None else w
 
 
 def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
@@ -101,10 +118,12 @@ def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
     return S1, P1, C1, w * m
 
 
-def _gaussian_consts(n, k, w, scheme, estimator, Sd):
+def _gaussian_consts(n, k, w, scheme, estimator, Sd, weighted=False):
     check_choice("estimator", estimator, ESTIMATORS)
     N = n if scheme.synthetic_only else n + k  # n: the real points per round
     c = N / (N - 1) if estimator == "unbiased" else 1.0
+    if weighted and estimator == "unbiased":  # 1/(1 - sum of squared normalised weights)
+        c = 1.0 / (1.0 - (1 - w) ** 2 / n - (w * w / k if k else 0.0))
     return dict(Sd=Sd, A=Sd / n, n=n, k=k, w=w, c=c, scheme=scheme)
 
 
@@ -118,6 +137,7 @@ def gaussian_moments(
     data=None,
     init=None,
     dim=None,
+    synthetic_weight=None,
     real_fraction=None,
 ) -> MomentPrediction:
     r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
@@ -133,7 +153,7 @@ def gaussian_moments(
     >>> p.cov_mean[:, 0, 0].round(4)  # 0, 1/n, 1/n + 0.9/n: the mean is a martingale
     array([0.  , 0.1 , 0.19])
     """
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, real_fraction)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
     if scheme.accumulate:
@@ -145,7 +165,7 @@ def gaussian_moments(
 
         ms, Ps, Ss = _pool_moments(G, n, k, scheme.subsample, Sd, S0, mu0 - mu_d, model_var)
         return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], Ss)
-    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd)
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)
     e0 = mu0 - mu_d
     S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
     Ss, Ps, ms = [S], [P], [m]
@@ -159,7 +179,15 @@ def gaussian_moments(
 
 
 def gaussian_stationary(
-    *, n, lambda_=None, scheme="fixed-real", estimator="mle", data=None, dim=None, real_fraction=None
+    *,
+    n,
+    lambda_=None,
+    scheme="fixed-real",
+    estimator="mle",
+    data=None,
+    dim=None,
+    synthetic_weight=None,
+    real_fraction=None,
 ) -> MomentPrediction:
     r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (every scheme but ``replace``).
 
@@ -179,9 +207,10 @@ def gaussian_stationary(
     >>> float(st.cov_mean[0, 0]), float(st.expected_cov[0, 0])
     (0.01, 0.99)
     """
-    n, _, scheme, k, w = _setup(n, lambda_, scheme, None, real_fraction)
+    n, _, scheme, k, w = _setup(n, lambda_, scheme, None, synthetic_weight, real_fraction)
     if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
+    _no_real_weight(w)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     if scheme.accumulate:
         if estimator == "mle" and not scheme.subsample:
@@ -191,7 +220,7 @@ def gaussian_stationary(
         p = gaussian_moments(n=n, lambda_=lambda_, generations=G, scheme=scheme, estimator=estimator, data=data)
         tail = _pool_tail(n, k, scheme.subsample, G) * Sd
         return MomentPrediction(mu_d.copy(), p.cov_mean[-1] + tail, p.expected_cov[-1] - tail)
-    c = _gaussian_consts(n, k, w, scheme, estimator, Sd)["c"]
+    c = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)["c"]
     a = 1.0 / n
     ik = 1.0 / k if k else 0.0
     fixed = scheme.keeps_real
@@ -205,6 +234,14 @@ def gaussian_stationary(
     b = np.array([c * (1 - w) * (n - 1) / n + c * w * (1 - w) * a, (1 - w) ** 2 * a, a if fixed else 0.0])
     s, p, _ = np.linalg.solve(M, b)
     return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
+
+
+def _no_real_weight(w: float) -> None:
+    if w == 1.0:
+        raise ValueError(
+            "synthetic_weight must be < 1 for a stationary law, got 1: the real data get no weight, so the "
+            "chain drifts (as under scheme 'replace')"
+        )
 
 
 def _family_step(state, spec, *, A, n, k, w, scheme):
@@ -221,16 +258,25 @@ def _family_step(state, spec, *, A, n, k, w, scheme):
     return w * m, P1, C1
 
 
-def _family_setup(family, n, lambda_, scheme, data, generations=None, real_fraction=None):
+def _family_setup(family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None):
     check_choice("family", family, tuple(SIMULATED))
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, real_fraction)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
     return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
 
 
 def family_moments(
-    family, *, n, lambda_=None, generations, scheme="fixed-real", data=None, init=None, real_fraction=None
+    family,
+    *,
+    n,
+    lambda_=None,
+    generations,
+    scheme="fixed-real",
+    data=None,
+    init=None,
+    synthetic_weight=None,
+    real_fraction=None,
 ) -> MomentPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
 
@@ -242,7 +288,7 @@ def family_moments(
     >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
     array([0.  , 0.1 , 0.19])
     """
-    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, real_fraction)
+    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction)
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
@@ -272,7 +318,7 @@ def family_moments(
 
 
 def family_stationary(
-    family, *, n, lambda_=None, scheme="fixed-real", data=None, real_fraction=None
+    family, *, n, lambda_=None, scheme="fixed-real", data=None, synthetic_weight=None, real_fraction=None
 ) -> MomentPrediction:
     r"""Stationary mean and covariance of the mean parameter (every scheme but ``replace``, finite λ).
 
@@ -290,9 +336,10 @@ def family_stationary(
     >>> float(st.cov_mean[0, 0])  # real data only: rate / n
     0.04
     """
-    spec, _, consts = _family_setup(family, n, lambda_, scheme, data, None, real_fraction)
+    spec, _, consts = _family_setup(family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction)
     if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
+    _no_real_weight(consts["w"])
     p = spec.p
     run = consts["scheme"]
     if run.accumulate:
@@ -451,7 +498,13 @@ def fraction_stationary(n: int, n_real: int, v2: float = 0.0) -> float:
 
 
 def stationary_closed_form(
-    family: str, lambda_: float, n: int, *, data: dict | None = None, k: int | None = None
+    family: str,
+    lambda_: float,
+    n: int,
+    *,
+    data: dict | None = None,
+    k: int | None = None,
+    synthetic_weight: float | None = None,
 ) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (docs/theory.md §9).
 
@@ -481,6 +534,9 @@ def stationary_closed_form(
     ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
     categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
 
+    With a ``synthetic_weight`` :math:`w` (docs/theory.md §10) :math:`\lambda` is replaced by
+    :math:`\rho = w/(1-w)` throughout: :math:`c = \rho^2/(k(1+2\rho))`, rate :math:`\rho/(1+\rho)`.
+
     Parameters
     ----------
     family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
@@ -488,6 +544,7 @@ def stationary_closed_form(
     n : int, ``>= 1``, real sample size
     data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
     k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
+    synthetic_weight : float in [0, 1), optional; default :math:`\rho = \lambda` (as :func:`stationary`).
 
     Examples
     --------
@@ -500,7 +557,8 @@ def stationary_closed_form(
     """
     check_choice("family", family, FAMILIES)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
-    c = 0.0 if lam == 0.0 else lam**2 / (k_int * (1.0 + 2.0 * lam))
+    rho = _weight_ratio(lam, k_int, synthetic_weight)
+    c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho))
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
         d = S.shape[0]
@@ -516,6 +574,7 @@ def stationary_closed_form(
         eta = spec.eta_data
         V = spec.variance(eta, np.outer(eta, eta))
         p = spec.p - 1 if family == "categorical" else spec.p
-    rate = lam / (1.0 + lam)
+    rate = rho / (1.0 + rho)
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
-    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w)

@@ -54,6 +54,22 @@ collapsing runs). The covariance is :math:`T/N` (``estimator="mle"``) or :math:`
 (``"unbiased"``), :math:`N` the training-set size; for the other families the MLE of the mean
 parameter is the sample mean, which is unbiased, so the two estimators coincide.
 
+Weighted mixing (``synthetic_weight`` :math:`w`, docs/theory.md §10): each round fits the maximiser
+of :math:`(1-w)\cdot` (mean log-likelihood over the real points) :math:`+\,w\cdot` (mean over the
+synthetic points), so the fitted mean parameter is :math:`(1-w)\hat m + w\bar y` and a Gaussian's
+covariance is the weighted covariance :math:`(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top`.
+Both methods pool the statistics with the identity above after rescaling each group's count
+(real to :math:`(1-w)N_e`, synthetic to :math:`wN_e`) to the Kish effective size
+:math:`N_e = 1/\sum_i w_i^2 = 1/((1-w)^2/n + w^2/k)` (:math:`w_i` the normalised weight of each
+point), so that ``estimator="unbiased"`` divides by :math:`N_e - 1`: the reliability-weights
+estimator :math:`\sum_i w_i(x_i-\bar x_w)(x_i-\bar x_w)^\top/(1-\sum_i w_i^2)`, unbiased when every
+point has the same law, and :math:`T/(N-1)` at the natural share :math:`w = k/(n+k)` (where
+:math:`N_e = n+k`). ``None`` (default) is the natural share, run by the unweighted code path (same
+numbers as without the option). Under ``accumulate`` :math:`w` is the weight of the whole synthetic
+pool (all batches so far, equal weights within it) against the real sample, constant over rounds
+(the natural share :math:`(t+1)k/(n+(t+1)k)` grows); under ``replace`` (no real data) only ``None``
+or 1 is accepted.
+
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
@@ -81,6 +97,7 @@ from ..jacobian import check_spd
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
+from ..weights import check_synthetic_weight
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
 
@@ -144,6 +161,7 @@ class SimulationResult:
     spec: FamilySpec | None = field(default=None, repr=False)
     real_mean: np.ndarray | None = field(default=None, repr=False)
     real_cov: np.ndarray | None = field(default=None, repr=False)
+    synthetic_weight: float | None = None
     n_real: int | None = None
     real_fraction: float | None = None
 
@@ -157,7 +175,11 @@ class SimulationResult:
 
     @property
     def w(self) -> float:
-        """Synthetic share of each round's fresh training data, :math:`k/(n+k)` (1 under ``replace``)."""
+        """Weight of the synthetic data: ``synthetic_weight`` if given, else the share :math:`k/(n_r+k)`
+        of each round's fresh training data (1 under ``replace``; :math:`n_r = n` except under
+        ``fresh-fraction``)."""
+        if self.synthetic_weight is not None:
+            return self.synthetic_weight
         n_r = self.n if self.n_real is None else self.n_real
         return 1.0 if self.k is None else self.k / (n_r + self.k)
 
@@ -331,6 +353,8 @@ class SimulationResult:
             arrays.update(cov=self.cov, data_cov=self.data_cov, w2=self.w2)
         meta = dict(family=self.family, scheme=self.scheme, method=self.method, estimator=self.estimator)
         k = -1 if self.k is None else self.k
+        if self.synthetic_weight is not None:
+            arrays["synthetic_weight"] = self.synthetic_weight
         atomic_write_npz(path, **arrays, n=self.n, k=k, lambda_=self.lambda_, **meta)
         return path
 
@@ -399,6 +423,7 @@ def simulate(
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
+    synthetic_weight: float | None = None,
     real_fraction: float | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
@@ -425,6 +450,10 @@ def simulate(
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
     progress : show a tqdm bar over generations when stderr is a terminal.
+    synthetic_weight : in [0, 1] or ``None``, the weight :math:`w` of the synthetic term in each
+        round's objective (module docstring, docs/theory.md §10); ``None`` (default): the natural
+        share :math:`k/(n+k)`. Under ``accumulate``: the whole synthetic pool's weight. Under
+        ``replace``: ``None`` or 1 only.
     real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
         :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
 
@@ -450,6 +479,7 @@ def simulate(
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
     run, k = _resolve(n, lambda_, scheme, real_fraction)
+    weight = check_synthetic_weight(synthetic_weight, run, k)
     k_reported = None if run.synthetic_only else k
     n_r = run.real_size(n)
     lam = k / n_r if run.fraction else float(lambda_)
@@ -459,8 +489,11 @@ def simulate(
         mu_d, cov_d = _gaussian_params(data, dim, "data")
         d = mu_d.size
         per_round = run.training_size(n, k)
+        if weight is not None:  # the points that carry weight
+            per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
         if per_round < d + 1:
             what = "n" if run.fixed_size else "n + floor(lambda_ n)"
+            what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
             raise ValueError(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
@@ -473,11 +506,11 @@ def simulate(
             kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
                 mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
             )
-        real = _run(kernel, run, rng, n, k, G, progress)
+        real = _run(kernel, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, **extra,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -490,11 +523,11 @@ def simulate(
         kernel.allocate(run.pool_size(n, k, G - 1), spec.p, method)
     else:
         kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
-    real = _run(kernel, run, rng, n, k, G, progress)
+    real = _run(kernel, run, rng, n, k, G, progress, weight)
     collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
-        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], **extra,
+        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight, **extra,
     )  # fmt: skip
 
 
@@ -508,27 +541,49 @@ def _init_dict(family: str, init) -> dict:
     return family_params(family, init, "init")
 
 
-def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool):
+def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool, weight: float | None = None):
     """The retraining loop, written once for every family and method.
 
     Each round builds its training set as ``scheme`` declares, from sufficient statistics: the real
     data's (:meth:`real`, drawn once or every round), the synthetic batch's (:meth:`synthetic`, ``k``
     points of generation ``t``), pooled by the family's :meth:`join`; :meth:`fit` then stores
     generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
-    A subsampling scheme then fits ``n`` points of that pool (:meth:`~stability.schemes.Scheme.fit_set`,
-    the kernel's :meth:`subsample`). Returns the statistics of the fixed real sample (schemes that
-    keep it without redrawing), else None.
+    With a synthetic ``weight`` (docs/theory.md §10) the synthetic part (this round's batch, or
+    under ``accumulate`` the pool of all batches) is kept apart and the round's set is
+    :func:`_weighted`. A subsampling scheme then fits ``n`` points of the pool
+    (:meth:`~stability.schemes.Scheme.fit_set`, the kernel's :meth:`subsample`). Returns the
+    statistics of the fixed real sample (schemes that keep it without redrawing), else None.
     """
     n_r = scheme.real_size(n)
     real = kernel.real(rng, n_r) if scheme.keeps_real else None
     previous = real
+    pool = None
     for t in _steps(G, progress):
         if scheme.redraws_real:
             real = kernel.real(rng, n_r)
         synthetic = kernel.synthetic(rng, t, k) if k else None
-        previous = scheme.training_set(real, previous, synthetic, kernel.join)
-        kernel.fit(t + 1, scheme.fit_set(previous, n, lambda pool, m: kernel.subsample(rng, pool, m)))
+        if weight is None:
+            previous = scheme.training_set(real, previous, synthetic, kernel.join)
+        else:
+            pool = synthetic if pool is None or not scheme.accumulate else kernel.join(pool, synthetic)
+            previous = _weighted(kernel, real, pool, weight)
+        kernel.fit(t + 1, scheme.fit_set(previous, n, lambda data, m: kernel.subsample(rng, data, m)))
     return real if scheme.keeps_real and not scheme.redraws_real else None
+
+
+def _weighted(kernel, real, synthetic, w: float):
+    r"""The weighted union of the real and synthetic statistics (counts ``real[0]``, ``synthetic[0]``).
+
+    Each group's count is rescaled to its share of the Kish effective size
+    :math:`N_e = 1/((1-w)^2/n + w^2/m)`: real to :math:`(1-w)N_e`, synthetic to :math:`wN_e`; the
+    pooled mean is then :math:`(1-w)\hat m + w\bar y`, the pooled scatter over :math:`N_e` the weighted
+    covariance, and over :math:`N_e - 1` the reliability-weights unbiased one (module docstring).
+    """
+    if synthetic is None:  # k = 0, w = 0 (checked): real data only
+        return real
+    n, m = real[0], synthetic[0]
+    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / m)
+    return kernel.join(kernel.scale(real, (1.0 - w) * n_eff / n), kernel.scale(synthetic, w * n_eff / m))
 
 
 def _divisor(N, estimator):
@@ -574,6 +629,11 @@ class _GaussianExact(_Gaussian):
 
     def synthetic(self, rng, t, m):
         return (m, *samplers.gaussian_stats(rng, self.mean[t], self.L, m))
+
+    @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (count and scatter scale)."""
+        return a[0] * c, a[1], a[2] * c
 
     @staticmethod
     def join(a, b):
@@ -650,6 +710,11 @@ class _GaussianNaive(_Gaussian):
         return (m, *_raw_sums(rng, self.mean[t], self.L, m, self.mu_d, self.block))
 
     @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
+        return a[0] * c, a[1] * c, a[2] * c
+
+    @staticmethod
     def join(a, b):
         return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
@@ -680,6 +745,11 @@ class _FamilyKernel:
 
     def synthetic(self, rng, t, m):
         return m, self.draw(rng, self.mean[t], m)
+
+    @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
+        return a[0] * c, a[1] * c
 
     @staticmethod
     def join(a, b):
