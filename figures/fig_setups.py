@@ -7,15 +7,18 @@ interface (``stability.simulate``, exact method). Data N(0, 1), n = 100 real poi
 (fixed-real, accumulate and accumulate-subsample keep the same 100; fresh-real draws 100 new ones;
 fresh-fraction fits n(1 + lambda) points of which a = 1/(1 + lambda) are new real, i.e. the same 100:
 it coincides with fresh-real, a check of two code paths), k = lambda n synthetic points per round,
-MLE refits. y: n E(mu_t - mu)^2 / sigma^2. Left, against lambda: lines are closed forms
-(docs/theory.md §6, §11): the stationary value for fixed-real, fresh-real and fresh-fraction (exact)
-and the limit t -> inf of accumulate (exact) and accumulate-subsample (first order, dashed thin);
-dotted lines are the pool schemes' exact predictions at the simulated generation G, where their
-points sit (their limit is reached like 1/t); replace (n points of the model, no real data) is shown
-at generation G, n(1 - (1 - 1/n)^G), and keeps growing. Points: simulation, mean +- 2 standard errors
-across independent chains (stationary schemes: each chain's average over generations B..G). Right:
-per generation at lambda = 1, exact recursions (lines) against simulation (points), replace growing
-without bound. ``--fast``: three lambdas, 300 chains, fewer generations.
+MLE refits. y: n E(mu_t - mu)^2 / sigma^2. Left, against lambda: solid lines are closed forms
+(docs/theory.md §6, §11): the stationary value for fixed-real and fresh-real (exact) and the limit
+t -> inf of accumulate (exact) and accumulate-subsample (first order); dotted lines are the pool
+schemes' exact predictions at the simulated generation G, where their points sit (the limit is
+reached like 1/t); replace (n points of the model, no real data) is shown at generation G,
+n(1 - (1 - 1/n)^G), and keeps growing. Dash-dotted line and triangles: fresh-real with the
+variance-optimal synthetic weight w*(lambda) = (sqrt(1 + 4 lambda) - 1)/(sqrt(1 + 4 lambda) + 1) of
+He, Xu & Cheng 2025 (``stability.optimal_synthetic_weight``, docs/theory.md §10) instead of the
+natural share. Points: simulation, mean +- 2 standard errors across independent chains (stationary
+schemes: each chain's average over generations B..G). Right: per generation at lambda = 1, exact
+recursions (lines) against simulation (points), replace growing without bound.
+``--fast``: three lambdas, 300 chains, fewer generations.
 """
 
 import time
@@ -24,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _common import parse_args, save
 
-from stability import simulate
+from stability import optimal_synthetic_weight, simulate
 from stability.dynamics.moments import fraction_stationary, gaussian_moments, gaussian_stationary, pool_stationary
 
 N_REAL = 100
@@ -72,6 +75,10 @@ def main(argv=None):
     }
     for name, y in theory.items():
         ax.plot(grid, y, color=COLORS[name], lw=2, label=f"{name} (closed form)")
+    w_opt = [optimal_synthetic_weight(k / n) for k in ks]  # He, Xu & Cheng 2025 (docs/theory.md §10)
+    opt = [n * gaussian_stationary(n=n, lambda_=lam, scheme="fresh-real", synthetic_weight=w).cov_mean[0, 0]
+           for lam, w in zip(grid, w_opt, strict=True)]  # fmt: skip
+    ax.plot(grid, opt, color=COLORS["fresh-real"], ls="-.", lw=1.5, label="fresh-real, optimal weight w*(λ)")
     ax.plot(grid, [n * pool_stationary(n, k, subsample=True) for k in ks], color=COLORS["accumulate-subsample"],
             lw=2, label="accumulate-subsample (t → ∞, first order)")  # fmt: skip
     for scheme, ls in (("accumulate", ":"), ("accumulate-subsample", ":")):
@@ -89,6 +96,14 @@ def main(argv=None):
             ax.errorbar(lam, m, 2 * se, fmt="o", color=COLORS[scheme], ms=5, capsize=2)
             pred = n * gaussian_stationary(n=n, lambda_=lam, scheme=scheme).cov_mean[0, 0]
             rows.append((scheme, lam, pred, m, se))
+        w = optimal_synthetic_weight(lam)
+        r = simulate("gaussian", n=n, lambda_=lam, generations=G, chains=chains, scheme="fresh-real",
+                     synthetic_weight=w, seed=seed + 5)  # fmt: skip
+        x = n * (r.mean[B:, :, 0] ** 2).mean(axis=0)
+        ax.errorbar(lam * 0.94, x.mean(), 2 * x.std() / np.sqrt(chains), fmt="^", color=COLORS["fresh-real"], ms=5,
+                    capsize=2)  # fmt: skip
+        pred = n * gaussian_stationary(n=n, lambda_=lam, scheme="fresh-real", synthetic_weight=w).cov_mean[0, 0]
+        rows.append((f"fresh-real w*={w:.3f}", lam, pred, x.mean(), x.std() / np.sqrt(chains)))
         total = round(n * (1 + lam))  # fresh-fraction at the same 100 real points per round
         m, se = _stationary_points("fresh-fraction", None, chains, G, B, seed + 2, n=total, real_fraction=1 / (1 + lam))
         ax.errorbar(lam * 1.06, m, 2 * se, fmt="s", mfc="none", color=COLORS["fresh-fraction"], ms=6, capsize=2)
