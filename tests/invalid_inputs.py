@@ -163,6 +163,16 @@ def cli_cases(tmp) -> list[CliCase]:
     add("simulate-chains-1e12", simulate_with(chains="1e12"), 1, r"(?i)memory.*--chains")
     add("simulate-generations-1e10", simulate_with(generations="1e10"), 1, r"(?i)memory")
     add("simulate-dim-1e5", simulate_with(dim="1e5", n="200000"), 1, r"(?i)memory")
+    frac = simulate_with(scheme="fresh-fraction")
+    for v in ("0", "1.5", "nan", "abc"):
+        add(f"simulate-real-fraction={v}", frac + ["--real-fraction", v], 2, r"--real-fraction")
+    add("simulate-real-fraction-tiny", frac + ["--real-fraction", "0.01"], 2, r"--real-fraction must satisfy floor")
+    add(
+        "simulate-real-fraction-scheme",
+        simulate_with(real_fraction="0.5"),
+        2,
+        r"--real-fraction must be given only for the fraction schemes",
+    )
     add(
         "simulate-naive-huge-k",
         ["simulate", "gaussian", "--n", "2", "--lambda", "1e12", "--generations", "1", "--chains", "1"]
@@ -503,4 +513,9 @@ def api_cases(tmp) -> list[ApiCase]:
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
     add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json")
+    # retraining set-ups (docs/theory.md §11)
+    from stability.schemes import as_scheme
+
+    add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
+    add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
     return cases

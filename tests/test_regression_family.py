@@ -249,6 +249,11 @@ def test_unsupported_scheme_and_no_stationary_law_under_accumulate(data):
     odd = Scheme("subsample-real", "fixed", False, "a scheme the family does not know")
     with pytest.raises(ValueError, match="scheme must be one of 'fixed-real', 'fresh-real', 'replace', 'accumulate'"):
         _sim(data, scheme=odd, chains=2)
+    for name in ("fresh-fraction", "accumulate-subsample"):  # declared in stability.schemes, not run here
+        with pytest.raises(ValueError, match=f"for family 'linear-regression', got '{name}'"):
+            _sim(data, scheme=name, chains=2)
+    with pytest.raises(ValueError, match="real_fraction is for scheme 'fresh-fraction'"):
+        _sim(data, real_fraction=0.5, chains=2)
     with pytest.raises(ValueError, match="scheme 'accumulate' has no stationary law in closed form"):
         regression_stationary(data=data, lambda_=1.0, scheme="accumulate")
 

@@ -30,6 +30,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=progress(args),
         synthetic_weight=args.synthetic_weight,
+        real_fraction=args.real_fraction,
     )
     summary = {
         "family": r.family,
@@ -75,6 +76,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--chains", type=integer("--chains", DOMAINS["chains"]), default=1000, help="integer >= 1 (default 1000)"
     )
     p.add_argument("--scheme", choices=SCHEMES, default="fixed-real")
+    p.add_argument(
+        "--real-fraction",
+        dest="real_fraction",
+        type=float,
+        default=None,
+        help="fresh-fraction only: real share of each round's n points, in (0, 1] (default 0.5); --lambda is unused",
+    )
     p.add_argument("--method", choices=METHODS, default="exact")
     p.add_argument("--estimator", choices=ESTIMATORS, default="mle")
     p.add_argument(

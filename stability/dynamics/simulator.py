@@ -19,6 +19,20 @@ Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points
   real sample plus *all* synthetic batches so far, :math:`k` points drawn from each model
   :math:`\theta_0, \dots, \theta_t` (Gerstgrasser et al. use :math:`k = n`, i.e. ``lambda_ = 1``);
   it has :math:`n + (t+1)k` points.
+- ``fresh-fraction`` (real-data anchoring; docs/theory.md §11): every round fits :math:`n` points,
+  :math:`n_r = \lfloor a n\rfloor` of them a new real sample and :math:`n - n_r` synthetic, with
+  :math:`a` = ``real_fraction`` in (0, 1]; ``lambda_`` is not used (``None`` allowed; the result's
+  ``lambda_`` is the implied ratio :math:`(n-n_r)/n_r`). It is ``fresh-real`` with :math:`n_r` real
+  points and :math:`k = n - n_r`, and runs through the same kernels.
+- ``accumulate-subsample`` (Kazdan, Schaeffer et al. 2024, arXiv 2410.16713; docs/theory.md §11):
+  the pool of ``accumulate`` (the fixed real sample and every synthetic batch, :math:`k` points per
+  round), from which each round fits a uniform subsample without replacement of :math:`n` points.
+  A subsample of the pool depends on the pool's *points* (the same points are reused by later
+  rounds), and no sampler of its sufficient statistics from the batches' statistics alone is exact,
+  so both methods keep the pool's points in a preallocated array (chains × (n + G k) × d, Gaussian;
+  × p for the mean statistic :math:`T(x)` of the other families). ``exact`` draws each chain's
+  subsample indices by rejecting repeats (:math:`O(\text{chains}\cdot n)` per round), ``naive`` by
+  ranking uniform keys over the whole pool (:math:`O(\text{chains}\cdot N_t)`); the two agree in law.
 
 The retraining loop is written once (:func:`_run`): each round's training set is built as the
 scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
@@ -133,6 +147,8 @@ class SimulationResult:
         (chains, d, d) (Gaussian, covariance :math:`R/n`), under ``fixed-real`` and ``accumulate``
         (the sample every round reuses); ``None`` under the other schemes. ``real_cov`` is ``None``
         for the non-Gaussian families.
+    n_real : real points per round when not ``n`` (``fresh-fraction``: :math:`\lfloor a n\rfloor`), else ``None``.
+    real_fraction : ``fresh-fraction``'s :math:`a`, else ``None``.
     """
 
     family: str
@@ -151,6 +167,8 @@ class SimulationResult:
     real_mean: np.ndarray | None = field(default=None, repr=False)
     real_cov: np.ndarray | None = field(default=None, repr=False)
     synthetic_weight: float | None = None
+    n_real: int | None = None
+    real_fraction: float | None = None
 
     @property
     def generations(self) -> int:
@@ -162,11 +180,13 @@ class SimulationResult:
 
     @property
     def w(self) -> float:
-        """Weight of the synthetic data: ``synthetic_weight`` if given, else the share :math:`k/(n+k)`
-        of each round's fresh training data (1 under ``replace``)."""
+        """Weight of the synthetic data: ``synthetic_weight`` if given, else the share :math:`k/(n_r+k)`
+        of each round's fresh training data (1 under ``replace``; :math:`n_r = n` except under
+        ``fresh-fraction``)."""
         if self.synthetic_weight is not None:
             return self.synthetic_weight
-        return 1.0 if self.k is None else self.k / (self.n + self.k)
+        n_r = self.n if self.n_real is None else self.n_real
+        return 1.0 if self.k is None else self.k / (n_r + self.k)
 
     @property
     def collapse_generation(self) -> np.ndarray:
@@ -387,9 +407,9 @@ def _gaussian_params(params, dim, name):
     return mean, cov
 
 
-def _resolve(n, lambda_, scheme) -> tuple[Scheme, int]:
+def _resolve(n, lambda_, scheme, real_fraction=None) -> tuple[Scheme, int]:
     """The scheme run (``inf`` under a scheme with real data is ``replace``) and its synthetic points per round."""
-    run = _scheme(scheme).resolve(lambda_)
+    run = _scheme(scheme, real_fraction=real_fraction).resolve(lambda_)
     return run, run.synthetic(n, lambda_)
 
 
@@ -397,7 +417,7 @@ def simulate(
     family: str,
     *,
     n: int,
-    lambda_: float,
+    lambda_: float | None = None,
     generations: int,
     chains: int,
     scheme: str | Scheme = "fixed-real",
@@ -410,6 +430,7 @@ def simulate(
     progress: bool = False,
     noise_scale: str | None = None,
     synthetic_weight: float | None = None,
+    real_fraction: float | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
@@ -417,9 +438,11 @@ def simulate(
     ----------
     family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``,
         or ``"linear-regression"`` (a fixed design; see :mod:`~stability.dynamics.regression`)
-    n : integer ``>= 2``, real sample size (under ``replace``: points per round)
+    n : integer ``>= 2``, real sample size (under ``replace``, ``fresh-fraction`` and
+        ``accumulate-subsample``: points fitted per round)
     lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k` from
-        :func:`~stability.schemes.synthetic_count`
+        :func:`~stability.schemes.synthetic_count`. Required except under ``fresh-fraction``, which
+        does not use it (``None`` or any valid value).
     generations : integer ``>= 0``
     chains : integer ``>= 1``
     scheme : a name of :data:`stability.schemes.SCHEMES` or a :class:`~stability.schemes.Scheme`
@@ -441,6 +464,8 @@ def simulate(
         share :math:`k/(n+k)`. Under ``accumulate``: the whole synthetic pool's weight. Under
         ``replace``: ``None`` or 1 only. ``linear-regression``: weighted least squares, :math:`w` in
         :math:`[0, 1)` under ``fixed-real`` / ``fresh-real`` (docs/theory.md §12).
+    real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
+        :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -464,6 +489,8 @@ def simulate(
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
     if family in PLUGIN_FAMILIES:
+        if real_fraction is not None:
+            raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
         return PLUGIN_FAMILIES[family](
             n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
             data=data, init=init, dim=dim, noise_scale=noise_scale, synthetic_weight=synthetic_weight, seed=seed,
@@ -471,10 +498,12 @@ def simulate(
         )  # fmt: skip
     if noise_scale is not None:
         raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
-    run, k = _resolve(n, lambda_, scheme)
+    run, k = _resolve(n, lambda_, scheme, real_fraction)
     weight = check_synthetic_weight(synthetic_weight, run, k)
     k_reported = None if run.synthetic_only else k
-    lam = float(lambda_)
+    n_r = run.real_size(n)
+    lam = k / n_r if run.fraction else float(lambda_)
+    extra = dict(n_real=n_r if n_r != n else None, real_fraction=run.real_fraction)
     rng = _rng(seed)
     if family == "gaussian":
         mu_d, cov_d = _gaussian_params(data, dim, "data")
@@ -483,21 +512,25 @@ def simulate(
         if weight is not None:  # the points that carry weight
             per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
         if per_round < d + 1:
-            what = "n" if run.synthetic_only else "n + floor(lambda_ n)"
+            what = "n" if run.fixed_size else "n + floor(lambda_ n)"
             what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
             raise ValueError(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
         _check_cost(method, per_round, G, C, d, d * d + d + 3)
-        kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
-            mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
-        )
+        if run.subsample:
+            kernel = _GaussianPoints(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
+            kernel.allocate(run.pool_size(n, k, G - 1), d, method)
+        else:
+            kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
+                mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
+            )
         real = _run(kernel, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -505,12 +538,16 @@ def simulate(
     init_params = _init_dict(family, init)
     eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
     _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
-    kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
+    if run.subsample:
+        kernel = _FamilyPoints(spec, eta0, G, C, method, n, k)
+        kernel.allocate(run.pool_size(n, k, G - 1), spec.p, method)
+    else:
+        kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
     real = _run(kernel, run, rng, n, k, G, progress, weight)
     collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
-        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight,
+        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight, **extra,
     )  # fmt: skip
 
 
@@ -533,22 +570,24 @@ def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool, we
     generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
     With a synthetic ``weight`` (docs/theory.md §10) the synthetic part (this round's batch, or
     under ``accumulate`` the pool of all batches) is kept apart and the round's set is
-    :func:`_weighted`. Returns the statistics of the fixed real sample (schemes that keep it
-    without redrawing), else None.
+    :func:`_weighted`. A subsampling scheme then fits ``n`` points of the pool
+    (:meth:`~stability.schemes.Scheme.fit_set`, the kernel's :meth:`subsample`). Returns the
+    statistics of the fixed real sample (schemes that keep it without redrawing), else None.
     """
-    real = kernel.real(rng, n) if scheme.keeps_real else None
+    n_r = scheme.real_size(n)
+    real = kernel.real(rng, n_r) if scheme.keeps_real else None
     previous = real
     pool = None
     for t in _steps(G, progress):
         if scheme.redraws_real:
-            real = kernel.real(rng, n)
+            real = kernel.real(rng, n_r)
         synthetic = kernel.synthetic(rng, t, k) if k else None
         if weight is None:
             previous = scheme.training_set(real, previous, synthetic, kernel.join)
         else:
             pool = synthetic if pool is None or not scheme.accumulate else kernel.join(pool, synthetic)
             previous = _weighted(kernel, real, pool, weight)
-        kernel.fit(t + 1, previous)
+        kernel.fit(t + 1, scheme.fit_set(previous, n, lambda data, m: kernel.subsample(rng, data, m)))
     return real if scheme.keeps_real and not scheme.redraws_real else None
 
 
@@ -743,3 +782,120 @@ class _FamilyKernel:
     def real_fit(self, stats):
         N, s = stats
         return s / N, None
+
+
+# ---------------------------------------------------------------- pools of points (subsampling schemes)
+
+
+def _distinct_indices(rng, N: int, m: int, C: int) -> np.ndarray:
+    r"""``m`` distinct indices in ``[0, N)`` per chain, uniform over m-subsets, (C, m): the ``exact`` route.
+
+    Draws ``min(m, N - m)`` indices with replacement and redraws the repeats until every row is
+    distinct (each redraw keeps the set uniform: rejection sampling of the ordered draw); when
+    ``m > N/2`` the drawn set is the complement. Cost :math:`O(C m \log m)` per pass; a pass leaves
+    a repeat with probability at most about 1/2 per entry, so a few passes suffice.
+    """
+    if m == N:
+        return np.broadcast_to(np.arange(N), (C, N))
+    q = min(m, N - m)
+    idx = rng.integers(0, N, size=(C, q))
+    while True:
+        order = np.argsort(idx, axis=1, kind="stable")
+        s = np.take_along_axis(idx, order, axis=1)
+        dup_sorted = np.zeros_like(s, dtype=bool)
+        dup_sorted[:, 1:] = s[:, 1:] == s[:, :-1]
+        if not dup_sorted.any():
+            break
+        dup = np.zeros_like(dup_sorted)
+        np.put_along_axis(dup, order, dup_sorted, axis=1)  # later copies of a repeated index
+        idx[dup] = rng.integers(0, N, size=int(dup.sum()))
+    if q == m:
+        return idx
+    keep = np.ones((C, N), dtype=bool)
+    np.put_along_axis(keep, idx, False, axis=1)
+    return np.nonzero(keep)[1].reshape(C, m)
+
+
+def _ranked_indices(rng, N: int, m: int, C: int) -> np.ndarray:
+    """``m`` distinct indices per chain: the ``m`` smallest of ``N`` uniform keys (the ``naive`` route)."""
+    if m == N:
+        return np.broadcast_to(np.arange(N), (C, N))
+    return np.argpartition(rng.random((C, N)), m - 1, axis=1)[:, :m]
+
+
+class _Points:
+    """A pool of points per chain in one preallocated array (C, capacity, q); data are prefix views of it.
+
+    ``join(a, b)`` writes ``b`` right after ``a`` (``a`` is always the pool so far, a prefix), so the
+    pool grows without copies; :meth:`subsample` gathers ``m`` of its points per chain.
+    """
+
+    def allocate(self, capacity: int, q: int, method: str) -> None:
+        C = self.mean.shape[1]
+        check_memory(
+            8.0 * C * capacity * q,
+            f"the pool of points of {C} chains ({capacity} points of dimension {q}; a subsampling scheme keeps them)",
+            "lower chains (--chains), generations (--generations) or lambda_",
+        )
+        self.buf = np.empty((C, capacity, q))
+        self.pick = _distinct_indices if method == "exact" else _ranked_indices
+
+    def join(self, a, b):
+        N = a.shape[1]
+        self.buf[:, N : N + b.shape[1]] = b
+        return self.buf[:, : N + b.shape[1]]
+
+    def real(self, rng, m):
+        self.buf[:, :m] = self._draw(rng, None, m)
+        return self.buf[:, :m]
+
+    def synthetic(self, rng, t, m):
+        return self._draw(rng, t, m)
+
+    def subsample(self, rng, pool, m):
+        C, N, _ = pool.shape
+        return np.take_along_axis(pool, self.pick(rng, N, m, C)[:, :, None], axis=1)
+
+
+class _GaussianPoints(_Points, _Gaussian):
+    """Gaussian points; generation ``t`` is the mean and scatter of the subsample."""
+
+    def _draw(self, rng, t, m):
+        mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
+        L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
+        z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
+        return mean[:, None, :] + z @ L.transpose(0, 2, 1)
+
+    def fit(self, t, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
+
+    def real_fit(self, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        return M, np.einsum("cmi,cmj->cij", r, r) / x.shape[1]
+
+
+class _FamilyPoints(_Points, _FamilyKernel):
+    """Points of a non-Gaussian family as their statistic :math:`T(x)` (p numbers each); fit: the mean."""
+
+    def __init__(self, spec, eta0, G, C, method, n, k):
+        super().__init__(spec, eta0, G, C, method, n, k)
+        self.spec = spec
+
+    def _draw(self, rng, t, m):
+        eta = self.eta_d if t is None else self.mean[t]
+        C, p = eta.shape
+        out = np.empty((C, m, p))
+        block = max(1, NAIVE_BLOCK_FLOATS // (m * self.spec.points_per_chain(1)))
+        for lo in range(0, C, block):  # one point per row of the repeated mean parameters
+            e = np.repeat(eta[lo : lo + block], m, axis=0)
+            out[lo : lo + block] = self.spec._naive_block(rng, e, 1).reshape(-1, m, p)
+        return out
+
+    def fit(self, t, x):
+        self.mean[t] = x.mean(axis=1)
+
+    def real_fit(self, x):
+        return x.mean(axis=1), None
