@@ -83,6 +83,7 @@ below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -112,6 +113,10 @@ NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
+# Families simulated by another module of this package with their own kernel for _run, registered
+# there on import (name -> function of simulate's keyword arguments): "linear-regression"
+# (stability.dynamics.regression, docs/theory.md §12).
+PLUGIN_FAMILIES: dict[str, Callable[..., SimulationResult]] = {}
 
 
 @dataclass(frozen=True)
@@ -423,6 +428,7 @@ def simulate(
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
+    noise_scale: str | None = None,
     synthetic_weight: float | None = None,
     real_fraction: float | None = None,
 ) -> SimulationResult:
@@ -430,7 +436,8 @@ def simulate(
 
     Parameters
     ----------
-    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``,
+        or ``"linear-regression"`` (a fixed design; see :mod:`~stability.dynamics.regression`)
     n : integer ``>= 2``, real sample size (under ``replace``, ``fresh-fraction`` and
         ``accumulate-subsample``: points fitted per round)
     lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k` from
@@ -450,10 +457,13 @@ def simulate(
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
     progress : show a tqdm bar over generations when stderr is a terminal.
+    noise_scale : ``linear-regression`` only: ``"fitted"`` (default) or ``"known"``, the noise level
+        of the synthetic labels (:mod:`~stability.dynamics.regression`).
     synthetic_weight : in [0, 1] or ``None``, the weight :math:`w` of the synthetic term in each
         round's objective (module docstring, docs/theory.md §10); ``None`` (default): the natural
         share :math:`k/(n+k)`. Under ``accumulate``: the whole synthetic pool's weight. Under
-        ``replace``: ``None`` or 1 only.
+        ``replace``: ``None`` or 1 only. ``linear-regression``: weighted least squares, :math:`w` in
+        :math:`[0, 1)` under ``fixed-real`` / ``fresh-real`` (docs/theory.md §12).
     real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
         :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
 
@@ -470,7 +480,7 @@ def simulate(
     >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
     (3, 3, 1)
     """
-    check_choice("family", family, FAMILIES)
+    check_choice("family", family, (*FAMILIES, *PLUGIN_FAMILIES))
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
@@ -478,6 +488,16 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
+    if family in PLUGIN_FAMILIES:
+        if real_fraction is not None:
+            raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
+        return PLUGIN_FAMILIES[family](
+            n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
+            data=data, init=init, dim=dim, noise_scale=noise_scale, synthetic_weight=synthetic_weight, seed=seed,
+            progress=progress,
+        )  # fmt: skip
+    if noise_scale is not None:
+        raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme, real_fraction)
     weight = check_synthetic_weight(synthetic_weight, run, k)
     k_reported = None if run.synthetic_only else k
