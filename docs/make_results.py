@@ -1,9 +1,9 @@
 """Write ``docs/results.md``, the tables of the stored deep-model runs (``make results``).
 
 Reads only ``results/cpu/``: each run's ``config.json``, ``metrics.jsonl`` and ``provenance.json``
-(or the git commit that stored it), ``flow_contraction.json`` and ``flow_validation/summary.json``;
-computes nothing. ``--check``
-exits 1 when the committed page differs from what the stored results give (the test does the same).
+(or the git commit that stored it), ``flow_contraction.json``, ``stationary.json`` and
+``flow_validation/summary.json``; computes nothing. ``--check`` exits 1 when the committed page differs
+from what the stored results give (the test does the same).
 """
 
 from __future__ import annotations
@@ -18,9 +18,14 @@ STORE = ROOT / "results" / "cpu"
 PAGE = ROOT / "docs" / "results.md"
 sys.path.insert(0, str(ROOT / "figures"))
 
+_FLOW = (("w2", "W2 to held-out"), ("nll", "held-out NLL (nats)"))
 RUNS = (  # folder, title, metrics (key, label, lower is better?)
-    ("flow_moons", "Normalizing flow on two moons", (("w2", "W2 to held-out"), ("nll", "held-out NLL (nats)"))),
+    ("flow_moons", "Normalizing flow on two moons", _FLOW),
+    ("flow_moons_seed1", "Normalizing flow on two moons, seed 1", _FLOW),
+    ("flow_moons_seed2", "Normalizing flow on two moons, seed 2", _FLOW),
     ("ddpm_moons", "DDPM on two moons", (("w2", "W2 to held-out"),)),
+    ("ddpm_moons_seed1", "DDPM on two moons, seed 1", (("w2", "W2 to held-out"),)),
+    ("ddpm_moons_seed2", "DDPM on two moons, seed 2", (("w2", "W2 to held-out"),)),
     (
         "ddpm_digits",
         "DDPM on 8×8 digits",
@@ -124,6 +129,26 @@ def _flow_validation() -> list[str]:
     return lines + [""]
 
 
+def _stationary() -> list[str]:
+    path = STORE / "stationary.json"
+    blob = json.loads(path.read_text())
+    cfg, data = blob["config"], blob["data"]
+    lines = [
+        "## Stationary excess NLL of finite-sample retraining",
+        "",
+        f"`results/cpu/stationary.json` ({_provenance(path)}): the simulated points of `figures/fig_stationary.py`, "
+        f"`stability.retrain_chains` with {cfg['chains']} chains per λ, n = {cfg['n']}, averaged over "
+        f"{cfg['after_burn_in']} generations after the burn-in; mean ± one standard error of the per-chain averages.",
+        "",
+        "| λ | " + " | ".join(data) + " |",
+        "|---|" + "---|" * len(data),
+    ]
+    for i, lam in enumerate(cfg["lambdas"]):
+        cells = [f"{data[k][i][1]:.3e} ± {data[k][i][2]:.1e}" for k in data]
+        lines.append(f"| {lam:g} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def render() -> str:
     lines = [
         "# Results of the stored runs",
@@ -137,6 +162,8 @@ def render() -> str:
             lines += _run_table(STORE / name, title, metrics)
     if (STORE / "flow_contraction.json").is_file():
         lines += _contraction()
+    if (STORE / "stationary.json").is_file():
+        lines += _stationary()
     if (STORE / "flow_validation" / "summary.json").is_file():
         lines += _flow_validation()
     return "\n".join(lines)

@@ -24,7 +24,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 STORE = ROOT / "results" / "cpu"
 
-__all__ = ["STORE", "full_requested", "git_commit", "provenance", "reuse_line", "stored_run", "store_run", "timer"]
+__all__ = [
+    "STORE",
+    "compute_seconds",
+    "full_requested",
+    "git_commit",
+    "provenance",
+    "reuse_line",
+    "store_json",
+    "stored_json",
+    "stored_run",
+    "store_run",
+    "timer",
+]
 
 
 def full_requested(args) -> bool:
@@ -110,7 +122,7 @@ def stored_samples(folder: Path) -> dict[str, np.ndarray]:
 def store_run(name: str, run_dir: Path, samples: dict[str, np.ndarray], seconds: float, command: str) -> Path:
     """Copy a finished run's config and metrics to ``results/cpu/<name>`` with its samples and provenance.
 
-    ``seconds``: the run's compute time (the sum of its metrics rows' ``seconds``).
+    ``seconds``: the run's compute time (:func:`compute_seconds` of its metrics rows).
     """
     folder = STORE / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,10 +134,47 @@ def store_run(name: str, run_dir: Path, samples: dict[str, np.ndarray], seconds:
     return folder
 
 
+def compute_seconds(rows: list[dict]) -> float:
+    """A run's training and evaluation time from its metrics rows: every chain's generation-0 row
+    repeats the shared pretraining time, so it is counted once."""
+    pretrain = max((r.get("seconds", 0.0) for r in rows if r.get("generation") == 0), default=0.0)
+    return pretrain + sum(r.get("seconds", 0.0) for r in rows if r.get("generation") != 0)
+
+
+def stored_json(name: str, config: dict) -> dict | None:
+    """The ``data`` of ``results/cpu/<name>.json`` if it was computed for exactly ``config`` (a plain dict
+    of the script's settings: same hash and same dict), else None."""
+    from stability.experiments.runs import config_hash
+
+    try:
+        blob = json.loads((STORE / f"{name}.json").read_text())
+        if blob["hash"] != config_hash(config) or blob["config"] != json.loads(json.dumps(config)):
+            return None
+        return blob["data"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def store_json(name: str, config: dict, data: dict, seconds: float, command: str) -> Path:
+    """Write ``results/cpu/<name>.json``: ``config``, its hash, ``data`` and a ``provenance`` entry."""
+    from stability.experiments.runs import config_hash
+
+    path = STORE / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"config": config, "hash": config_hash(config), "data": data, "provenance": _provenance(seconds, command)}
+    path.write_text(json.dumps(blob, indent=1) + "\n")
+    print(f"stored {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
 def write_provenance(folder: Path, seconds: float, command: str) -> None:
+    (folder / "provenance.json").write_text(json.dumps(_provenance(seconds, command), indent=1) + "\n")
+
+
+def _provenance(seconds: float, command: str) -> dict:
     import torch
 
-    info = {
+    return {
         "commit": git_commit(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": command,
@@ -134,7 +183,6 @@ def write_provenance(folder: Path, seconds: float, command: str) -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, torch {torch.__version__}",
         "threads": os.environ.get("OMP_NUM_THREADS", "default"),
     }
-    (folder / "provenance.json").write_text(json.dumps(info, indent=1) + "\n")
 
 
 class timer:

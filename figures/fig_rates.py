@@ -128,7 +128,10 @@ def main(argv=None):
         panel(ax, lambdas, c, title, ref=lambdas / (1 + lambdas))
     axes[0].set_ylabel("local contraction factor")
     axes[-1].legend(loc="lower right", fontsize=7)
-    fig.suptitle("Exact local rate of retraining vs Theorem 1 (paper) and its sharp form", y=1.04)
+    fig.suptitle(
+        "Exact local rate of retraining vs Theorem 1 of Bertrand et al. 2024 and its sharp form (docs/theory.md §3-4)",
+        y=1.04,
+    )
     save(fig, args, "rates")
 
 

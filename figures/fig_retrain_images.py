@@ -1,4 +1,4 @@
-"""Iterative retraining of a DDPM on 8x8 digits for the lambda grid: the paper's Figure-3 analogue.
+"""Iterative retraining of a DDPM on 8x8 digits for the lambda grid (analogue of the paper's CIFAR-10/FFHQ runs).
 
 From real runs (``stability retrain --model ddpm --data digits``): generation 0 is a small U-Net
 DDPM pretrained on scikit-learn's digits (1438 training images); each generation fine-tunes on the
@@ -21,24 +21,31 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from _common import parse_args, save
-from _stored import full_requested, reuse_line, store_run, stored_run, stored_samples, timer
+from _stored import compute_seconds, full_requested, reuse_line, store_run, stored_run, stored_samples, timer
 
 from stability.experiments import default_config, load_samples, read_metrics, retrain
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU = ROOT / "results" / "gpu"
-KEYS = (("fd", "Fréchet distance (classifier features)"), ("precision", "precision"), ("recall", "recall"))
+KEYS = (
+    ("fd", "Fréchet distance (classifier features)", "Fréchet distance (lower is better)"),
+    ("precision", "precision", "precision (higher is better)"),
+    ("recall", "recall", "recall (higher is better)"),
+)
 
 
-def _panel(ax, rows, chains, key, title):
+def _label(chain: str) -> str:
+    return r"$\lambda=\infty$ (replace)" if chain == "replace" else rf"$\lambda$={chain}"
+
+
+def _panel(ax, rows, chains, key, title, ylabel):
     for chain in chains:
         rs = [r for r in rows if r["chain"] == chain]
-        style = dict(color="k", ls="--") if chain == "replace" else {}
-        ax.plot(
-            [r["generation"] for r in rs], [r[key] for r in rs], marker="o", ms=3, label=rf"$\lambda$={chain}", **style
-        )
+        style = dict(color="k", ls="--", marker="s") if chain == "replace" else dict(marker="o")
+        ax.plot([r["generation"] for r in rs], [r[key] for r in rs], ms=3, label=_label(chain), **style)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("generation")
+    ax.set_ylabel(ylabel, fontsize=8)
 
 
 def _grid(ax, x, title):
@@ -74,31 +81,31 @@ def main(argv=None):
         rows = read_metrics(result.run_dir)
         samples = {c: load_samples(result.run_dir, c, cfg.generations)[:64].numpy() for c in cfg.lambdas}
         if not args.fast:
-            seconds = sum(r.get("seconds", 0.0) for r in rows)
+            seconds = compute_seconds(rows)
             store_run("ddpm_digits", result.run_dir, samples, seconds, "python figures/fig_retrain_images.py")
     chains = cfg.lambdas
     gpu_runs = [p.parent for p in sorted(GPU.glob("*/metrics.jsonl"))] if GPU.is_dir() else []
     gpu_runs = [r for r in gpu_runs if "fd" in read_metrics(r)[0]]
 
-    ncols = max(len(chains), 3)
     nrows = 2 + (1 if gpu_runs else 0)
-    fig = plt.figure(figsize=(2.8 * ncols, 2.9 * nrows))
-    grid = fig.add_gridspec(nrows, ncols)
-    for i, (key, title) in enumerate(KEYS):
-        _panel(fig.add_subplot(grid[0, i]), rows, chains, key, f"digits DDPM: {title}")
-    fig.axes[0].legend(fontsize=7)
+    fig = plt.figure(figsize=(max(12.0, 2.8 * len(chains)), 3.0 * nrows), layout="constrained")
+    rows_fig = fig.subfigures(nrows, 1, height_ratios=[1.15] + [1] * (nrows - 1))
+    top = rows_fig[0].subplots(1, len(KEYS))
+    for ax, (key, title, ylabel) in zip(top, KEYS, strict=True):
+        _panel(ax, rows, chains, key, f"digits DDPM: {title}", ylabel)
+    top[0].legend(fontsize=7)
     last = max(r["generation"] for r in rows)
-    for i, chain in enumerate(chains):
-        x = torch.as_tensor(samples[chain])
-        _grid(fig.add_subplot(grid[1, i]), x, rf"$\lambda$={chain}, generation {last}")
+    for ax, chain in zip(rows_fig[1].subplots(1, len(chains)), chains, strict=True):
+        _grid(ax, torch.as_tensor(samples[chain]), f"{_label(chain)}, generation {last}")
     for j, gpu in enumerate(gpu_runs[:1]):  # the first GPU image run, when one was committed
         g_rows = read_metrics(gpu)
         g_chains = list(dict.fromkeys(r["chain"] for r in g_rows))
-        for i, (key, title) in enumerate(KEYS):
-            _panel(fig.add_subplot(grid[2 + j, i]), g_rows, g_chains, key, f"GPU {gpu.name}: {title}")
-    mode = "fast mode: tiny run" if args.fast else "CPU"
-    fig.suptitle(f"Iterative retraining of a DDPM on 8x8 digits ({mode})")
-    fig.tight_layout()
+        for ax, (key, title, ylabel) in zip(rows_fig[2 + j].subplots(1, len(KEYS)), KEYS, strict=True):
+            _panel(ax, g_rows, g_chains, key, f"GPU {gpu.name}: {title}", ylabel)
+    mode = "fast mode: tiny run" if args.fast else "CPU quick profile, seed 0"
+    fig.suptitle(
+        f"Iterative retraining of a DDPM on 8x8 digits ({mode}): analogue of Bertrand et al. 2024's image runs"
+    )
     save(fig, args, "retrain_images")
 
 

@@ -36,7 +36,11 @@ def main(argv=None):
     axes[-1].plot([], [], color="tab:blue", label="paper: Thm 1 boundary")
     axes[-1].plot([], [], "k--", label="sharp (Ferbach et al.)")
     axes[-1].legend(loc="upper right", fontsize=7)
-    fig.suptitle("Where Theorem 1 guarantees local contraction (shaded)")
+    fig.suptitle(
+        r"Where Theorem 1 of Bertrand et al. 2024 guarantees local contraction (shaded, contours: $\rho_{paper}$) "
+        "and the sharp form's boundary (docs/theory.md §4)",
+        y=1.04,
+    )
     save(fig, args, "stability_region")
 
 

@@ -1,8 +1,9 @@
 r"""docs/theory.md §3 for the toolkit's exponential families (:mod:`stability.families`).
 
-"Exponential family p_θ(x) = h(x) exp(θ·T(x) - A(θ)): ... A = B = ∇²A(θ*), J = λ/(1+λ) I exactly,
-for any p_data. In mean parameters μ = ∇A(θ) the operator is affine and global:
-μ_{t+1} = (μ_data + λ μ_t)/(1+λ), fixed point μ* = E_data[T(x)] (moment matching)."
+What is checked: for p_θ(x) = h(x) exp(θ·T(x) - A(θ)) both curvature matrices equal ∇²A(θ*), so
+J = λ/(1+λ) I whatever the data distribution; written for μ = ∇A(θ), one retraining step is the
+averaging μ_{t+1} = (μ_data + λ μ_t)/(1+λ) everywhere (not only near θ*), and its fixed point matches
+the moments, μ* = E_data[T(x)].
 
 For each family the log-partition is *derived* by sympy from the base measure and the sufficient
 statistic, :math:`A(\theta) = \log\int h(x) e^{\theta\cdot T(x)}` (a sum for discrete families), and
@@ -150,7 +151,7 @@ TOL_CLOSED = 1e-11
     "high-precision numeric",
 )
 def check_log_partition() -> Outcome:
-    r"""§3: "p_θ(x) = h(x) exp(θ·T(x) - A(θ))", "μ = ∇A(θ)", "A = B = ∇²A(θ*)".
+    r"""§3: the density h(x) exp(θ·T(x) - A(θ)), its mean parameter ∇A(θ) and A = B = ∇²A(θ*).
 
     For Bernoulli, categorical (k = 3), Poisson, exponential, gamma, Gaussian (d = 1) and diagonal
     Gaussian (d = 2): :math:`A` derived by sympy from :math:`h` and :math:`T`; at 8 seeded valid
@@ -182,7 +183,7 @@ def check_log_partition() -> Outcome:
     "high-precision numeric",
 )
 def check_fixed_point_operator() -> Outcome:
-    r"""§3: "G_λ(θ*) = θ* for every λ", "μ_{t+1} = (μ_data + λ μ_t)/(1+λ), fixed point μ* = E_data[T(x)]".
+    r"""§3: θ* is fixed by G_λ at every λ; the mean-parameter step (μ_data + λ μ_t)/(1+λ), fixed at E_data[T].
 
     For each family and a seeded data sample not drawn from it (misspecified): ``fixed_point(x)``
     satisfies :math:`\nabla A(\theta^*) = E_{data}[T]` (sympy :math:`\nabla A`; data mean at 50
@@ -224,7 +225,7 @@ def check_fixed_point_operator() -> Outcome:
     "high-precision numeric",
 )
 def check_jacobian_constants() -> Outcome:
-    r"""§3: "the Hessian does not depend on x, so L = 0, A = B = ∇²A(θ*), J = λ/(1+λ) I exactly, for any p_data".
+    r"""§3: an x-free Hessian gives L = 0, A = B = ∇²A(θ*) and J = λ/(1+λ) I for every data law.
 
     For each family and misspecified data sample: implicit differentiation of
     :math:`\nabla A(G(\theta)) = (\mu_{data} + \lambda\nabla A(\theta))/(1+\lambda)` gives

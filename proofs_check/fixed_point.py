@@ -1,6 +1,6 @@
 r"""docs/theory.md §3, first bullet: :math:`G_\lambda(\theta^*) = \theta^*` for every :math:`\lambda`.
 
-"The score of :math:`p_{\theta^*}` integrates to zero under :math:`p_{\theta^*}`": the synthetic
+Why: a model's score has mean zero under the model itself, so the synthetic
 term of the objective is stationary at :math:`\theta' = \theta`, the data term at
 :math:`\theta' = \theta^*`, so both are stationary at :math:`\theta = \theta' = \theta^*`.
 """
@@ -20,7 +20,7 @@ RESULT = "fixed_point"
 
 @check(RESULT, "§3: G_λ(θ*) = θ* (Gaussian mean and variance)", "symbolic")
 def check_gaussian_fixed_point() -> Outcome:
-    r"""§3: "G_λ(θ*) = θ* for every λ (score of p_θ* integrates to zero under p_θ*)" — Gaussian.
+    r"""§3: θ* is a fixed point of G_λ at every λ (the model's score has mean zero under the model) — Gaussian.
 
     For :math:`p_\theta = N(m, v)` and data with any mean :math:`\mu` and variance :math:`s^2`:
     (i) :math:`\int \nabla_{(m,v)} \log N(x;m,v)\, N(x;m,v)\,dx = 0` (sympy integrates over R);
@@ -106,8 +106,8 @@ def _families():
 
 @check(RESULT, "§3: mean-parameter map μ_{t+1} = (μ_data + λμ_t)/(1+λ), μ* = E_data[T]", "symbolic")
 def check_expfam_mean_parameter() -> Outcome:
-    r"""§3: "In mean parameters μ = ∇A(θ) the operator is affine and global:
-    μ_{t+1} = (μ_data + λ μ_t)/(1+λ), fixed point μ* = E_data[T(x)] (moment matching)."
+    r"""§3: for μ = ∇A(θ) one step is the averaging μ_{t+1} = (μ_data + λ μ_t)/(1+λ) on the whole
+    parameter space, with the moment-matching fixed point μ* = E_data[T(x)].
 
     For Poisson, exponential and Bernoulli families: :math:`E_\theta[T]` computed from the density
     equals :math:`A'(\theta)`; ``sympy.solve`` of the stationarity condition gives

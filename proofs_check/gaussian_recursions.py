@@ -1,14 +1,14 @@
 r"""docs/theory.md §6: the finite-sample Gaussian recursions (conditional mean and covariance).
 
-"Real sample of size n with MLE mean m̂, covariance Ŝ; k = ⌊λn⌋ synthetic points per round;
-w = k/(n+k). With ȳ ~ N(μ_t, Σ_t/k) and k S_y ~ Wishart(Σ_t, k-1) independent (MLE S_y):
-μ_{t+1} = (1-w) m̂ + w ȳ; Σ_{t+1} = (1-w) Ŝ + w S_y + w(1-w)(ȳ - m̂)(ȳ - m̂)ᵀ.
-Conditional moments: E[μ_{t+1}] = (1-w) m̂ + w μ_t;
-E[Σ_{t+1}] = (1-w) Ŝ + w (k-1)/k Σ_t + w(1-w)[(m̂-μ_t)(m̂-μ_t)ᵀ + Σ_t/k]."
+Setting: the n real points have MLE mean m̂ and covariance Ŝ; each round adds k = ⌊λn⌋ model
+samples, a share w = k/(n+k) of the pooled set. Their mean ȳ ~ N(μ_t, Σ_t/k) and scatter
+k S_y ~ Wishart(Σ_t, k-1) are independent, and the pooled MLE is
+μ_{t+1} = (1-w) m̂ + w ȳ, Σ_{t+1} = (1-w) Ŝ + w S_y + w(1-w)(ȳ - m̂)(ȳ - m̂)ᵀ.
+Given round t this has mean (1-w) m̂ + w μ_t and expected covariance
+(1-w) Ŝ + w (k-1)/k Σ_t + w(1-w)[(m̂-μ_t)(m̂-μ_t)ᵀ + Σ_t/k].
 
-The simulator implementing these lives on another branch; these checks derive the formulas
-(d = 2, symbolic entries) and test them by a seeded naive refit, so the simulator can be checked
-against them once merged.
+These checks derive the formulas (d = 2, symbolic entries), test them against a seeded naive refit,
+and derive the unconditional recursions that :mod:`stability.dynamics.moments` implements.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ def check_infinite_sample_limit() -> Outcome:
 
 @check(RESULT, "§6: linear recursions for the first two moments and their stationary values (d = 1)", "symbolic")
 def check_moment_recursion() -> Outcome:
-    r"""§6: "These give linear recursions for the first two moments (and their stationary values)".
+    r"""§6: taking expectations turns the conditional moments into a linear system for E[μ_t] and
+    E[Σ_t], whose fixed point gives their stationary values.
 
     With :math:`a_t = E[\mu_t] - \hat m`, :math:`q_t = E[(\mu_t - \hat m)^2]`, :math:`s_t = E[\sigma^2_t]`,
     the tower property and the conditional moments give :math:`a_{t+1} = w a_t`,
@@ -201,8 +202,8 @@ def conditional_moments(m_hat, S_hat, mu_t, Sig_t, n_real: int, k_syn: int):
 
 @check(RESULT, "§6: conditional moments against a naive refit (draw k points, refit), seeded", "randomized")
 def check_naive_refit_monte_carlo() -> Outcome:
-    r"""§6: "Drawing the k points and refitting (O(k d²)) is the naive reference it must agree with"
-    and the conditional-moment formulas. 40 000 seeded replicates of one round in d = 2 (n = 12 real
+    r"""§6: the conditional-moment formulas agree with the slow route that actually draws the k points
+    and refits. 40 000 seeded replicates of one round in d = 2 (n = 12 real
     points, k = 5 synthetic, non-trivial μ_t, Σ_t): every entry of the sample mean of
     :math:`\mu_{t+1}` and :math:`\Sigma_{t+1}` must be within 5 standard errors of the formula.
     """
@@ -282,8 +283,7 @@ def unconditional_recursion(scheme: str):
 
 @check(RESULT, "§6 → simulator: unconditional moment recursions derived from the conditional moments", "symbolic")
 def check_unconditional_recursion() -> Outcome:
-    r"""§6: "These give linear recursions for the first two moments (and their stationary values)" —
-    the form implemented in :mod:`stability.dynamics.moments`:
+    r"""§6: the linear moment recursions, in the form implemented in :mod:`stability.dynamics.moments`:
     :math:`S_{t+1} = c[(1-w)\frac{n-1}{n}\Sigma_d + w\frac{k-1}{k}S_t + w(1-w)(P_t - 2C_t + A + S_t/k)]`,
     :math:`P_{t+1} = (1-w)^2A + w^2P_t + 2w(1-w)C_t + w^2S_t/k`, :math:`C_{t+1} = (1-w)A + wC_t`
     (fixed-real; :math:`C_t = 0` for fresh-real), and for replace :math:`S_{t+1} = c\frac{n-1}{n}S_t`,

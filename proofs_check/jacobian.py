@@ -59,8 +59,8 @@ def _gaussian_jacobians():
 
 @check(RESULT, "§3: IFT gives J = λ(A+λB)^{-1}B = λ/(1+λ) I (Gaussian mean, variance)", "symbolic")
 def check_gaussian_ift() -> Outcome:
-    r"""§3: "By the implicit function theorem the Jacobian at the fixed point is J = λ(A+λB)^{-1}B"
-    and "Exponential family ...: J = λ/(1+λ) I exactly, for any p_data" — 1-D Gaussian in (m, v).
+    r"""§3: implicit differentiation of the stationarity condition at θ* gives J = λ(A+λB)^{-1}B, which
+    reduces to λ/(1+λ) I for an exponential family under any data law — 1-D Gaussian in (m, v).
 
     The map :math:`G_\lambda(m, v)` is solved in closed form (data of any law with mean
     :math:`\mu`, variance :math:`s^2`) and differentiated directly; this equals the IFT expression
@@ -114,8 +114,8 @@ def check_toolkit_gaussian() -> Outcome:
 
 @check(RESULT, "§3: J = λ/(1+λ) I for exponential families (IFT, symbolic log-partition)", "symbolic")
 def check_expfam_ift() -> Outcome:
-    r"""§3: "Exponential family p_θ(x) = h(x) exp(θ·T(x) - A(θ)): the Hessian does not depend on x,
-    so L = 0, A = B = ∇²A(θ*), J = λ/(1+λ) I exactly, for any p_data."
+    r"""§3: for p_θ(x) = h(x) exp(θ·T(x) - A(θ)) the log-density's Hessian is free of x, whence L = 0,
+    A = B = ∇²A(θ*) and J = λ/(1+λ) I whatever the data law.
 
     One parameter, :math:`A` an undefined function: :math:`\partial^2_\theta \log p_\theta(x) =
     -A''(\theta)` is free of :math:`x`; implicit differentiation of
@@ -220,9 +220,8 @@ def _cauchy_constants():
 
 @check(RESULT, "§3: IFT on a non-exponential model (Cauchy location, Cauchy(0,2) data)", "symbolic")
 def check_cauchy_ift() -> Outcome:
-    r"""§3: "By the implicit function theorem the Jacobian at the fixed point is J = λ(A+λB)^{-1}B"
-    — on the Cauchy location family (scale 1) with data Cauchy(0, 2), a misspecified model whose
-    Hessian depends on :math:`x`.
+    r"""§3: the implicit-differentiation formula J = λ(A+λB)^{-1}B — on the Cauchy location family
+    (scale 1) with data Cauchy(0, 2), a misspecified model whose Hessian depends on :math:`x`.
 
     How A and B are obtained: sympy integrates the rational integrands over R exactly
     (:math:`E_{data}[\partial_\theta\log p_0] = 0`, so :math:`\theta^* = 0`; :math:`A = 2/9`;

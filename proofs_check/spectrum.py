@@ -1,9 +1,9 @@
 r"""docs/theory.md §3: spectrum of :math:`J`, rate below one, self-adjointness.
 
-"Its eigenvalues are λγ_i/(1+λγ_i) where γ_i are the generalised eigenvalues B v = γ A v. So the
-exact local contraction rate is ρ_exact = λγ_max/(1+λγ_max) < 1 for every finite λ whenever A ≻ 0
-and B ⪰ 0. J is self-adjoint in the inner product of A + λB (and of A, and of B), so it contracts
-with factor ρ_exact in that norm; its Euclidean norm ‖J‖₂ can exceed 1 when A and B do not commute."
+What is checked: with γ_i the roots of B v = γ A v, J has the eigenvalues λγ_i/(1+λγ_i); hence
+ρ_exact = λγ_max/(1+λγ_max) stays below one at any finite λ when A ≻ 0 and B ⪰ 0. Because J is
+symmetric with respect to ⟨·,·⟩_{A+λB} (also ⟨·,·⟩_A and ⟨·,·⟩_B), its norm in that geometry is ρ_exact,
+whereas the plain spectral norm ‖J‖₂ may go above one for a non-commuting pair.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ TOL_EIG = 1e-10
 
 @check(RESULT, "§3: eigenvalues of J are λγ_i/(1+λγ_i), B v = γ A v", "symbolic")
 def check_eigenvalues() -> Outcome:
-    r"""§3: "Its eigenvalues are λγ_i/(1+λγ_i) where γ_i are the generalised eigenvalues B v = γ A v."
+    r"""§3: the spectrum of J is {λγ_i/(1+λγ_i)}, with γ_i solving B v = γ A v.
 
     Every pair :math:`A \succ 0, B \succeq 0` is simultaneously diagonalisable by congruence:
     :math:`A = M^TM`, :math:`B = M^TDM` (:math:`M = D_A^{1/2}Q^T` from the eigendecomposition of
@@ -58,9 +58,9 @@ def check_eigenvalues() -> Outcome:
     return combine(*outs)
 
 
-@check(RESULT, "§3: ρ_exact = λγ_max/(1+λγ_max) < 1 for every finite λ", "symbolic")
+@check(RESULT, "§3: ρ_exact = λγ_max/(1+λγ_max) < 1 at any finite λ", "symbolic")
 def check_rate_below_one() -> Outcome:
-    r"""§3: "the exact local contraction rate is ρ_exact = λγ_max/(1+λγ_max) < 1 for every finite λ".
+    r"""§3: ρ_exact = λγ_max/(1+λγ_max) is below one at any finite λ.
 
     :math:`1 - \lambda\gamma/(1+\lambda\gamma) = 1/(1+\lambda\gamma)`, positive for
     :math:`\lambda, \gamma \ge 0` (sympy decides the sign from the assumptions); the rate is
@@ -83,7 +83,7 @@ def check_rate_below_one() -> Outcome:
 
 @check(RESULT, "§3: toolkit generalized_eigenvalues, rate_exact, analyze_jacobian eigenvalues", "randomized")
 def check_toolkit_spectrum() -> Outcome:
-    r"""§3: "eigenvalues λγ_i/(1+λγ_i)", "ρ_exact < 1 for every finite λ" — on 40 seeded random pairs
+    r"""§3: the spectrum λγ_i/(1+λγ_i) and ρ_exact < 1, for the toolkit — on 40 seeded random pairs
     (dimension 1–5, :math:`B` rank-deficient one time in five, :math:`\lambda` log-uniform in
     :math:`[10^{-6}, 10^6]`): ``generalized_eigenvalues`` against an mpmath route (Cholesky +
     symmetric eigensolver, 50 digits); ``rate_exact`` against :math:`\lambda\gamma_{max}/(1+\lambda\gamma_{max})`
@@ -125,8 +125,7 @@ def check_toolkit_spectrum() -> Outcome:
 
 @check(RESULT, "§3: J self-adjoint in the (A+λB)-, A- and B-inner products; ‖J‖_{A+λB} = ρ_exact", "symbolic")
 def check_self_adjoint() -> Outcome:
-    r"""§3: "J is self-adjoint in the inner product of A + λB (and of A, and of B), so it contracts
-    with factor ρ_exact in that norm."
+    r"""§3: J is symmetric for ⟨·,·⟩_{A+λB} (and for ⟨·,·⟩_A, ⟨·,·⟩_B), so its norm there is ρ_exact.
 
     Symbolic, generic symmetric :math:`2\times 2` :math:`A, B`: :math:`MJ - (MJ)^T = 0` for
     :math:`M \in \{A+\lambda B, A, B\}` (self-adjointness in :math:`\langle x,y\rangle_M`). Then on 30
@@ -159,9 +158,9 @@ def check_self_adjoint() -> Outcome:
     return combine(*outs)
 
 
-@check(RESULT, "§3: ‖J‖₂ can exceed 1 when A and B do not commute; equals ρ_exact when they do", "randomized")
+@check(RESULT, "§3: ‖J‖₂ > 1 is possible for a non-commuting pair; ‖J‖₂ = ρ_exact for a commuting one", "randomized")
 def check_norm_can_exceed_one() -> Outcome:
-    r"""§3: "its Euclidean norm ‖J‖₂ can exceed 1 when A and B do not commute."
+    r"""§3: the spectral norm ‖J‖₂ is not bounded by one once A and B fail to commute.
 
     A seeded search over random non-commuting :math:`2\times 2` pairs must find ``norm2 > 1`` from
     ``analyze_jacobian`` (the worst case found is reported) while ``rate_exact < 1``; for commuting

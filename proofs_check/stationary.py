@@ -116,8 +116,8 @@ def _expectation(poly_expr, delta, C) -> sp.Expr:
 
 @check(RESULT, "§9: ½ tr(AC) is the second-order expected excess NLL; = ½ Σ c_i in the eigenbasis", "symbolic")
 def check_excess_loss() -> Outcome:
-    r"""§9: "Expected excess negative log-likelihood on the real sample at stationarity: ½ tr(AC)
-    (second order, parametrisation-free)".
+    r"""§9: to second order, the mean excess NLL of the stationary chain on the real sample is
+    ½ tr(AC), and this number does not depend on how θ is parametrised.
 
     A concrete NLL: the Gaussian in :math:`\theta = (\mu, s = \log\sigma)` on a real sample with mean
     :math:`\hat m` and variance :math:`\hat v`, :math:`\mathcal L = s + (\hat v + (\hat m-\mu)^2)/(2e^{2s})`.
@@ -184,7 +184,7 @@ def _lyapunov_mp(A: np.ndarray, B: np.ndarray, lam_: float, k_: int) -> np.ndarr
 
 @check(RESULT, "§9: toolkit stationary(A, B, λ, n) vs an independent Lyapunov solve (random pairs)", "randomized")
 def check_toolkit_lyapunov() -> Outcome:
-    r"""§9: "Stationary covariance: the solution of the discrete Lyapunov equation C = JCJᵀ + Q" —
+    r"""§9: the stationary covariance C solves C = JCJᵀ + Q —
     :func:`stability.stationary.stationary` against :math:`\mathrm{vec}\,C = (I - J\otimes J)^{-1}\mathrm{vec}\,Q`
     solved in mpmath at 50 digits, at 40 seeded pairs (``random_pair``: A with eigenvalues in
     [0.1, 10], B PSD and rank-deficient one time in five; dimension 1–4; λ log-uniform in

@@ -90,8 +90,8 @@ def _points(seed: int):
 
 @check(RESULT, "§4: ρ_paper < 1 ⇔ λ(1 + Lε/α) < 1/2", "symbolic")
 def check_paper_condition() -> Outcome:
-    r"""§4: "if λ(1 + Lε/α) < 1/2, then ... ‖θ_t - θ*‖ ≤ ρ^t ‖θ_0 - θ*‖ with ρ_paper = λ(α+εL)/(α - λ(α+εL))";
-    "For 1/2 ≤ λ(1+κ) < 1 the factor is finite but ≥ 1".
+    r"""§4: Theorem 1 gives ‖θ_t - θ*‖ ≤ ρ^t ‖θ_0 - θ*‖, ρ_paper = λ(α+εL)/(α - λ(α+εL)), under
+    λ(1 + Lε/α) < 1/2; between 1/2 and 1 the factor exists but is at least one, so nothing contracts.
 
     :math:`\rho_{paper} - 1 = (2s - \alpha)/(\alpha - s)` and :math:`(2s-\alpha)/(2\alpha) =
     \lambda(1+\kappa) - 1/2`; with :math:`\alpha - s > 0` (:math:`\lambda(1+\kappa) < 1`) the sign of
@@ -159,8 +159,8 @@ def check_toolkit_paper() -> Outcome:
 
 @check(RESULT, "§4: ρ_sharp < 1 ⇔ λ < α/(2Lε) (Lε < α); ρ_sharp(ε=0) = λ/(1+λ)", "symbolic")
 def check_sharp_condition() -> Outcome:
-    r"""§4: "if Lε < α and λ < α/(2Lε), then ρ_sharp(λ, ε) = λ(α + εL)/(α + λ(α - εL)) bounds ‖J‖₂.
-    With ε = 0 it equals λ/(1+λ)."
+    r"""§4: the sharp form: ‖J‖₂ ≤ ρ_sharp(λ, ε) = λ(α + εL)/(α + λ(α - εL)) when Lε < α, below one
+    for λ < α/(2Lε); at ε = 0 it is λ/(1+λ).
 
     :math:`\rho_{sharp} - 1 = (2\lambda\varepsilon L - \alpha)/(\alpha + \lambda(\alpha - \varepsilon L))`,
     whose denominator is positive when :math:`L\varepsilon < \alpha` (sympy decides it with
@@ -220,9 +220,9 @@ def check_toolkit_sharp() -> Outcome:
     )
 
 
-@check(RESULT, "§4: ρ_sharp ≤ ρ_paper whenever both apply", "symbolic")
+@check(RESULT, "§4: ρ_sharp ≤ ρ_paper where both are defined", "symbolic")
 def check_sharp_le_paper() -> Outcome:
-    r"""§4: "Ordering, whenever both apply: ... ρ_sharp ≤ ρ_paper."
+    r"""§4: where both bounds are defined, the sharp one is never above the paper's.
 
     :math:`\rho_{paper} - \rho_{sharp} = 2\alpha\lambda s/((\alpha - s)(\alpha + \lambda(\alpha-\varepsilon L)))`,
     non-negative when :math:`s < \alpha` and :math:`\varepsilon L < \alpha` (every factor's sign is
@@ -275,7 +275,7 @@ def check_neumann_series() -> Outcome:
 
 @check(RESULT, "§4: ρ_exact ≤ ‖J‖₂ ≤ ρ_sharp ≤ ρ_paper on random (A, B) with Lε = ‖B-A‖₂", "randomized")
 def check_norm_ordering() -> Outcome:
-    r"""§4: "Ordering, whenever both apply: ρ_exact ≤ ‖J‖₂ ≤ ρ_sharp ≤ ρ_paper."
+    r"""§4: the chain of inequalities ρ_exact ≤ ‖J‖₂ ≤ ρ_sharp ≤ ρ_paper, where the bounds are defined.
 
     150 seeded random pairs (dimension 2–4, :math:`B = A + \Delta` with a random symmetric
     perturbation kept PSD), :math:`\alpha = \lambda_{min}(A)`, :math:`L = 1`,

@@ -1,8 +1,8 @@
 r"""docs/theory.md §5: Theorem 2 (finite samples), the unrolled recursion and its geometric sum.
 
-"With probability at least (1-δ)^t: ‖θ^n_t - θ*‖ ≤ (ε_OPT + a(δ)/√n)·(1 - ρ^t)/(1 - ρ) + ρ^t ‖θ^n_0 - θ*‖,
-so the iterates stay within (ε_OPT + a(δ)/√n)/(1 - ρ) of θ* in the limit."
-The one-step inequality is :math:`e_{t+1} \le \rho e_t + c` (contraction of :math:`G_\lambda` plus A4,
+The statement checked: on an event of probability ≥ (1-δ)^t the error after t rounds is at most
+c(1 - ρ^t)/(1 - ρ) + ρ^t ‖θ^n_0 - θ*‖ with c = ε_OPT + a(δ)/√n, a bound that tends to c/(1 - ρ) as
+t grows. The one-step inequality is :math:`e_{t+1} \le \rho e_t + c` (contraction of :math:`G_\lambda` plus A4,
 :math:`c = \varepsilon_{OPT} + a(\delta)/\sqrt n`); unrolling it gives the bound.
 """
 
@@ -27,8 +27,8 @@ RESULT = "theorem2"
 
 @check(RESULT, "§5: e_{t+1} ≤ ρe_t + c unrolls to c(1-ρ^t)/(1-ρ) + ρ^t e_0 → c/(1-ρ)", "symbolic")
 def check_unrolled_recursion() -> Outcome:
-    r"""§5: "‖θ^n_t - θ*‖ ≤ (ε_OPT + a(δ)/√n)(1 - ρ^t)/(1 - ρ) + ρ^t ‖θ^n_0 - θ*‖", "within
-    (ε_OPT + a(δ)/√n)/(1 - ρ) of θ* in the limit", "with probability at least (1-δ)^t".
+    r"""§5: the unrolled bound c(1 - ρ^t)/(1 - ρ) + ρ^t ‖θ^n_0 - θ*‖ with c = ε_OPT + a(δ)/√n, its limit
+    c/(1 - ρ), and the probability (1-δ)^t of the t one-step events together.
 
     :math:`u_t = c(1-\rho^t)/(1-\rho) + \rho^t e_0` satisfies :math:`u_0 = e_0` and
     :math:`u_{t+1} = \rho u_t + c` (symbolic :math:`t`), and ``rsolve`` of that recursion returns
@@ -120,8 +120,8 @@ def check_toolkit_finite_sample_bound() -> Outcome:
     "high-precision numeric",
 )
 def check_gaussian_a4_term() -> Outcome:
-    r"""§5: "Implement it with the statistical term as an input ... and, for Gaussians ..., compute it
-    from the exact sampling law of the fitted statistics".
+    r"""§5: the statistical term of A4 is an input of the bound; for Gaussians the toolkit derives
+    it exactly from the distribution of the fitted mean.
 
     Known-variance Gaussian :math:`N(\mu, \sigma^2 I_d)`: :math:`G^n_\lambda(\mu) - G_\lambda(\mu) =
     (1-w)(\hat m - \mu^*) + w(\bar y - \mu)` (symbolic, from :math:`G^n = (1-w)\hat m + w\bar y` and

@@ -16,6 +16,7 @@ from .dynamics.moments import stationary_closed_form
 from .jacobian import analyze_jacobian, fixed_point_jacobian, generalized_eigenvalues, rate_exact
 from .report import LocalConstants, StabilityReport, analyze, build_report, register_model
 from .stationary import StationaryLaw, stationary
+from .weights import optimal_synthetic_weight
 
 
 def __getattr__(name):
@@ -46,6 +47,7 @@ __all__ = [
     "log_det_drift",
     "max_lambda",
     "numerical",
+    "optimal_synthetic_weight",
     "rate_exact",
     "register_model",
     "retrain_chains",

@@ -17,21 +17,46 @@ scheme          real        accumulate  synthetic points per round        source
 ``accumulate``  ``fixed``   yes         :math:`k`                         Gerstgrasser et al. 2024
 ==============  ==========  ==========  ================================  ===============================
 
+Two more set-ups (docs/theory.md §11):
+
+- ``fresh-fraction`` (``real="fresh"``, ``fraction=True``): every round's training set has :math:`n`
+  points, :math:`n_r = \lfloor a n\rfloor` of them a new real sample and :math:`n - n_r` drawn from
+  the current model, :math:`a` = ``real_fraction`` in (0, 1] (the "real-data anchoring" of recent
+  diffusion-collapse analyses). It is a parametrised declaration, registered with :math:`a = 1/2`:
+  ``as_scheme("fresh-fraction", real_fraction=0.3)`` sets another. ``lambda_`` is not used (as under
+  ``replace``; any valid value or ``None``): the synthetic-to-real ratio is :math:`(n-n_r)/n_r`.
+- ``accumulate-subsample`` (``accumulate=True``, ``subsample=True``; Kazdan, Schaeffer et al. 2024,
+  arXiv 2410.16713, their "accumulate-subsample" / fixed-budget workflow): the pool keeps the real
+  sample and every synthetic batch (:math:`k` points per round, as ``accumulate``), and each round fits
+  a uniform subsample without replacement of :math:`n` points of the pool.
+
 Training-set size at round :math:`t+1` (:meth:`Scheme.training_size`): :math:`n+k`, :math:`n+k`,
-:math:`n`, :math:`n+(t+1)k`. ``lambda_ = inf`` under ``fixed-real`` / ``fresh-real`` is ``replace``
-(:meth:`Scheme.resolve`).
+:math:`n`, :math:`n+(t+1)k`, :math:`n` (fresh-fraction), :math:`n` (accumulate-subsample, out of a
+pool of :meth:`Scheme.pool_size` :math:`= n+(t+1)k`). ``lambda_ = inf`` under ``fixed-real`` /
+``fresh-real`` is ``replace`` (:meth:`Scheme.resolve`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ._domains import check, check_choice
 
-__all__ = ["ACCUMULATE", "FIXED_REAL", "FRESH_REAL", "REPLACE", "SCHEMES", "Scheme", "as_scheme", "synthetic_count"]
+__all__ = [
+    "ACCUMULATE",
+    "ACCUMULATE_SUBSAMPLE",
+    "FIXED_REAL",
+    "FRESH_FRACTION",
+    "FRESH_REAL",
+    "REPLACE",
+    "SCHEMES",
+    "Scheme",
+    "as_scheme",
+    "synthetic_count",
+]
 
 D = TypeVar("D")
 
@@ -65,9 +90,20 @@ def synthetic_count(n: int, lambda_: float) -> int | None:
     return k
 
 
+def check_real_fraction(real_fraction) -> float:
+    """``real_fraction`` as a float in (0, 1]; ValueError naming it otherwise (NaN included)."""
+    try:
+        a = float(real_fraction)
+    except (TypeError, ValueError):
+        raise ValueError(f"real_fraction must be a number in (0, 1], got {real_fraction!r}") from None
+    if not 0.0 < a <= 1.0:  # NaN fails too
+        raise ValueError(f"real_fraction must be a number in (0, 1], got {real_fraction!r}")
+    return a
+
+
 @dataclass(frozen=True)
 class Scheme:
-    """A mixing scheme: which real data a round's training set holds and which synthetic points it adds.
+    r"""A mixing scheme: which real data a round's training set holds and which synthetic points it adds.
 
     Attributes
     ----------
@@ -76,17 +112,64 @@ class Scheme:
         round) or ``"none"`` (purely synthetic)
     accumulate : the training set keeps every synthetic batch drawn so far
     source : where the scheme comes from
+    fraction : the training set has ``n`` points, a share ``real_fraction`` of them real (``lambda_``
+        not used)
+    subsample : each round fits a uniform subsample without replacement of ``n`` points of the pool
+        (the data kept, :meth:`training_set`)
+    real_fraction : the real share :math:`a \in (0, 1]` of a ``fraction`` scheme (``None`` until given,
+        :meth:`with_real_fraction`); ``None`` for the others
     """
 
     name: str
     real: str
     accumulate: bool
     source: str
+    fraction: bool = False
+    subsample: bool = False
+    real_fraction: float | None = None
 
     def __post_init__(self):
         check_choice("real", self.real, ("fixed", "fresh", "none"))
         if self.accumulate and self.real == "none":
             raise ValueError("an accumulating scheme keeps its real data: real must be 'fixed' or 'fresh'")
+        if self.subsample and not self.accumulate:
+            raise ValueError("subsample needs a pool larger than n: only an accumulating scheme can subsample")
+        if self.fraction and (self.real == "none" or self.accumulate):
+            raise ValueError("a fraction scheme mixes fresh real and synthetic points in a set of n: real='fresh'")
+        if self.real_fraction is not None:
+            if not self.fraction:
+                raise ValueError(
+                    f"real_fraction must be given only for the fraction schemes ({', '.join(_fraction_names())}), "
+                    f"not for scheme {self.name!r}"
+                )
+            a = float(check_real_fraction(self.real_fraction))
+            object.__setattr__(self, "real_fraction", a)
+
+    def with_real_fraction(self, real_fraction: float | None) -> Scheme:
+        """This declaration with its ``real_fraction`` set (``None``: unchanged); checked to be in (0, 1]."""
+        if real_fraction is None:
+            return self
+        return replace(self, real_fraction=real_fraction)
+
+    def real_size(self, n: int) -> int:
+        r"""Real points in one round's training set: :math:`\lfloor a n\rfloor` for a fraction scheme, else ``n``.
+
+        >>> as_scheme("fresh-fraction", real_fraction=0.3).real_size(100)
+        30
+        """
+        if not self.fraction:
+            return n
+        if self.real_fraction is None:
+            raise ValueError(f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])")
+        x = self.real_fraction * n
+        r = round(x)
+        n_r = int(r) if abs(x - r) <= _INTEGER_GAP * max(1.0, x) else math.floor(x)  # as synthetic_count
+        if n_r < 1:
+            raise ValueError(
+                f"real_fraction must satisfy floor(real_fraction * n) >= 1 (real points per round), got "
+                f"floor({self.real_fraction:g} * {n}) = {n_r}: raise real_fraction or n"
+            )
+        return n_r
 
     @property
     def keeps_real(self) -> bool:
@@ -104,36 +187,63 @@ class Scheme:
         return self.real == "none"
 
     @property
+    def fixed_size(self) -> bool:
+        """Every round fits ``n`` points whatever ``lambda_`` (purely synthetic, fraction or subsampling)."""
+        return self.synthetic_only or self.fraction or self.subsample
+
+    @property
     def has_moment_recursion(self) -> bool:
-        """The moments follow a finite recursion (an accumulating state grows with t: none)."""
+        """The moments follow a time-invariant recursion with a stationary fixed point (docs/theory.md §6).
+
+        The accumulating schemes (pool of growing size) follow an exact recursion with time-varying
+        coefficients instead (docs/theory.md §11)."""
         return not self.accumulate
 
-    def resolve(self, lambda_: float) -> Scheme:
-        """The scheme actually run at ``lambda_``: ``inf`` under a non-accumulating scheme is :data:`REPLACE`."""
+    def resolve(self, lambda_: float | None) -> Scheme:
+        """The scheme actually run at ``lambda_``: ``inf`` under a non-accumulating scheme is :data:`REPLACE`.
+
+        A fraction scheme does not use ``lambda_`` (``None`` allowed); it needs its ``real_fraction``.
+        """
+        if self.fraction:
+            if self.real_fraction is None:
+                raise ValueError(f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])")
+            if lambda_ is not None:
+                check("lambda_", lambda_)
+            return self
+        if lambda_ is None:
+            raise ValueError(f"lambda_ must be given for scheme {self.name!r} (a number >= 0, inf allowed)")
         if math.isinf(float(check("lambda_", lambda_))) and not self.synthetic_only:
             if self.accumulate:
                 raise ValueError(f"lambda_ must be finite for scheme {self.name!r} (it keeps the real data), got inf")
             return REPLACE
         return self
 
-    def synthetic(self, n: int, lambda_: float) -> int:
-        """Points drawn from the current model per round: ``n`` when purely synthetic, else :func:`synthetic_count`."""
+    def synthetic(self, n: int, lambda_: float | None) -> int:
+        """Points drawn from the current model per round: ``n`` when purely synthetic, ``n - real_size(n)``
+        for a fraction scheme, else :func:`synthetic_count`."""
         if self.synthetic_only:
             return n
+        if self.fraction:
+            return n - self.real_size(n)
         k = synthetic_count(n, lambda_)
         if k is None:
             raise ValueError(f"lambda_ must be finite for scheme {self.name!r}; resolve() it first, got inf")
         return k
 
-    def training_size(self, n: int, k: int, t: int = 0) -> int:
-        """Points in the training set of round ``t + 1`` (``t >= 0``), ``k`` from :meth:`synthetic`."""
+    def pool_size(self, n: int, k: int, t: int = 0) -> int:
+        """Points kept after round ``t + 1`` (``t >= 0``): the training set, or the pool it is subsampled from."""
         if self.synthetic_only:
             return n
-        return n + (t + 1) * k if self.accumulate else n + k
+        n_r = self.real_size(n)
+        return n_r + (t + 1) * k if self.accumulate else n_r + k
+
+    def training_size(self, n: int, k: int, t: int = 0) -> int:
+        """Points in the training set of round ``t + 1`` (``t >= 0``), ``k`` from :meth:`synthetic`."""
+        return n if self.subsample else self.pool_size(n, k, t)
 
     def weight(self, n: int, k: int) -> float:
-        """Synthetic share of one round's fresh points, :math:`w = k/(n+k)` (1 when purely synthetic)."""
-        return 1.0 if self.synthetic_only else k / (n + k)
+        """Synthetic share of one round's fresh points, :math:`w = k/(n_r+k)` (1 when purely synthetic)."""
+        return 1.0 if self.synthetic_only else k / (self.real_size(n) + k)
 
     def training_set(self, real: D | None, previous: D | None, synthetic: D | None, join: Callable[[D, D], D]) -> D:
         """This round's training set.
@@ -149,21 +259,42 @@ class Scheme:
         base = previous if self.accumulate else real
         return base if synthetic is None else join(base, synthetic)
 
+    def fit_set(self, pool: D, n: int, subsample: Callable[[D, int], D]) -> D:
+        """What generation ``t + 1`` is fitted to: ``subsample(pool, n)`` (``n`` points drawn uniformly
+        without replacement) for a subsampling scheme, else the pool (the training set) itself."""
+        return subsample(pool, n) if self.subsample else pool
+
 
 FIXED_REAL = Scheme("fixed-real", "fixed", False, "Bertrand et al. 2024 (arXiv 2310.00429)")
 FRESH_REAL = Scheme("fresh-real", "fresh", False, "a new real sample every round")
 REPLACE = Scheme("replace", "none", False, "Shumailov et al. 2024; Alemohammad et al. 2024")
 ACCUMULATE = Scheme("accumulate", "fixed", True, "Gerstgrasser et al. 2024 (arXiv 2404.01413)")
+FRESH_FRACTION = Scheme(
+    "fresh-fraction", "fresh", False, "real-data anchoring (a fresh real share every round)", True, False, 0.5
+)
+ACCUMULATE_SUBSAMPLE = Scheme(
+    "accumulate-subsample", "fixed", True, "Kazdan, Schaeffer et al. 2024 (arXiv 2410.16713)", subsample=True
+)
 
-SCHEMES: dict[str, Scheme] = {s.name: s for s in (FIXED_REAL, FRESH_REAL, REPLACE, ACCUMULATE)}
+SCHEMES: dict[str, Scheme] = {
+    s.name: s for s in (FIXED_REAL, FRESH_REAL, REPLACE, ACCUMULATE, FRESH_FRACTION, ACCUMULATE_SUBSAMPLE)
+}
 
 
-def as_scheme(name) -> Scheme:
-    """The :class:`Scheme` registered as ``name`` (a :class:`Scheme` is returned as is).
+def _fraction_names() -> list[str]:
+    return [s.name for s in SCHEMES.values() if s.fraction]
+
+
+def as_scheme(name, *, real_fraction: float | None = None) -> Scheme:
+    """The :class:`Scheme` registered as ``name`` (a :class:`Scheme` is returned as is), with ``real_fraction`` set.
+
+    ``real_fraction`` parametrises the fraction schemes (``fresh-fraction``); given for another scheme
+    it is a ValueError.
 
     >>> as_scheme("accumulate").training_size(100, 100, t=2)
     400
+    >>> as_scheme("fresh-fraction", real_fraction=0.25).synthetic(100, None)
+    75
     """
-    if isinstance(name, Scheme):
-        return name
-    return SCHEMES[check_choice("scheme", name, tuple(SCHEMES))]
+    s = name if isinstance(name, Scheme) else SCHEMES[check_choice("scheme", name, tuple(SCHEMES))]
+    return s.with_real_fraction(real_fraction)

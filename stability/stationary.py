@@ -30,6 +30,15 @@ The expected excess negative log-likelihood on the real sample is, to second ord
 :math:`\lambda`. For exponential families :math:`A = B` (all :math:`\gamma_i = 1`) and
 :math:`C = \lambda/(n(1+2\lambda))\,A^{-1}`.
 
+**Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): with the objective
+:math:`(1-w)\cdot` mean over the real points :math:`+\,w\cdot` mean over the synthetic ones, divide the
+first-order condition by :math:`1-w`: everything above holds with :math:`\rho = w/(1-w)` in place of
+:math:`\lambda`, :math:`C = V\,\mathrm{diag}(\rho^2\gamma_i/(k(1+2\rho\gamma_i)))\,V^\top`. The default
+(``None``) is :math:`\rho = \lambda`, i.e. :math:`w = \lambda/(1+\lambda)`, the weights of
+:func:`~stability.numerical.chains.retrain_chains`'s default objective; it is the natural share
+:math:`k/(n+k)` of pooled maximum likelihood (:func:`~stability.dynamics.simulate`'s default) when
+:math:`k = \lambda n` exactly. ``synthetic_weight = 1`` (no real data) is refused as ``lambda_ = inf`` is.
+
 Where :math:`V` is ill-conditioned (its condition number above :data:`BASIS_COND_MAX`), :math:`C`
 is obtained instead from :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q`.
 
@@ -46,7 +55,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import linalg
 
-from ._domains import check
+from ._domains import check, check_scalar
 from ._domains import count as _count
 from .jacobian import check_psd, check_spd
 
@@ -63,7 +72,8 @@ class StationaryLaw:
 
     ``cov`` is :math:`C` (d×d), ``excess_loss`` is :math:`\tfrac12\operatorname{tr}(AC)` (expected
     excess negative log-likelihood per real point at stationarity), ``rate`` the exact local rate
-    :math:`\lambda\gamma_{max}/(1+\lambda\gamma_{max})` and ``relaxation_time``
+    :math:`\rho\gamma_{max}/(1+\rho\gamma_{max})` (:math:`\rho = \lambda`, or :math:`w/(1-w)` with a
+    ``synthetic_weight`` :math:`w`) and ``relaxation_time``
     :math:`-1/\log(\text{rate})` (generations for the error autocorrelation to fall by :math:`e`;
     0 when rate = 0). ``method`` is ``"eigenbasis"`` or ``"lyapunov"``.
     """
@@ -77,10 +87,12 @@ class StationaryLaw:
     relaxation_time: float
     gammas: np.ndarray
     method: str
+    synthetic_weight: float | None = None
 
     def summary(self) -> str:
         rows = [
             ("lambda", f"{self.lambda_:.6g}"),
+            *([("synthetic weight w", f"{self.synthetic_weight:.6g}")] if self.synthetic_weight is not None else []),
             ("n (real points)", str(self.n)),
             ("k (synthetic points per round)", str(self.k)),
             ("stationary excess NLL 1/2 tr(A C)", f"{self.excess_loss:.6g}"),
@@ -92,7 +104,9 @@ class StationaryLaw:
         return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
 
-def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | None = None) -> StationaryLaw:
+def stationary(
+    A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | None = None, synthetic_weight: float | None = None
+) -> StationaryLaw:
     r"""Stationary law of finite-sample retraining around :math:`\theta^*` (docs/theory.md §9).
 
     :math:`C = V\,\mathrm{diag}(\lambda^2\gamma_i/(k(1+2\lambda\gamma_i)))\,V^\top` solves
@@ -113,6 +127,10 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
         Size of the fixed real sample.
     k : int, ``>= 1``, optional
         Synthetic points per round; default :math:`\lfloor\lambda n\rfloor` (as ``simulate``).
+    synthetic_weight : float in [0, 1), optional
+        Weight :math:`w` of the synthetic term (docs/theory.md §10): :math:`\lambda` is replaced by
+        :math:`\rho = w/(1-w)` in :math:`J, Q, C`. Default: :math:`\rho = \lambda`
+        (:math:`w = \lambda/(1+\lambda)`). 1 is an error (no real data).
 
     Examples
     --------
@@ -124,6 +142,11 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
            [0.        , 0.00333333]])
     >>> round(law.excess_loss, 8), law.rate
     (0.00333333, 0.5)
+
+    A weight :math:`w = 1/3` is :math:`\rho = 1/2`: :math:`C = \rho^2/(k(1+2\rho)) = 1/(8k)`.
+
+    >>> float(stationary(np.eye(1), np.eye(1), 1.0, 100, synthetic_weight=1 / 3).cov[0, 0])  # 1/800
+    0.00125
 
     Errors name the parameter and its valid range:
 
@@ -141,6 +164,7 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
     ValueError: n must be an integer >= 1, got 0
     """
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+    rho = _weight_ratio(lam, k_int, synthetic_weight)
     A = check_spd("A", A)
     B = check_psd("B", B)
     if A.shape != B.shape:
@@ -148,25 +172,42 @@ def stationary(A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | N
     d = A.shape[0]
     gammas, V = linalg.eigh(B, A)
     gammas = np.clip(gammas, 0.0, None)
-    rate = float(lam * gammas[-1] / (1.0 + lam * gammas[-1]))
+    rate = float(rho * gammas[-1] / (1.0 + rho * gammas[-1]))
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
-    if lam == 0.0:
-        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis")
-    c = lam**2 * gammas / (k_int * (1.0 + 2.0 * lam * gammas))
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    if rho == 0.0:
+        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis", w)
+    c = rho**2 * gammas / (k_int * (1.0 + 2.0 * rho * gammas))
     if np.linalg.cond(V) <= BASIS_COND_MAX:
         C = (V * c) @ V.T
         excess = 0.5 * float(c.sum())
         method = "eigenbasis"
     else:
-        M = linalg.cho_factor(A + lam * B, lower=True)
-        J = linalg.cho_solve(M, lam * B)
+        M = linalg.cho_factor(A + rho * B, lower=True)
+        J = linalg.cho_solve(M, rho * B)
         S = linalg.cho_solve(M, B)
-        Q = (lam**2 / k_int) * linalg.cho_solve(M, S.T)
+        Q = (rho**2 / k_int) * linalg.cho_solve(M, S.T)
         C = linalg.solve_discrete_lyapunov(J, Q)
         excess = 0.5 * float(np.trace(A @ C))
         method = "lyapunov"
     C = (C + C.T) / 2
-    return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method)
+    return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method, w)
+
+
+def _weight_ratio(lam: float, k: int, synthetic_weight: float | None, what: str = "a stationary law") -> float:
+    r""":math:`\rho`, the ratio that replaces :math:`\lambda` in the law: :math:`\lambda` by default,
+    else :math:`w/(1-w)` (``synthetic_weight`` in [0, 1); > 0 only when ``k >= 1``)."""
+    if synthetic_weight is None:
+        return lam
+    w = check_scalar("synthetic_weight", synthetic_weight)
+    if w == 1.0:
+        raise ValueError(
+            f"synthetic_weight must be in [0, 1) for {what}, got 1: with no weight on the real data retraining "
+            "is purely synthetic (as lambda_ = inf), which has no stationary law"
+        )
+    if k == 0 and w > 0.0:
+        raise ValueError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")
+    return w / (1.0 - w)
 
 
 def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int, int]:

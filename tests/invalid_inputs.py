@@ -148,6 +148,12 @@ def cli_cases(tmp) -> list[CliCase]:
         "dim": [("0", r"--dim"), ("1.5", r"--dim"), ("nan", r"--dim")],
         "seed": [("-1", r"--seed"), ("abc", r"--seed"), ("1.5", r"--seed"), ("inf", r"--seed")],
         "scheme": [("mixed", r"--scheme")],
+        "synthetic_weight": [
+            ("1.5", r"--synthetic-weight must be in \[0, 1\]"),
+            ("-0.1", r"--synthetic-weight must be in \[0, 1\]"),
+            ("nan", r"--synthetic-weight must be in \[0, 1\]"),
+            ("x", r"--synthetic-weight"),
+        ],
         "method": [("slow", r"--method")],
         "estimator": [("map", r"--estimator")],
     }.items():
@@ -157,6 +163,16 @@ def cli_cases(tmp) -> list[CliCase]:
     add("simulate-chains-1e12", simulate_with(chains="1e12"), 1, r"(?i)memory.*--chains")
     add("simulate-generations-1e10", simulate_with(generations="1e10"), 1, r"(?i)memory")
     add("simulate-dim-1e5", simulate_with(dim="1e5", n="200000"), 1, r"(?i)memory")
+    frac = simulate_with(scheme="fresh-fraction")
+    for v in ("0", "1.5", "nan", "abc"):
+        add(f"simulate-real-fraction={v}", frac + ["--real-fraction", v], 2, r"--real-fraction")
+    add("simulate-real-fraction-tiny", frac + ["--real-fraction", "0.01"], 2, r"--real-fraction must satisfy floor")
+    add(
+        "simulate-real-fraction-scheme",
+        simulate_with(real_fraction="0.5"),
+        2,
+        r"--real-fraction must be given only for the fraction schemes",
+    )
     add(
         "simulate-naive-huge-k",
         ["simulate", "gaussian", "--n", "2", "--lambda", "1e12", "--generations", "1", "--chains", "1"]
@@ -173,6 +189,12 @@ def cli_cases(tmp) -> list[CliCase]:
     )
     add("simulate-lambda-huge", simulate_with(lambda_="1e300"), 2, r"lambda")
     add("simulate-small-n-dim", simulate_with(dim="5", n="2", **{"lambda": "0"}), 2, r"d \+ 1")
+    add(
+        "simulate-replace-synthetic-weight",
+        simulate_with(scheme="replace", synthetic_weight="0.5"),
+        2,
+        r"--synthetic-weight must be None or 1 under scheme 'replace'",
+    )
     add("simulate-accumulate-inf", simulate_with(scheme="accumulate", **{"lambda": "inf"}), 2, r"accumulate")
     add("simulate-out-missing-parent", simulate_with(out=str(tmp / "nope" / "x.npz")), 1, r"--out.*(exist|folder)")
     add("simulate-out-parent-file", simulate_with(out=f["afile"] + "/x.npz"), 1, r"--out")
@@ -408,8 +430,40 @@ def api_cases(tmp) -> list[ApiCase]:
         ("data", {"mu": [0]}, r"takes keys"),
         ("data", {"mean": [1j]}, r"(?i)data\['mean'\].*(complex|real)"),
         ("init", {"cov": [[-1.0]]}, r"init\['cov'\]"),
+        ("synthetic_weight", 1.5, r"synthetic_weight must be in \[0, 1\], got 1.5"),
+        ("synthetic_weight", -0.5, r"synthetic_weight must be in \[0, 1\]"),
+        ("synthetic_weight", np.nan, r"synthetic_weight must be in \[0, 1\], got nan"),
+        ("synthetic_weight", "half", r"synthetic_weight must be a real number in \[0, 1\]"),
+        ("synthetic_weight", [0.5], r"synthetic_weight must be a single number"),
     ]:
         add(f"api-simulate-{key}={v!r}", sim(**{key: v}), E, m)
+    add(
+        "api-simulate-replace-synthetic-weight",
+        sim(scheme="replace", synthetic_weight=0.5),
+        E,
+        r"synthetic_weight must be None or 1 under scheme 'replace'",
+    )
+    add("api-simulate-k0-synthetic-weight", sim(lambda_=0.0, synthetic_weight=0.5), E, r"synthetic_weight must be 0")
+    add(
+        "api-stationary-synthetic-weight-1",
+        lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=1.0),
+        E,
+        r"synthetic_weight must be in \[0, 1\) for a stationary law",
+    )
+    add(
+        "api-stationary-synthetic-weight-nan",
+        lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=np.nan),
+        E,
+        r"synthetic_weight must be in \[0, 1\], got nan",
+    )
+    add(
+        "api-retrain-chains-synthetic-weight-1",
+        lambda: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, synthetic_weight=1.0),
+        E,
+        r"synthetic_weight must be in \[0, 1\) for retrain_chains",
+    )
+    add("api-optimal-weight-inf", lambda: stability.optimal_synthetic_weight(np.inf), E, r"lambda_ must be finite")
+    add("api-optimal-weight-negative", lambda: stability.optimal_synthetic_weight(-1.0), E, r"lambda_ must be >= 0")
     add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains")
     add("api-simulate-memory-naive", sim(n=2, lambda_=1e12, dim=100, method="naive"), E, r"'naive' would draw")
     add("api-simulate-memory-dim", sim(n=200000, dim=100000), MemoryEstimateError, r"memory")
@@ -459,4 +513,9 @@ def api_cases(tmp) -> list[ApiCase]:
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
     add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json")
+    # retraining set-ups (docs/theory.md §11)
+    from stability.schemes import as_scheme
+
+    add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
+    add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
     return cases

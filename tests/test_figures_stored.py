@@ -82,3 +82,29 @@ def test_reuse_line_names_path_commit_and_date(tmp_path):
     (folder / "provenance.json").write_text(json.dumps({"commit": "abc1234", "date": "2026-11-30"}))
     line = _stored.reuse_line(folder, "f" * 64)
     assert line.startswith("reused ") and "commit abc1234" in line and "2026-11-30" in line and "ffffffffffff" in line
+
+
+def test_stored_json_is_reused_only_for_the_same_settings(store):
+    settings = {"n": 500, "lambdas": [0.1, 1.0], "chains": 200}
+    assert _stored.stored_json("points", settings) is None  # nothing stored yet
+    path = _stored.store_json("points", settings, {"model": [[0.1, 1e-4, 1e-6]]}, 1.5, "cmd")
+    assert path == store / "points.json"
+    assert _stored.stored_json("points", settings) == {"model": [[0.1, 1e-4, 1e-6]]}
+    assert _stored.stored_json("points", {**settings, "chains": 100}) is None  # other settings
+    assert _stored.stored_json("other", settings) is None
+    blob = json.loads(path.read_text())
+    assert blob["hash"] == config_hash(settings) and blob["provenance"]["command"] == "cmd"
+    line = _stored.reuse_line(path, blob["hash"])
+    assert line.startswith("reused ") and blob["provenance"]["date"] in line and blob["hash"][:12] in line
+
+
+def test_compute_seconds_counts_the_shared_pretraining_once():
+    # two chains share a 40 s pretraining (repeated in each generation-0 row), then 2 + 3 s and 5 s
+    rows = [
+        {"chain": "0", "generation": 0, "seconds": 40.0},
+        {"chain": "1", "generation": 0, "seconds": 40.0},
+        {"chain": "0", "generation": 1, "seconds": 2.0},
+        {"chain": "0", "generation": 2, "seconds": 3.0},
+        {"chain": "1", "generation": 1, "seconds": 5.0},
+    ]
+    assert _stored.compute_seconds(rows) == 50.0

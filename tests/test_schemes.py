@@ -67,15 +67,24 @@ def test_tiny_retrain_uses_the_shared_count(tmp_path, monkeypatch):
 def test_training_set_sizes_follow_the_declaration(s):
     """Build training sets as lists of points and count them against ``training_size``."""
     n, k = 7, 3
-    real = ["r"] * n
+    real = ["r"] * s.real_size(n)  # n, or floor(a n) = 3 under fresh-fraction (a = 1/2)
     previous = real
     for t in range(4):
         batch = ["s"] * s.synthetic(n, k / n)
         x = s.training_set(real, previous, batch, lambda a, b: a + b)
-        assert len(x) == s.training_size(n, s.synthetic(n, k / n), t)
-        assert x.count("r") == (0 if s.synthetic_only else n)
+        assert len(x) == s.pool_size(n, s.synthetic(n, k / n), t)
+        fitted = s.fit_set(x, n, lambda pool, m: pool[:m])  # a subsampling scheme fits n of the pool
+        assert len(fitted) == s.training_size(n, s.synthetic(n, k / n), t)
+        assert x.count("r") == (0 if s.synthetic_only else s.real_size(n))
         previous = x
-    expected_final = {"fixed-real": n + k, "fresh-real": n + k, "replace": n, "accumulate": n + 4 * k}
+    expected_final = {
+        "fixed-real": n + k,
+        "fresh-real": n + k,
+        "replace": n,
+        "accumulate": n + 4 * k,
+        "fresh-fraction": n,  # 3 real + 4 synthetic
+        "accumulate-subsample": n + 4 * k,  # the pool; each round fits n of it
+    }
     assert len(previous) == expected_final[s.name]
 
 

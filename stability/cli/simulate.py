@@ -10,7 +10,7 @@ from .._io import output_path
 from .._jsonable import jsonable
 from ..dynamics._families import FAMILIES
 from ..dynamics.simulator import ESTIMATORS, METHODS, SCHEMES, simulate
-from ._options import add_dim, add_json, add_lambda, add_out, add_quiet, add_seed, integer, progress
+from ._options import add_dim, add_json, add_lambda, add_out, add_quiet, add_seed, integer, number, progress
 
 __all__ = ["register"]
 
@@ -29,6 +29,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         dim=args.dim if args.family == "gaussian" else None,
         seed=args.seed,
         progress=progress(args),
+        synthetic_weight=args.synthetic_weight,
+        real_fraction=args.real_fraction,
     )
     summary = {
         "family": r.family,
@@ -39,6 +41,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         "k": r.k,
         "lambda": r.lambda_,
         "w": r.w,
+        "synthetic_weight": r.synthetic_weight,
         "generations": r.generations,
         "chains": r.chains,
         "distance": "w2" if r.cov is not None else "error",
@@ -73,8 +76,23 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--chains", type=integer("--chains", DOMAINS["chains"]), default=1000, help="integer >= 1 (default 1000)"
     )
     p.add_argument("--scheme", choices=SCHEMES, default="fixed-real")
+    p.add_argument(
+        "--real-fraction",
+        dest="real_fraction",
+        type=float,
+        default=None,
+        help="fresh-fraction only: real share of each round's n points, in (0, 1] (default 0.5); --lambda is unused",
+    )
     p.add_argument("--method", choices=METHODS, default="exact")
     p.add_argument("--estimator", choices=ESTIMATORS, default="mle")
+    p.add_argument(
+        "--synthetic-weight",
+        type=number("--synthetic-weight", DOMAINS["synthetic_weight"]),
+        default=None,
+        metavar="W",
+        help="weight of the synthetic data in each round's objective, in [0, 1] (default: the natural share "
+        "k/(n+k); accumulate: the whole synthetic pool's weight; docs/theory.md §10)",
+    )
     add_seed(p, help="seed (default 0)", default=0)
     add_out(p, help="write the arrays to this .npz file ('.npz' is appended if missing)")
     add_quiet(p)

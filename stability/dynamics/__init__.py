@@ -1,12 +1,15 @@
 """Finite-sample retraining dynamics: exact fast simulator, closed-form moments, Theorem 2 check."""
 
 from .moments import MomentPrediction, family_moments, family_stationary, gaussian_moments, gaussian_stationary
+from .regression import RegressionPrediction, RegressionResult, regression_moments, regression_stationary
 from .simulator import Band, SimulationResult, simulate, synthetic_count
 from .theorem2 import Theorem2Check, gaussian_stat_err, theorem2_check
 
 __all__ = [
     "Band",
     "MomentPrediction",
+    "RegressionPrediction",
+    "RegressionResult",
     "SimulationResult",
     "Theorem2Check",
     "family_moments",
@@ -14,6 +17,8 @@ __all__ = [
     "gaussian_moments",
     "gaussian_stat_err",
     "gaussian_stationary",
+    "regression_moments",
+    "regression_stationary",
     "simulate",
     "synthetic_count",
     "theorem2_check",

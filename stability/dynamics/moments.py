@@ -18,16 +18,29 @@ sample's error, :math:`A = \mathrm{Cov}(a) = V_d/n`, :math:`w = k/(n+k)`, and
     P_{t+1} &= (1-w)^2A + w^2P_t + 2w(1-w)C_t + w^2S_t/k, \qquad C_{t+1} = (1-w)A + wC_t
 
 (:math:`C_t` stays symmetric from :math:`C_0 = 0`). **fresh-real**: the same with :math:`C_t = 0`
-(the real sample is new each round). **replace** (:math:`w=1`, :math:`n` points):
+(the real sample is new each round). **fresh-fraction** (docs/theory.md §11): fresh-real with
+:math:`n_r = \lfloor an\rfloor` real points (:math:`A = \Sigma_d/n_r`) and :math:`k = n - n_r`.
+**replace** (:math:`w=1`, :math:`n` points):
 :math:`S_{t+1} = c\frac{n-1}{n}S_t`, :math:`P_{t+1} = P_t + S_t/n` (the collapse laws of
-:mod:`stability.collapse`). **accumulate** has no finite recursion (its state grows with
-:math:`t`: every batch mean enters the pooled scatter), so no closed form is offered.
+:mod:`stability.collapse`). **accumulate** and **accumulate-subsample** (docs/theory.md §11): the
+pool mean :math:`P_t`, its scatter :math:`T_t` and size :math:`N_t = n + tk` follow an exact recursion with time-varying
+coefficients (:func:`_pool_moments`), :math:`\pi_t = E[(P_t-\mu_d)(P_t-\mu_d)^\top]`,
+:math:`\tau_t = E[T_t]`; the model is the pool's fit (accumulate) or a subsample's (its mean
+:math:`P_t + u_t`, :math:`E[u_tu_t^\top] = \upsilon_t = \tau_t(1/n - 1/N_t)/(N_t-1)`, the
+finite-population correction).
 
 **Other families** (natural exponential families with quadratic variance function
 :math:`V(\eta) = \mathrm{Cov}(T\mid\eta)`): replace :math:`S_t/k` by :math:`E[V(\eta_t)]/k`, which is
 linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covariance recursion.
 
 Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
+
+**Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): the same recursions hold
+with :math:`w` in place of :math:`k/(n+k)`, since the weighted fit is
+:math:`\mu_{t+1} = (1-w)\hat m + w\bar y`,
+:math:`\Sigma_{t+1} = c[(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top]`, with
+:math:`c = 1/(1-(1-w)^2/n-w^2/k)` for the unbiased (reliability-weights) estimator of
+:func:`~stability.dynamics.simulate`.
 """
 
 from __future__ import annotations
@@ -40,7 +53,8 @@ from scipy import linalg
 
 from .._domains import check, check_choice
 from ..schemes import SCHEMES, Scheme, as_scheme
-from ..stationary import StationaryLaw, _ratio_and_counts
+from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
+from ..weights import check_synthetic_weight
 from ._families import FAMILIES, SIMULATED, family_spec
 from .simulator import ESTIMATORS, _gaussian_params
 
@@ -49,7 +63,10 @@ __all__ = [
     "family_moments",
     "family_stationary",
     "gaussian_moments",
+    "fraction_stationary",
     "gaussian_stationary",
+    "pool_error",
+    "pool_stationary",
     "stationary_closed_form",
 ]
 
@@ -69,19 +86,24 @@ class MomentPrediction:
     expected_cov: np.ndarray | None
 
 
-def _setup(n, lambda_, scheme, generations=None) -> tuple[int, int | None, Scheme, int, float]:
-    """``n``, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k`` and ``w``."""
-    declared = as_scheme(scheme)
-    if not declared.has_moment_recursion:
-        raise ValueError(
-            f"scheme {declared.name!r} has no closed-form moment recursion (its state grows with t); "
-            "simulate it instead"
-        )
+def _setup(
+    n, lambda_, scheme, generations=None, synthetic_weight=None, real_fraction=None
+) -> tuple[int, int | None, Scheme, int, float]:
+    r"""Real points per round, ``generations``, the scheme run (:meth:`~stability.schemes.Scheme.resolve`), ``k``
+    and ``w`` (``synthetic_weight`` when given, else the natural share). The first is ``n`` except under
+    ``fresh-fraction`` (:math:`\lfloor an\rfloor`)."""
+    declared = as_scheme(scheme, real_fraction=real_fraction)
     n = int(check("n", n))
     G = None if generations is None else int(check("generations", generations))
     run = declared.resolve(lambda_)
     k = run.synthetic(n, lambda_)
-    return n, G, run, k, run.weight(n, k)
+    w = check_synthetic_weight(synthetic_weight, run, k)
+    if w is not None and run.accumulate:
+        raise ValueError(
+            f"synthetic_weight must be None for the moments of scheme {run.name!r}: its pool recursion "
+            "(docs/theory.md §11) is unweighted; simulate the weighted chain instead"
+        )
+    return run.real_size(n), G, run, k, run.weight(n, k) if w is None else w
 
 
 def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
@@ -96,19 +118,32 @@ def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
     return S1, P1, C1, w * m
 
 
-def _gaussian_consts(n, k, w, scheme, estimator, Sd):
+def _gaussian_consts(n, k, w, scheme, estimator, Sd, weighted=False):
     check_choice("estimator", estimator, ESTIMATORS)
-    N = scheme.training_size(n, k)
+    N = n if scheme.synthetic_only else n + k  # n: the real points per round
     c = N / (N - 1) if estimator == "unbiased" else 1.0
+    if weighted and estimator == "unbiased":  # 1/(1 - sum of squared normalised weights)
+        c = 1.0 / (1.0 - (1 - w) ** 2 / n - (w * w / k if k else 0.0))
     return dict(Sd=Sd, A=Sd / n, n=n, k=k, w=w, c=c, scheme=scheme)
 
 
 def gaussian_moments(
-    *, n, lambda_, generations, scheme="fixed-real", estimator="mle", data=None, init=None, dim=None
+    *,
+    n,
+    lambda_=None,
+    generations,
+    scheme="fixed-real",
+    estimator="mle",
+    data=None,
+    init=None,
+    dim=None,
+    synthetic_weight=None,
+    real_fraction=None,
 ) -> MomentPrediction:
     r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
 
-    Parameters are those of :func:`~stability.dynamics.simulate` (``scheme`` not ``accumulate``).
+    Parameters are those of :func:`~stability.dynamics.simulate`. The accumulating schemes follow
+    the exact pool recursion of :func:`_pool_step` (docs/theory.md §11).
 
     Examples
     --------
@@ -118,10 +153,19 @@ def gaussian_moments(
     >>> p.cov_mean[:, 0, 0].round(4)  # 0, 1/n, 1/n + 0.9/n: the mean is a martingale
     array([0.  , 0.1 , 0.19])
     """
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
-    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd)
+    if scheme.accumulate:
+        check_choice("estimator", estimator, ESTIMATORS)
+        div = (lambda N: N) if estimator == "mle" else (lambda N: N - 1)
+
+        def model_var(mP, second, tau, N):
+            return (n - 1) * tau / ((N - 1) * div(n)) if scheme.subsample else tau / div(N)
+
+        ms, Ps, Ss = _pool_moments(G, n, k, scheme.subsample, Sd, S0, mu0 - mu_d, model_var)
+        return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], Ss)
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)
     e0 = mu0 - mu_d
     S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
     Ss, Ps, ms = [S], [P], [m]
@@ -134,8 +178,24 @@ def gaussian_moments(
     return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], np.array(Ss))
 
 
-def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", data=None, dim=None) -> MomentPrediction:
-    r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (``fixed-real``/``fresh-real``, finite λ).
+def gaussian_stationary(
+    *,
+    n,
+    lambda_=None,
+    scheme="fixed-real",
+    estimator="mle",
+    data=None,
+    dim=None,
+    synthetic_weight=None,
+    real_fraction=None,
+) -> MomentPrediction:
+    r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (every scheme but ``replace``).
+
+    ``fresh-fraction``: the fixed point below with :math:`n_r` real points; in closed form
+    :math:`\mathrm{Cov}(\mu_\infty) = \Sigma_d/(n a'(2-a') + 1 - a')`, :math:`a' = n_r/n`, and
+    :math:`E[\Sigma_\infty] = \Sigma_d - \mathrm{Cov}(\mu_\infty)` (MLE). The accumulating schemes:
+    :func:`pool_stationary` (``estimator="mle"``; exact for ``accumulate``, first order for
+    ``accumulate-subsample``; docs/theory.md §11).
 
     At stationarity every moment is a multiple of :math:`\Sigma_d`,
     :math:`(S, P, C) = (s, p, q)\Sigma_d`, and the recursions become a 3×3 linear system in
@@ -147,11 +207,20 @@ def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", dat
     >>> float(st.cov_mean[0, 0]), float(st.expected_cov[0, 0])
     (0.01, 0.99)
     """
-    n, _, scheme, k, w = _setup(n, lambda_, scheme)
+    n, _, scheme, k, w = _setup(n, lambda_, scheme, None, synthetic_weight, real_fraction)
     if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
+    _no_real_weight(w)
     mu_d, Sd = _gaussian_params(data, dim, "data")
-    c = _gaussian_consts(n, k, w, scheme, estimator, Sd)["c"]
+    if scheme.accumulate:
+        if estimator == "mle" and not scheme.subsample:
+            e = pool_stationary(n, k, subsample=False, v2=-1.0)
+            return MomentPrediction(mu_d.copy(), e * Sd, (1.0 - e) * Sd)
+        G = POOL_GENERATIONS
+        p = gaussian_moments(n=n, lambda_=lambda_, generations=G, scheme=scheme, estimator=estimator, data=data)
+        tail = _pool_tail(n, k, scheme.subsample, G) * Sd
+        return MomentPrediction(mu_d.copy(), p.cov_mean[-1] + tail, p.expected_cov[-1] - tail)
+    c = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)["c"]
     a = 1.0 / n
     ik = 1.0 / k if k else 0.0
     fixed = scheme.keeps_real
@@ -165,6 +234,14 @@ def gaussian_stationary(*, n, lambda_, scheme="fixed-real", estimator="mle", dat
     b = np.array([c * (1 - w) * (n - 1) / n + c * w * (1 - w) * a, (1 - w) ** 2 * a, a if fixed else 0.0])
     s, p, _ = np.linalg.solve(M, b)
     return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
+
+
+def _no_real_weight(w: float) -> None:
+    if w == 1.0:
+        raise ValueError(
+            "synthetic_weight must be < 1 for a stationary law, got 1: the real data get no weight, so the "
+            "chain drifts (as under scheme 'replace')"
+        )
 
 
 def _family_step(state, spec, *, A, n, k, w, scheme):
@@ -181,15 +258,26 @@ def _family_step(state, spec, *, A, n, k, w, scheme):
     return w * m, P1, C1
 
 
-def _family_setup(family, n, lambda_, scheme, data, generations=None):
+def _family_setup(family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None):
     check_choice("family", family, tuple(SIMULATED))
-    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations)
+    n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
     return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
 
 
-def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data=None, init=None) -> MomentPrediction:
+def family_moments(
+    family,
+    *,
+    n,
+    lambda_=None,
+    generations,
+    scheme="fixed-real",
+    data=None,
+    init=None,
+    synthetic_weight=None,
+    real_fraction=None,
+) -> MomentPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
 
     ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
@@ -200,11 +288,25 @@ def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data
     >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
     array([0.  , 0.1 , 0.19])
     """
-    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations)
+    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction)
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
     m = eta0 - spec.eta_data
+    run = consts["scheme"]
+    if run.accumulate:
+        eta_d = spec.eta_data
+
+        def model_var(mP, second, tau, N):
+            return spec.variance(
+                eta_d + mP, second + np.outer(eta_d, mP) + np.outer(mP, eta_d) + np.outer(eta_d, eta_d)
+            )
+
+        V0 = spec.variance(eta0, np.outer(eta0, eta0))
+        ms, Ps, _ = _pool_moments(
+            G, consts["n"], consts["k"], run.subsample, consts["A"] * consts["n"], V0, m, model_var
+        )
+        return MomentPrediction(eta_d + ms, Ps - ms[:, :, None] * ms[:, None, :], None)
     state = (m, np.outer(m, m), np.zeros((spec.p, spec.p)))
     ms, Ps = [state[0]], [state[1]]
     for _ in range(G):
@@ -215,8 +317,14 @@ def family_moments(family, *, n, lambda_, generations, scheme="fixed-real", data
     return MomentPrediction(spec.eta_data + ms, Ps - ms[:, :, None] * ms[:, None, :], None)
 
 
-def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> MomentPrediction:
-    r"""Stationary mean and covariance of the mean parameter (``fixed-real``/``fresh-real``, finite λ).
+def family_stationary(
+    family, *, n, lambda_=None, scheme="fixed-real", data=None, synthetic_weight=None, real_fraction=None
+) -> MomentPrediction:
+    r"""Stationary mean and covariance of the mean parameter (every scheme but ``replace``, finite λ).
+
+    ``fresh-fraction``: in closed form :math:`\mathrm{Cov}(\eta_\infty) = V(\eta_d)/(n a'(2-a') - (1-a')v_2)`,
+    :math:`a' = n_r/n`, :math:`v_2` the quadratic coefficient of the variance function (docs/theory.md
+    §11); the solve below gives the same. The accumulating schemes: :func:`pool_stationary`.
 
     The one-step map of :func:`family_moments` is affine in the flattened state
     :math:`x = (m, P, C)`; its matrix :math:`M` and offset :math:`b` are read off by evaluating it at
@@ -228,10 +336,21 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
     >>> float(st.cov_mean[0, 0])  # real data only: rate / n
     0.04
     """
-    spec, _, consts = _family_setup(family, n, lambda_, scheme, data)
+    spec, _, consts = _family_setup(family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction)
     if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
+    _no_real_weight(consts["w"])
     p = spec.p
+    run = consts["scheme"]
+    if run.accumulate:
+        V, n_, k = consts["A"] * consts["n"], consts["n"], consts["k"]
+        if not run.subsample:
+            return MomentPrediction(
+                spec.eta_data.copy(), pool_stationary(n_, k, subsample=False, v2=_v2(spec)) * V, None
+            )
+        G = POOL_GENERATIONS
+        pr = family_moments(family, n=n, lambda_=lambda_, generations=G, scheme=run, data=data)
+        return MomentPrediction(spec.eta_data.copy(), pr.cov_mean[-1] + _pool_tail(n_, k, True, G) * V, None)
     sizes = [p, p * p, p * p]
 
     def F(x):
@@ -247,8 +366,145 @@ def family_stationary(family, *, n, lambda_, scheme="fixed-real", data=None) -> 
     return MomentPrediction(spec.eta_data + m, P - np.outer(m, m), None)
 
 
+def _v2(spec) -> float:
+    r"""Quadratic coefficient :math:`v_2` of the variance function.
+
+    :math:`E V(\eta) = V(E\eta) + v_2\mathrm{Cov}(\eta)` (read off the family's ``variance``)."""
+    eta = spec.eta_data
+    V = spec.variance(eta, np.outer(eta, eta))
+    return float((spec.variance(eta, np.outer(eta, eta) + V) - V)[0, 0] / V[0, 0])
+
+
+def _pool_moments(G, n, k, subsample, Vd, V0, m0, model_var):
+    r"""Exact moments of the accumulating schemes per generation (docs/theory.md §11).
+
+    State after round :math:`t \ge 1`: the pool's mean offset :math:`m_P = E[P_t-\mu_d]` (constant
+    from round 1: the pool mean is a martingale), :math:`\pi_t = E[(P_t-\mu_d)(P_t-\mu_d)^\top]`,
+    :math:`\tau_t = E[T_t]` and :math:`N_t = n + tk`. The model of generation :math:`t` has mean
+    :math:`P_t + u_t` with :math:`E[u_tu_t^\top] = \upsilon_t = \tau_t(1/n-1/N_t)/(N_t-1)` when
+    subsampling (else 0) and expected variance :math:`\sigma_t` = ``model_var(m_P, π+υ, τ, N)``; then
+
+    .. math:: \pi_{t+1} = \pi_t + (k/N_{t+1})^2(\upsilon_t + \sigma_t/k),\quad
+              \tau_{t+1} = \tau_t + (k-1)\sigma_t + \tfrac{N_tk}{N_{t+1}}(\upsilon_t + \sigma_t/k).
+
+    Round 1 draws from generation 0 (mean offset ``m0``, variance ``V0``) and pools with the real
+    sample (:math:`E[(P_0-\mu_d)(P_0-\mu_d)^\top] = V_d/n`, :math:`E T_0 = (n-1)V_d`).
+    Returns per generation: the mean offset, :math:`E[e_te_t^\top]` and :math:`\sigma_t`.
+    """
+    p = Vd.shape[0]
+    ms, seconds, sigmas = [m0], [np.outer(m0, m0)], [V0]
+    N = n + k
+    mP = k * m0 / N
+    pi = (n * Vd + k * V0 + k * k * np.outer(m0, m0)) / N**2
+    tau = (n - 1) * Vd
+    if k:
+        tau = tau + (k - 1) * V0 + (n * k / N) * (np.outer(m0, m0) + Vd / n) + (n / N) * V0
+    for _ in range(G):
+        ups = tau * (1.0 / n - 1.0 / N) / (N - 1) if subsample else np.zeros((p, p))
+        sigma = model_var(mP, pi + ups, tau, N)
+        ms.append(mP)
+        seconds.append(pi + ups)
+        sigmas.append(sigma)
+        if k:
+            N1 = N + k
+            pi = pi + (k / N1) ** 2 * (ups + sigma / k)
+            tau = tau + (k - 1) * sigma + (N * k / N1) * (ups + sigma / k)
+            N = N1
+    return np.array(ms[: G + 1]), np.array(seconds[: G + 1]), np.array(sigmas[: G + 1])
+
+
+# accumulate-subsample's stationary moments: the exact recursion for this many generations, then the
+# first-order tail c psi'(x + G + 1) (relative error O(1/n) of a tail that is itself O(1/(k G)) of the total)
+POOL_GENERATIONS = 4000
+
+
+def _pool_tail(n: int, k: int, subsample: bool, G: int) -> float:
+    r"""First-order tail: :math:`(E[e_\infty^2] - E[e_G^2])/V_d = c\,\psi'(x+G+1)`; c = 1/n+2/k or 1/k."""
+    from scipy.special import polygamma
+
+    if k == 0:
+        return 0.0
+    c = (1.0 / n + 2.0 / k) if subsample else 1.0 / k
+    return c * float(polygamma(1, n / k + G + 1))
+
+
+def pool_error(n: int, k: int, t: int, *, subsample: bool) -> float:
+    r"""First-order :math:`E[(\eta_t-\eta_d)^2]/V(\eta_d)` at generation :math:`t \ge 1` (docs/theory.md §11).
+
+    ``accumulate``: :math:`1/(n+k) + \Delta_t/k`; ``accumulate-subsample``:
+    :math:`1/n + (1/n + 2/k)\Delta_t`, with :math:`\Delta_t = \psi'(x+2) - \psi'(x+t+1)`, :math:`x = n/k`
+    (generation 0 the data distribution).
+
+    >>> pool_error(100, 100, 1, subsample=True)  # one subsample of n out of n + k fresh points: 1/n
+    0.01
+    """
+    from scipy.special import polygamma
+
+    if k == 0:
+        return 1.0 / n
+    x = n / k
+    delta = float(polygamma(1, x + 2) - polygamma(1, x + t + 1))
+    return 1.0 / n + (1.0 / n + 2.0 / k) * delta if subsample else 1.0 / (n + k) + delta / k
+
+
+def pool_stationary(n: int, k: int, *, subsample: bool, v2: float = 0.0) -> float:
+    r"""Limit :math:`E[(\eta_\infty-\eta_d)^2]/V(\eta_d)` under ``accumulate`` / ``accumulate-subsample``.
+
+    Generation 0 is the data distribution; :math:`x = n/k`, :math:`\psi'` the trigamma function
+    (docs/theory.md §11):
+
+    - ``accumulate`` (exact for the simulator's families and the Gaussian MLE, whose fits conserve
+      :math:`E V(\eta_t) = V_d + v_2\pi_t`): with :math:`v_2 = 0`,
+      :math:`1/(n+k) + \psi'(x+2)/k`; else :math:`(g_\infty/V_d - 1)/v_2` with
+      :math:`g_\infty = V_d(1+v_2/(n+k))\,\Gamma(x+2)^2/(\Gamma(x+2-c)\Gamma(x+2+c))`,
+      :math:`c = \sqrt{-v_2/k}` (complex when :math:`v_2 > 0`).
+    - ``accumulate-subsample`` (first order: the pool's variance taken as :math:`V_d`, relative error
+      :math:`O(1/n)`): :math:`1/n + (1/n + 2/k)\,\psi'(x+2)`.
+
+    ``v2``: the variance function's quadratic coefficient (Gaussian mean with its MLE variance:
+    :math:`-1`; Bernoulli, categorical :math:`-1`; Poisson 0; gamma with shape :math:`a`: :math:`1/a`).
+
+    >>> round(pool_stationary(100, 100, subsample=False), 6)  # 1/200 + psi'(3)/100
+    0.008949
+    """
+    from scipy.special import loggamma, polygamma
+
+    if k == 0:
+        return 1.0 / n
+    x = n / k
+    tri = float(polygamma(1, x + 2))
+    if subsample:
+        return 1.0 / n + (1.0 / n + 2.0 / k) * tri
+    if v2 == 0.0:
+        return 1.0 / (n + k) + tri / k
+    c = np.sqrt(complex(-v2 / k))
+    log_prod = 2 * loggamma(x + 2) - loggamma(x + 2 - c) - loggamma(x + 2 + c)
+    g = (1.0 + v2 / (n + k)) * float(np.exp(log_prod).real)
+    return (g - 1.0) / v2
+
+
+def fraction_stationary(n: int, n_real: int, v2: float = 0.0) -> float:
+    r"""Stationary :math:`\mathrm{Var}(\eta_\infty)/V(\eta_d)` under ``fresh-fraction``.
+
+    :math:`1/(na'(2-a') - (1-a')v_2)`.
+    :math:`a' = n_r/n`; exact for the simulator's families and the Gaussian mean with its MLE
+    variance (:math:`v_2 = -1`), docs/theory.md §11.
+
+    >>> round(fraction_stationary(100, 30, v2=0.0) * 100, 6)  # 1/(a'(2-a')) with a' = 0.3
+    1.960784
+    """
+    a = n_real / n
+    return 1.0 / (n * a * (2.0 - a) - (1.0 - a) * v2)
+
+
 def stationary_closed_form(
-    family: str, lambda_: float, n: int, *, data: dict | None = None, k: int | None = None
+    family: str,
+    lambda_: float,
+    n: int,
+    *,
+    data: dict | None = None,
+    k: int | None = None,
+    synthetic_weight: float | None = None,
 ) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (docs/theory.md §9).
 
@@ -278,6 +534,9 @@ def stationary_closed_form(
     ``excess_loss`` is :math:`\tfrac12 p\,c` with :math:`p` the number of free parameters (1;
     categorical K-1; Gaussian :math:`d + d(d+1)/2`), and ``rate`` is :math:`\lambda/(1+\lambda)`.
 
+    With a ``synthetic_weight`` :math:`w` (docs/theory.md §10) :math:`\lambda` is replaced by
+    :math:`\rho = w/(1-w)` throughout: :math:`c = \rho^2/(k(1+2\rho))`, rate :math:`\rho/(1+\rho)`.
+
     Parameters
     ----------
     family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
@@ -285,6 +544,7 @@ def stationary_closed_form(
     n : int, ``>= 1``, real sample size
     data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
     k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
+    synthetic_weight : float in [0, 1), optional; default :math:`\rho = \lambda` (as :func:`stationary`).
 
     Examples
     --------
@@ -297,7 +557,8 @@ def stationary_closed_form(
     """
     check_choice("family", family, FAMILIES)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
-    c = 0.0 if lam == 0.0 else lam**2 / (k_int * (1.0 + 2.0 * lam))
+    rho = _weight_ratio(lam, k_int, synthetic_weight)
+    c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho))
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
         d = S.shape[0]
@@ -313,6 +574,7 @@ def stationary_closed_form(
         eta = spec.eta_data
         V = spec.variance(eta, np.outer(eta, eta))
         p = spec.p - 1 if family == "categorical" else spec.p
-    rate = lam / (1.0 + lam)
+    rate = rho / (1.0 + rho)
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
-    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form")
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w)

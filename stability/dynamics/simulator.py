@@ -19,6 +19,20 @@ Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points
   real sample plus *all* synthetic batches so far, :math:`k` points drawn from each model
   :math:`\theta_0, \dots, \theta_t` (Gerstgrasser et al. use :math:`k = n`, i.e. ``lambda_ = 1``);
   it has :math:`n + (t+1)k` points.
+- ``fresh-fraction`` (real-data anchoring; docs/theory.md §11): every round fits :math:`n` points,
+  :math:`n_r = \lfloor a n\rfloor` of them a new real sample and :math:`n - n_r` synthetic, with
+  :math:`a` = ``real_fraction`` in (0, 1]; ``lambda_`` is not used (``None`` allowed; the result's
+  ``lambda_`` is the implied ratio :math:`(n-n_r)/n_r`). It is ``fresh-real`` with :math:`n_r` real
+  points and :math:`k = n - n_r`, and runs through the same kernels.
+- ``accumulate-subsample`` (Kazdan, Schaeffer et al. 2024, arXiv 2410.16713; docs/theory.md §11):
+  the pool of ``accumulate`` (the fixed real sample and every synthetic batch, :math:`k` points per
+  round), from which each round fits a uniform subsample without replacement of :math:`n` points.
+  A subsample of the pool depends on the pool's *points* (the same points are reused by later
+  rounds), and no sampler of its sufficient statistics from the batches' statistics alone is exact,
+  so both methods keep the pool's points in a preallocated array (chains × (n + G k) × d, Gaussian;
+  × p for the mean statistic :math:`T(x)` of the other families). ``exact`` draws each chain's
+  subsample indices by rejecting repeats (:math:`O(\text{chains}\cdot n)` per round), ``naive`` by
+  ranking uniform keys over the whole pool (:math:`O(\text{chains}\cdot N_t)`); the two agree in law.
 
 The retraining loop is written once (:func:`_run`): each round's training set is built as the
 scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
@@ -40,6 +54,22 @@ collapsing runs). The covariance is :math:`T/N` (``estimator="mle"``) or :math:`
 (``"unbiased"``), :math:`N` the training-set size; for the other families the MLE of the mean
 parameter is the sample mean, which is unbiased, so the two estimators coincide.
 
+Weighted mixing (``synthetic_weight`` :math:`w`, docs/theory.md §10): each round fits the maximiser
+of :math:`(1-w)\cdot` (mean log-likelihood over the real points) :math:`+\,w\cdot` (mean over the
+synthetic points), so the fitted mean parameter is :math:`(1-w)\hat m + w\bar y` and a Gaussian's
+covariance is the weighted covariance :math:`(1-w)\hat S + wS_y + w(1-w)(\bar y-\hat m)(\bar y-\hat m)^\top`.
+Both methods pool the statistics with the identity above after rescaling each group's count
+(real to :math:`(1-w)N_e`, synthetic to :math:`wN_e`) to the Kish effective size
+:math:`N_e = 1/\sum_i w_i^2 = 1/((1-w)^2/n + w^2/k)` (:math:`w_i` the normalised weight of each
+point), so that ``estimator="unbiased"`` divides by :math:`N_e - 1`: the reliability-weights
+estimator :math:`\sum_i w_i(x_i-\bar x_w)(x_i-\bar x_w)^\top/(1-\sum_i w_i^2)`, unbiased when every
+point has the same law, and :math:`T/(N-1)` at the natural share :math:`w = k/(n+k)` (where
+:math:`N_e = n+k`). ``None`` (default) is the natural share, run by the unweighted code path (same
+numbers as without the option). Under ``accumulate`` :math:`w` is the weight of the whole synthetic
+pool (all batches so far, equal weights within it) against the real sample, constant over rounds
+(the natural share :math:`(t+1)k/(n+(t+1)k)` grows); under ``replace`` (no real data) only ``None``
+or 1 is accepted.
+
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
@@ -53,6 +83,7 @@ below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -67,6 +98,7 @@ from ..jacobian import check_spd
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
+from ..weights import check_synthetic_weight
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
 
@@ -81,6 +113,10 @@ NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
+# Families simulated by another module of this package with their own kernel for _run, registered
+# there on import (name -> function of simulate's keyword arguments): "linear-regression"
+# (stability.dynamics.regression, docs/theory.md §12).
+PLUGIN_FAMILIES: dict[str, Callable[..., SimulationResult]] = {}
 
 
 @dataclass(frozen=True)
@@ -111,6 +147,8 @@ class SimulationResult:
         (chains, d, d) (Gaussian, covariance :math:`R/n`), under ``fixed-real`` and ``accumulate``
         (the sample every round reuses); ``None`` under the other schemes. ``real_cov`` is ``None``
         for the non-Gaussian families.
+    n_real : real points per round when not ``n`` (``fresh-fraction``: :math:`\lfloor a n\rfloor`), else ``None``.
+    real_fraction : ``fresh-fraction``'s :math:`a`, else ``None``.
     """
 
     family: str
@@ -128,6 +166,9 @@ class SimulationResult:
     spec: FamilySpec | None = field(default=None, repr=False)
     real_mean: np.ndarray | None = field(default=None, repr=False)
     real_cov: np.ndarray | None = field(default=None, repr=False)
+    synthetic_weight: float | None = None
+    n_real: int | None = None
+    real_fraction: float | None = None
 
     @property
     def generations(self) -> int:
@@ -139,8 +180,13 @@ class SimulationResult:
 
     @property
     def w(self) -> float:
-        """Synthetic share of each round's fresh training data, :math:`k/(n+k)` (1 under ``replace``)."""
-        return 1.0 if self.k is None else self.k / (self.n + self.k)
+        """Weight of the synthetic data: ``synthetic_weight`` if given, else the share :math:`k/(n_r+k)`
+        of each round's fresh training data (1 under ``replace``; :math:`n_r = n` except under
+        ``fresh-fraction``)."""
+        if self.synthetic_weight is not None:
+            return self.synthetic_weight
+        n_r = self.n if self.n_real is None else self.n_real
+        return 1.0 if self.k is None else self.k / (n_r + self.k)
 
     @property
     def collapse_generation(self) -> np.ndarray:
@@ -312,6 +358,8 @@ class SimulationResult:
             arrays.update(cov=self.cov, data_cov=self.data_cov, w2=self.w2)
         meta = dict(family=self.family, scheme=self.scheme, method=self.method, estimator=self.estimator)
         k = -1 if self.k is None else self.k
+        if self.synthetic_weight is not None:
+            arrays["synthetic_weight"] = self.synthetic_weight
         atomic_write_npz(path, **arrays, n=self.n, k=k, lambda_=self.lambda_, **meta)
         return path
 
@@ -359,9 +407,9 @@ def _gaussian_params(params, dim, name):
     return mean, cov
 
 
-def _resolve(n, lambda_, scheme) -> tuple[Scheme, int]:
+def _resolve(n, lambda_, scheme, real_fraction=None) -> tuple[Scheme, int]:
     """The scheme run (``inf`` under a scheme with real data is ``replace``) and its synthetic points per round."""
-    run = _scheme(scheme).resolve(lambda_)
+    run = _scheme(scheme, real_fraction=real_fraction).resolve(lambda_)
     return run, run.synthetic(n, lambda_)
 
 
@@ -369,7 +417,7 @@ def simulate(
     family: str,
     *,
     n: int,
-    lambda_: float,
+    lambda_: float | None = None,
     generations: int,
     chains: int,
     scheme: str | Scheme = "fixed-real",
@@ -380,15 +428,21 @@ def simulate(
     dim: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool = False,
+    noise_scale: str | None = None,
+    synthetic_weight: float | None = None,
+    real_fraction: float | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
     Parameters
     ----------
-    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``
-    n : integer ``>= 2``, real sample size (under ``replace``: points per round)
+    family : ``"gaussian"``, ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, ``"gamma"``,
+        or ``"linear-regression"`` (a fixed design; see :mod:`~stability.dynamics.regression`)
+    n : integer ``>= 2``, real sample size (under ``replace``, ``fresh-fraction`` and
+        ``accumulate-subsample``: points fitted per round)
     lambda_ : ``>= 0`` (``inf`` allowed), synthetic-to-real ratio; :math:`k` from
-        :func:`~stability.schemes.synthetic_count`
+        :func:`~stability.schemes.synthetic_count`. Required except under ``fresh-fraction``, which
+        does not use it (``None`` or any valid value).
     generations : integer ``>= 0``
     chains : integer ``>= 1``
     scheme : a name of :data:`stability.schemes.SCHEMES` or a :class:`~stability.schemes.Scheme`
@@ -403,6 +457,15 @@ def simulate(
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
     progress : show a tqdm bar over generations when stderr is a terminal.
+    noise_scale : ``linear-regression`` only: ``"fitted"`` (default) or ``"known"``, the noise level
+        of the synthetic labels (:mod:`~stability.dynamics.regression`).
+    synthetic_weight : in [0, 1] or ``None``, the weight :math:`w` of the synthetic term in each
+        round's objective (module docstring, docs/theory.md §10); ``None`` (default): the natural
+        share :math:`k/(n+k)`. Under ``accumulate``: the whole synthetic pool's weight. Under
+        ``replace``: ``None`` or 1 only. ``linear-regression``: weighted least squares, :math:`w` in
+        :math:`[0, 1)` under ``fixed-real`` / ``fresh-real`` (docs/theory.md §12).
+    real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
+        :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -417,7 +480,7 @@ def simulate(
     >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
     (3, 3, 1)
     """
-    check_choice("family", family, FAMILIES)
+    check_choice("family", family, (*FAMILIES, *PLUGIN_FAMILIES))
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
@@ -425,29 +488,49 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
-    run, k = _resolve(n, lambda_, scheme)
+    if family in PLUGIN_FAMILIES:
+        if real_fraction is not None:
+            raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
+        return PLUGIN_FAMILIES[family](
+            n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
+            data=data, init=init, dim=dim, noise_scale=noise_scale, synthetic_weight=synthetic_weight, seed=seed,
+            progress=progress,
+        )  # fmt: skip
+    if noise_scale is not None:
+        raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
+    run, k = _resolve(n, lambda_, scheme, real_fraction)
+    weight = check_synthetic_weight(synthetic_weight, run, k)
     k_reported = None if run.synthetic_only else k
-    lam = float(lambda_)
+    n_r = run.real_size(n)
+    lam = k / n_r if run.fraction else float(lambda_)
+    extra = dict(n_real=n_r if n_r != n else None, real_fraction=run.real_fraction)
     rng = _rng(seed)
     if family == "gaussian":
         mu_d, cov_d = _gaussian_params(data, dim, "data")
         d = mu_d.size
         per_round = run.training_size(n, k)
+        if weight is not None:  # the points that carry weight
+            per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
         if per_round < d + 1:
-            what = "n" if run.synthetic_only else "n + floor(lambda_ n)"
+            what = "n" if run.fixed_size else "n + floor(lambda_ n)"
+            what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
             raise ValueError(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
         _check_cost(method, per_round, G, C, d, d * d + d + 3)
-        kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
-            mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
-        )
-        real = _run(kernel, run, rng, n, k, G, progress)
+        if run.subsample:
+            kernel = _GaussianPoints(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
+            kernel.allocate(run.pool_size(n, k, G - 1), d, method)
+        else:
+            kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
+                mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
+            )
+        real = _run(kernel, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -455,12 +538,16 @@ def simulate(
     init_params = _init_dict(family, init)
     eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
     _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
-    kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
-    real = _run(kernel, run, rng, n, k, G, progress)
+    if run.subsample:
+        kernel = _FamilyPoints(spec, eta0, G, C, method, n, k)
+        kernel.allocate(run.pool_size(n, k, G - 1), spec.p, method)
+    else:
+        kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
+    real = _run(kernel, run, rng, n, k, G, progress, weight)
     collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
-        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0],
+        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight, **extra,
     )  # fmt: skip
 
 
@@ -474,24 +561,49 @@ def _init_dict(family: str, init) -> dict:
     return family_params(family, init, "init")
 
 
-def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool):
+def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool, weight: float | None = None):
     """The retraining loop, written once for every family and method.
 
     Each round builds its training set as ``scheme`` declares, from sufficient statistics: the real
     data's (:meth:`real`, drawn once or every round), the synthetic batch's (:meth:`synthetic`, ``k``
     points of generation ``t``), pooled by the family's :meth:`join`; :meth:`fit` then stores
     generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
-    Returns the statistics of the fixed real sample (schemes that keep it without redrawing), else None.
+    With a synthetic ``weight`` (docs/theory.md §10) the synthetic part (this round's batch, or
+    under ``accumulate`` the pool of all batches) is kept apart and the round's set is
+    :func:`_weighted`. A subsampling scheme then fits ``n`` points of the pool
+    (:meth:`~stability.schemes.Scheme.fit_set`, the kernel's :meth:`subsample`). Returns the
+    statistics of the fixed real sample (schemes that keep it without redrawing), else None.
     """
-    real = kernel.real(rng, n) if scheme.keeps_real else None
+    n_r = scheme.real_size(n)
+    real = kernel.real(rng, n_r) if scheme.keeps_real else None
     previous = real
+    pool = None
     for t in _steps(G, progress):
         if scheme.redraws_real:
-            real = kernel.real(rng, n)
+            real = kernel.real(rng, n_r)
         synthetic = kernel.synthetic(rng, t, k) if k else None
-        previous = scheme.training_set(real, previous, synthetic, kernel.join)
-        kernel.fit(t + 1, previous)
+        if weight is None:
+            previous = scheme.training_set(real, previous, synthetic, kernel.join)
+        else:
+            pool = synthetic if pool is None or not scheme.accumulate else kernel.join(pool, synthetic)
+            previous = _weighted(kernel, real, pool, weight)
+        kernel.fit(t + 1, scheme.fit_set(previous, n, lambda data, m: kernel.subsample(rng, data, m)))
     return real if scheme.keeps_real and not scheme.redraws_real else None
+
+
+def _weighted(kernel, real, synthetic, w: float):
+    r"""The weighted union of the real and synthetic statistics (counts ``real[0]``, ``synthetic[0]``).
+
+    Each group's count is rescaled to its share of the Kish effective size
+    :math:`N_e = 1/((1-w)^2/n + w^2/m)`: real to :math:`(1-w)N_e`, synthetic to :math:`wN_e`; the
+    pooled mean is then :math:`(1-w)\hat m + w\bar y`, the pooled scatter over :math:`N_e` the weighted
+    covariance, and over :math:`N_e - 1` the reliability-weights unbiased one (module docstring).
+    """
+    if synthetic is None:  # k = 0, w = 0 (checked): real data only
+        return real
+    n, m = real[0], synthetic[0]
+    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / m)
+    return kernel.join(kernel.scale(real, (1.0 - w) * n_eff / n), kernel.scale(synthetic, w * n_eff / m))
 
 
 def _divisor(N, estimator):
@@ -537,6 +649,11 @@ class _GaussianExact(_Gaussian):
 
     def synthetic(self, rng, t, m):
         return (m, *samplers.gaussian_stats(rng, self.mean[t], self.L, m))
+
+    @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (count and scatter scale)."""
+        return a[0] * c, a[1], a[2] * c
 
     @staticmethod
     def join(a, b):
@@ -613,6 +730,11 @@ class _GaussianNaive(_Gaussian):
         return (m, *_raw_sums(rng, self.mean[t], self.L, m, self.mu_d, self.block))
 
     @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
+        return a[0] * c, a[1] * c, a[2] * c
+
+    @staticmethod
     def join(a, b):
         return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
@@ -645,6 +767,11 @@ class _FamilyKernel:
         return m, self.draw(rng, self.mean[t], m)
 
     @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
+        return a[0] * c, a[1] * c
+
+    @staticmethod
     def join(a, b):
         return a[0] + b[0], a[1] + b[1]
 
@@ -655,3 +782,120 @@ class _FamilyKernel:
     def real_fit(self, stats):
         N, s = stats
         return s / N, None
+
+
+# ---------------------------------------------------------------- pools of points (subsampling schemes)
+
+
+def _distinct_indices(rng, N: int, m: int, C: int) -> np.ndarray:
+    r"""``m`` distinct indices in ``[0, N)`` per chain, uniform over m-subsets, (C, m): the ``exact`` route.
+
+    Draws ``min(m, N - m)`` indices with replacement and redraws the repeats until every row is
+    distinct (each redraw keeps the set uniform: rejection sampling of the ordered draw); when
+    ``m > N/2`` the drawn set is the complement. Cost :math:`O(C m \log m)` per pass; a pass leaves
+    a repeat with probability at most about 1/2 per entry, so a few passes suffice.
+    """
+    if m == N:
+        return np.broadcast_to(np.arange(N), (C, N))
+    q = min(m, N - m)
+    idx = rng.integers(0, N, size=(C, q))
+    while True:
+        order = np.argsort(idx, axis=1, kind="stable")
+        s = np.take_along_axis(idx, order, axis=1)
+        dup_sorted = np.zeros_like(s, dtype=bool)
+        dup_sorted[:, 1:] = s[:, 1:] == s[:, :-1]
+        if not dup_sorted.any():
+            break
+        dup = np.zeros_like(dup_sorted)
+        np.put_along_axis(dup, order, dup_sorted, axis=1)  # later copies of a repeated index
+        idx[dup] = rng.integers(0, N, size=int(dup.sum()))
+    if q == m:
+        return idx
+    keep = np.ones((C, N), dtype=bool)
+    np.put_along_axis(keep, idx, False, axis=1)
+    return np.nonzero(keep)[1].reshape(C, m)
+
+
+def _ranked_indices(rng, N: int, m: int, C: int) -> np.ndarray:
+    """``m`` distinct indices per chain: the ``m`` smallest of ``N`` uniform keys (the ``naive`` route)."""
+    if m == N:
+        return np.broadcast_to(np.arange(N), (C, N))
+    return np.argpartition(rng.random((C, N)), m - 1, axis=1)[:, :m]
+
+
+class _Points:
+    """A pool of points per chain in one preallocated array (C, capacity, q); data are prefix views of it.
+
+    ``join(a, b)`` writes ``b`` right after ``a`` (``a`` is always the pool so far, a prefix), so the
+    pool grows without copies; :meth:`subsample` gathers ``m`` of its points per chain.
+    """
+
+    def allocate(self, capacity: int, q: int, method: str) -> None:
+        C = self.mean.shape[1]
+        check_memory(
+            8.0 * C * capacity * q,
+            f"the pool of points of {C} chains ({capacity} points of dimension {q}; a subsampling scheme keeps them)",
+            "lower chains (--chains), generations (--generations) or lambda_",
+        )
+        self.buf = np.empty((C, capacity, q))
+        self.pick = _distinct_indices if method == "exact" else _ranked_indices
+
+    def join(self, a, b):
+        N = a.shape[1]
+        self.buf[:, N : N + b.shape[1]] = b
+        return self.buf[:, : N + b.shape[1]]
+
+    def real(self, rng, m):
+        self.buf[:, :m] = self._draw(rng, None, m)
+        return self.buf[:, :m]
+
+    def synthetic(self, rng, t, m):
+        return self._draw(rng, t, m)
+
+    def subsample(self, rng, pool, m):
+        C, N, _ = pool.shape
+        return np.take_along_axis(pool, self.pick(rng, N, m, C)[:, :, None], axis=1)
+
+
+class _GaussianPoints(_Points, _Gaussian):
+    """Gaussian points; generation ``t`` is the mean and scatter of the subsample."""
+
+    def _draw(self, rng, t, m):
+        mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
+        L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
+        z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
+        return mean[:, None, :] + z @ L.transpose(0, 2, 1)
+
+    def fit(self, t, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
+
+    def real_fit(self, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        return M, np.einsum("cmi,cmj->cij", r, r) / x.shape[1]
+
+
+class _FamilyPoints(_Points, _FamilyKernel):
+    """Points of a non-Gaussian family as their statistic :math:`T(x)` (p numbers each); fit: the mean."""
+
+    def __init__(self, spec, eta0, G, C, method, n, k):
+        super().__init__(spec, eta0, G, C, method, n, k)
+        self.spec = spec
+
+    def _draw(self, rng, t, m):
+        eta = self.eta_d if t is None else self.mean[t]
+        C, p = eta.shape
+        out = np.empty((C, m, p))
+        block = max(1, NAIVE_BLOCK_FLOATS // (m * self.spec.points_per_chain(1)))
+        for lo in range(0, C, block):  # one point per row of the repeated mean parameters
+            e = np.repeat(eta[lo : lo + block], m, axis=0)
+            out[lo : lo + block] = self.spec._naive_block(rng, e, 1).reshape(-1, m, p)
+        return out
+
+    def fit(self, t, x):
+        self.mean[t] = x.mean(axis=1)
+
+    def real_fit(self, x):
+        return x.mean(axis=1), None

@@ -13,7 +13,10 @@ chain starts at ``theta0`` (default :math:`\theta^*`) and each generation
 
    the finite-sample form of :math:`G_\lambda` in :mod:`.operator` (same weights, same factor
    :math:`1/(1+\lambda)`, so the same gradient tolerance). With :math:`k = \lambda n` exactly it is
-   the pooled maximum likelihood over all :math:`n + k` points (Bertrand et al. 2024, §3).
+   the pooled maximum likelihood over all :math:`n + k` points (Bertrand et al. 2024, §3). With a
+   ``synthetic_weight`` :math:`w` (docs/theory.md §10) the objective is
+   :math:`(1-w)\frac1n\sum_i\log p_\theta(x_i) + w\frac1k\sum_j\log p_\theta(y_j)`; the default is
+   :math:`w = \lambda/(1+\lambda)` (the objective above).
 
    With ``prior_precision`` :math:`\beta > 0` the real-data term is penalised,
    :math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` (a Gaussian prior
@@ -136,6 +139,7 @@ class ChainsResult:
     iterations: np.ndarray
     converged: np.ndarray
     fit: OptimResult
+    synthetic_weight: float | None = None
     prior_precision: float = 0.0
 
     @property
@@ -228,12 +232,17 @@ def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> tor
 class _Objective:
     """Value, gradient and Hessian of every chain's mixed objective, vectorised over chains in chunks."""
 
-    def __init__(self, model, x: torch.Tensor, lam: float, k: int, prior_precision: float = 0.0):
+    def __init__(
+        self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None,
+        prior_precision: float = 0.0,
+    ):  # fmt: skip
         n = x.shape[0]
         d = model.n_params
         w = torch.full((n,), 1.0 / n, dtype=DTYPE)  # the weights of Expectations.data_mean
         a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
-        synth = k > 0 and lam > 0
+        if synthetic_weight is not None:  # docs/theory.md §10
+            a, b = 1.0 - synthetic_weight, synthetic_weight
+        synth = k > 0 and b > 0
         beta = float(prior_precision)
 
         def real(th):  # the (penalised) real-data term: the excess loss is measured on it
@@ -355,6 +364,7 @@ def retrain_chains(
     gtol: float = GTOL,
     max_iter: int = MAX_NEWTON,
     allow_failure: bool = False,
+    synthetic_weight: float | None = None,
     prior_precision: float = 0.0,
 ) -> ChainsResult:
     r"""Run ``chains`` independent chains of finite-sample retraining for ``generations`` rounds.
@@ -376,6 +386,10 @@ def retrain_chains(
     allow_failure : if False (default), raise :class:`~stability.numerical.operator.ConvergenceError`
         when a refit does not reach ``gtol``; if True, record it in ``converged`` and go on from the
         last iterate.
+    synthetic_weight : in [0, 1), the weight :math:`w` of the synthetic term: the objective is
+        :math:`(1-w)` (mean over the real points) :math:`+\,w` (mean over the synthetic points)
+        (docs/theory.md §10); default ``None``: :math:`w = \lambda/(1+\lambda)`. 1 is an error
+        (no real data, as ``lambda_ = inf``); above 0 needs ``k >= 1``.
     prior_precision : ``>= 0`` and finite, :math:`\beta`: the real-data term becomes
         :math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` (module docstring), in the
         fit of :math:`\theta^*`, in every refit and in ``excess_nll``; the stationary law is then that
@@ -412,6 +426,11 @@ def retrain_chains(
             f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} for lambda_ = "
             f"{lam:g}, n = {n}; pass k explicitly or use lambda_ = 0"
         )
+    if synthetic_weight is not None:
+        from ..stationary import _weight_ratio
+
+        _weight_ratio(lam, k_int, synthetic_weight, "retrain_chains")  # in [0, 1), > 0 only if k >= 1
+        synthetic_weight = float(synthetic_weight)
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
     beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
@@ -426,7 +445,7 @@ def retrain_chains(
         if t0.shape not in ((d,), (C, d)) or not np.all(np.isfinite(t0)):
             raise ValueError(f"theta0 must be finite with shape ({d},) or ({C}, {d}), got shape {t0.shape}")
         start = torch.as_tensor(np.broadcast_to(t0, (C, d)).copy(), dtype=DTYPE)
-    obj = _Objective(model, x, lam, k_int, beta)
+    obj = _Objective(model, x, lam, k_int, synthetic_weight, beta)
     theta = torch.empty(G + 1, C, d, dtype=DTYPE)
     theta[0] = start
     grad_norm = torch.empty(G, C, dtype=DTYPE)
@@ -450,6 +469,7 @@ def retrain_chains(
         iterations=iterations.numpy(),
         converged=converged.numpy(),
         fit=fit,
+        synthetic_weight=synthetic_weight,
         prior_precision=beta,
     )
     return result if allow_failure else result.raise_if_failed()
@@ -590,9 +610,10 @@ def check_stationary(
     A and B come from ``model.local_constants(real_sample)`` (the empirical curvature of the real
     sample and the Fisher information of :math:`p_{\theta^*}`). ``burn_in`` defaults to
     :func:`default_burn_in` of the exact rate; the generations after it are pooled. ``options`` go
-    to :func:`retrain_chains`, except ``prior_precision`` (``model.local_constants`` are those of the
-    unpenalised maximum; with a prior, compare :func:`retrain_chains` with ``stationary(A + beta I, B, ...)``
-    directly).
+    to :func:`retrain_chains`; with a ``synthetic_weight`` :math:`w` the law and Theorem 2's radius
+    are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10). Not ``prior_precision``
+    (``model.local_constants`` are those of the unpenalised maximum; with a prior, compare
+    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly).
     """
     from ..stationary import stationary
 
@@ -604,16 +625,24 @@ def check_stationary(
     model = _resolve_model(model)
     consts = model.local_constants(real_sample)
     result = retrain_chains(model, real_sample, lambda_, generations=generations, chains=chains, seed=seed, **options)
-    law = stationary(consts.A, consts.B, result.lambda_, result.n, k=result.k if result.k > 0 else None)
+    law = stationary(
+        consts.A,
+        consts.B,
+        result.lambda_,
+        result.n,
+        k=result.k if result.k > 0 else None,
+        synthetic_weight=result.synthetic_weight,
+    )
     b = default_burn_in(law.rate) if burn_in is None else int(check("generations", burn_in))
     obs = result.observed(b)
     rho2 = law.rate**2
     AC = consts.A @ law.cov
     se = math.sqrt(0.5 * float(np.trace(AC @ AC)) * (1 + rho2) / (1 - rho2) / obs.samples)
+    w = result.synthetic_weight  # docs/theory.md §10: the weighted round is G_rho, rho = w/(1-w)
     t2 = theorem2_radius(
         consts.A,
         consts.B,
-        result.lambda_,
+        result.lambda_ if w is None else w / (1.0 - w),
         result.n,
         eps=consts.eps,
         alpha=consts.alpha,
