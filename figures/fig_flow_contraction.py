@@ -23,8 +23,8 @@ accepted for that); ``--full`` computes the missing parts.
 Measured (summary.json, 40 parameters, n = 500): slowest-mode starts give rate_exact to 1e-4 (moons) and
 <1 % (eight Gaussians, coarser quadrature); random starts approach it as slowly as the linearisation's own
 ratio sequence does (moons lambda = 1: 0.865 after 30 steps; J^t e_0 gives 0.869). Stationary excess of the
-refits by ``stability.retrain_chains`` (5 chains x 8 generations) within two standard errors of the law for
-every lambda; the fixed budget ends at 40-60 % of it; E||theta_t - theta*||_A^2 is far above the law (single
+refits by ``stability.retrain_chains`` (5 chains x 14 generations) within two standard errors of the law for
+every lambda; the fixed budget ends at 50-65 % of it; E||theta_t - theta*||_A^2 is far above the law (single
 chains jump to neighbouring near-maxima; results/cpu/README.md); Theorems 1/2 are infinite on the whole grid
 (kappa >= 1e6).
 

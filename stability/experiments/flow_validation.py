@@ -52,7 +52,7 @@ DEFAULT = {
     "steps_random": 30,
     "lambdas": [0.25, 0.5, 1.0, 2.0, 4.0],
     "chains": 5,
-    "generations": 8,
+    "generations": 14,
     "burn_in": 2,
     # a refit that hops to a neighbouring near-maximum takes > 50 Newton steps (measured, moons lambda = 1)
     "refit": {"gtol": 1e-10, "max_iter": 200},
@@ -68,8 +68,9 @@ FAST = {**DEFAULT, "data": ["moons"], "n": 200, "transforms": 1, "hidden": [4], 
 
 
 FIT_KEYS = ("n", "data_seed", "transforms", "hidden", "flow_seed", "beta", "fit")
-CHAIN_KEYS = (*FIT_KEYS, "lambdas", "chains", "generations", "burn_in", "refit", "budget", "synthetic_generations",
-              "seed")  # fmt: skip
+# Not "generations" (nor "burn_in", used only when summarising): a chain's generations 0..t do not depend on how
+# many follow (per-round seeds), so a stored shorter run is a prefix that a longer one resumes.
+CHAIN_KEYS = (*FIT_KEYS, "lambdas", "chains", "refit", "budget", "synthetic_generations", "seed")
 CONTRACTION_KEYS = (*FIT_KEYS, "mass_tol", "contraction_lambdas", "delta", "steps_slowest", "steps_random", "seed")
 
 
