@@ -91,6 +91,17 @@ def test_resumed_chains_give_identical_numbers(problem, tmp_path):
         stored_chains(problem, tmp_path, "refit", 1.0, generations=3, chains=1, seed=5, key="other")
 
 
+def test_refit_chains_carry_the_prior(problem):
+    """lambda = 0 (k = 0): each round refits the penalised real term alone, whose maximum is theta*, so the chains
+    stay there to the refit tolerance (1e-10 / alpha). Without the prior in retrain_chains' objective the first
+    round would climb the unpenalised likelihood, whose gradient at theta* is beta theta* (sup norm measured
+    below) and which has no finite maximum here."""
+    assert BETA * np.abs(problem.theta_star).max() > 1e-3  # the prior's pull at theta*: far above the tolerance
+    th = refit_chains(problem, 0.0, 2, 2, seed=0)
+    alpha = np.linalg.eigvalsh(problem.A)[0]
+    np.testing.assert_allclose(th, np.broadcast_to(problem.theta_star, th.shape), rtol=0, atol=10 * 1e-10 / alpha)
+
+
 def test_budget_chains_keep_each_generation(problem):
     """Generation t holds theta_t: the fine-tuning of round t must not overwrite it (Adam works in place)."""
     th = budget_chains(problem, 1.0, 2, 1, seed=0, steps=5, lr=1e-3)

@@ -301,3 +301,56 @@ def test_simulate_excess_nll_closed_form_and_stationary_value():
         _ = stability.simulate("gaussian", n=50, lambda_=1.0, generations=2, chains=2, scheme="fresh-real").excess_nll
     with pytest.raises(ValueError, match="excess_nll needs the gaussian family"):
         _ = stability.simulate("poisson", n=50, lambda_=1.0, generations=2, chains=2).excess_nll
+
+
+# --- prior_precision: the penalised real-data term ----------------------------------------------------
+
+
+def _unit_gaussian():
+    """N(theta, 1) in one dimension, with a batched exact sampler."""
+
+    def log_prob(th, x):
+        return -0.5 * (x[:, 0] - th[0]) ** 2 - 0.5 * math.log(2 * math.pi)
+
+    def sample(th, m, gen):
+        th = torch.as_tensor(th, dtype=torch.float64)
+        return th[..., None, :1] + torch.randn(*th.shape[:-1], m, 1, generator=gen, dtype=torch.float64)
+
+    return FunctionModel(log_prob, [0.0], sample=sample, batched_sample=True)
+
+
+def test_prior_precision_gaussian_mean_closed_form():
+    r"""N(theta, 1), real term mean log p - (beta/2) theta^2: theta* = xbar/(1+beta), A = 1 + beta, B = 1.
+
+    One round solves a(xbar - (1+beta) theta) + b(ybar - theta) = 0 exactly, so
+    e' = rho e + lambda/(1+beta+lambda) (ybar - theta_t), rho = lambda/(1+beta+lambda), ybar - theta_t ~ N(0, 1/k):
+    the stationary variance is (lambda/(1+beta+lambda))^2 / (k (1 - rho^2)), by hand; with beta = 1, lambda = 1,
+    k = n = 100 it is 1/(8k) (without the prior, 1/(3k): ~45 standard errors apart with 500 chains x 4 generations).
+    stationary(A + beta I, B) must give the same number, and the excess of the penalised term is exactly
+    (1+beta)/2 e^2 (the objective is quadratic)."""
+    model, beta, lam = _unit_gaussian(), 1.0, 1.0
+    x = NORMAL_300[:100]
+    n = k = x.size
+    C, G, burn = 500, 8, 4  # start at theta*: the deficit rho^(2 burn) = 3^-8 ~ 2e-4 of the variance
+    r = retrain_chains(model, x, lam, generations=G, chains=C, seed=11, prior_precision=beta)
+    th_star = x.mean() / (1 + beta)
+    assert r.prior_precision == beta and r.k == k
+    assert abs(r.theta_star[0] - th_star) <= 1e-10
+    e = r.theta[burn:, :, 0] - th_star  # (T, C)
+    np.testing.assert_allclose(r.excess_nll[burn:], 0.5 * (1 + beta) * e**2, rtol=1e-8, atol=1e-13)
+    rho = lam / (1 + beta + lam)
+    var = (lam / (1 + beta + lam)) ** 2 / (k * (1 - rho**2))
+    law = stationary(np.array([[1.0 + beta]]), np.eye(1), lam, n, k=k)
+    assert abs(law.cov[0, 0] - var) <= 1e-12 * var and abs(law.rate - rho) <= 1e-12
+    per_chain = (e**2).mean(0)  # chains are independent: the SE of the mean of chain averages is exact
+    se = per_chain.std(ddof=1) / math.sqrt(C)
+    assert abs(per_chain.mean() - var) <= 4 * se, (per_chain.mean(), var, se)
+
+
+def test_prior_precision_errors():
+    model = _unit_gaussian()
+    for bad in (-1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="prior_precision must be >= 0"):
+            retrain_chains(model, NORMAL_300[:50], 1.0, generations=1, chains=1, prior_precision=bad)
+    with pytest.raises(ValueError, match="prior_precision must be 0 in check_stationary"):
+        check_stationary("student-t", NORMAL_300, 1.0, generations=1, chains=1, prior_precision=0.5)

@@ -51,9 +51,11 @@ DEFAULT = {
     "steps_slowest": 4,
     "steps_random": 30,
     "lambdas": [0.25, 0.5, 1.0, 2.0, 4.0],
-    "chains": 2,
-    "generations": 12,
+    "chains": 5,
+    "generations": 14,
     "burn_in": 2,
+    # a refit that hops to a neighbouring near-maximum takes > 50 Newton steps (measured, moons lambda = 1)
+    "refit": {"gtol": 1e-10, "max_iter": 200},
     "budget": {"steps": 50, "lr": 1e-3},
     "synthetic_generations": 50,
     "seed": 0,
@@ -66,7 +68,9 @@ FAST = {**DEFAULT, "data": ["moons"], "n": 200, "transforms": 1, "hidden": [4], 
 
 
 FIT_KEYS = ("n", "data_seed", "transforms", "hidden", "flow_seed", "beta", "fit")
-CHAIN_KEYS = (*FIT_KEYS, "lambdas", "chains", "generations", "burn_in", "budget", "synthetic_generations", "seed")
+# Not "generations" (nor "burn_in", used only when summarising): a chain's generations 0..t do not depend on how
+# many follow (per-round seeds), so a stored shorter run is a prefix that a longer one resumes.
+CHAIN_KEYS = (*FIT_KEYS, "lambdas", "chains", "refit", "budget", "synthetic_generations", "seed")
 CONTRACTION_KEYS = (*FIT_KEYS, "mass_tol", "contraction_lambdas", "delta", "steps_slowest", "steps_random", "seed")
 
 
@@ -127,7 +131,7 @@ def load_problem(out, name: str, cfg: dict | None = None, *, log=print) -> FlowP
 
 def stored_chains(
     problem, folder, kind: str, lambda_: float, *, generations: int, chains: int, seed: int, key: str,
-    budget: dict | None = None, log=print, compute: bool = True,
+    budget: dict | None = None, refit: dict | None = None, log=print, compute: bool = True,
 ) -> np.ndarray | None:  # fmt: skip
     """Chains of ``kind`` ``"refit"`` (prediction 2) or ``"budget"`` (prediction 3) stored in
     ``folder/chains/<kind>_<lambda>.pt`` after every generation, resumed from there; ``key`` identifies the
@@ -158,7 +162,8 @@ def stored_chains(
                              **(budget or {}))  # fmt: skip
     if kind != "refit":
         raise ValueError(f"kind must be 'refit' or 'budget', got {kind!r}")
-    return refit_chains(problem, lam, generations, chains, seed, history=history, on_generation=save)
+    return refit_chains(problem, lam, generations, chains, seed, history=history, on_generation=save,
+                        **({} if math.isinf(lam) else (refit or {})))  # fmt: skip
 
 
 def run(out="results/cpu/flow_validation", cfg: dict | None = None, *, log=print, compute: bool = True) -> list[dict]:
@@ -239,14 +244,18 @@ def run(out="results/cpu/flow_validation", cfg: dict | None = None, *, log=print
             for kind in ("refit", "budget"):
                 log(f"[{name}] {kind} chains: lambda={lam:g}")
                 th = stored_chains(problem, folder, kind, lam, generations=cfg["generations"], chains=cfg["chains"],
-                                   seed=cfg["seed"], key=key, budget=cfg["budget"], log=log,
-                                   compute=compute)  # fmt: skip
+                                   seed=cfg["seed"], key=key, budget=cfg["budget"], refit=cfg.get("refit"),
+                                   log=log, compute=compute)  # fmt: skip
                 if th is None:
-                    obs[kind] = (None, None)
+                    obs[kind] = (None, None, None)
                     continue
                 ex = excess_nll(problem, th[:, cfg["burn_in"] + 1 :])
                 E = th[:, cfg["burn_in"] + 1 :] - problem.theta_star
-                obs[kind] = (float(ex.mean()), float(np.einsum("...i,ij,...j->...", E, problem.A, E).mean()))
+                q = np.einsum("...i,ij,...j->...", E, problem.A, E)
+                # outside the quadratic region 2 x excess and ||e||_A^2 part (a chain that wandered along a
+                # curved, nearly flat ridge of D_beta: ||e||_A^2 >> 2 x excess); fraction of such states
+                far = np.abs(2 * ex - q) > 0.5 * np.maximum(q, 1e-300)
+                obs[kind] = (float(ex.mean()), float(q.mean()), float(far.mean()))
             count = cfg["chains"] * (cfg["generations"] - cfg["burn_in"])
             # first-order mean over the same window, from theta_0 = theta*: 1/2 sum_i c_i (1 - d_i^(2t))
             g = np.clip(law.gammas, 0, None)
@@ -267,6 +276,7 @@ def run(out="results/cpu/flow_validation", cfg: dict | None = None, *, log=print
                 "excess_pred": law.excess_loss, "excess_pred_window": window, "excess_obs": obs["refit"][0],
                 "excess_se": se,
                 "A_norm_pred": 2 * law.excess_loss, "A_norm_obs": obs["refit"][1],
+                "nonquadratic_frac": obs["refit"][2],
                 "excess_obs_budget": obs["budget"][0], "A_norm_obs_budget": obs["budget"][1],
                 "alpha": alpha, "eps": eps, "L_lower": L,
                 "theorem1_rate": _finite(bound(lam, eps, alpha, L)),

@@ -18,6 +18,14 @@ chain starts at ``theta0`` (default :math:`\theta^*`) and each generation
    :math:`(1-w)\frac1n\sum_i\log p_\theta(x_i) + w\frac1k\sum_j\log p_\theta(y_j)`; the default is
    :math:`w = \lambda/(1+\lambda)` (the objective above).
 
+   With ``prior_precision`` :math:`\beta > 0` the real-data term is penalised,
+   :math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` (a Gaussian prior
+   :math:`N(0, (n\beta)^{-1}I)` on the real sample's likelihood; the synthetic term is not
+   penalised). :math:`\theta^*` is then the penalised maximum, still the fixed point of the expected
+   map, and the first-order law of :func:`stability.stationary` holds with :math:`A + \beta I` in
+   place of A (B unchanged). Needed where the likelihood has no finite maximum (a tanh-conditioned
+   flow on moons, :mod:`stability.experiments.validation`).
+
 To first order around :math:`\theta^*` the chains then follow the stationary law of
 :func:`stability.stationary` (covariance :math:`C`, excess loss :math:`\tfrac12\operatorname{tr}(AC)`);
 :func:`check_stationary` compares the two and adds the radius of Theorem 2 in the same units.
@@ -46,7 +54,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from .._domains import Interval, check
+from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from .expectations import _samples, as_generator, fisher_diagonal
 from .operator import GTOL, ROUND, ConvergenceError, OptimResult, maximize
@@ -77,6 +85,7 @@ _ARMIJO = 1e-4
 # remaining deficit is below 1e-3 of C.
 BURN_IN_DEFICIT = 1e-3
 _POSITIVE = Interval(0.0, low_closed=False)
+_NONNEGATIVE = Interval(0.0)  # finite: inf is excluded
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,15 @@ class ChainsResult:
     theta : array (generations + 1, chains, d), :math:`\theta_t` of every chain.
     theta_star : array (d,), the maximum-likelihood estimate of the real sample.
     excess_nll : array (generations + 1, chains),
-        :math:`\frac1n\sum_i[\log p_{\theta^*}(x_i) - \log p_{\theta_t}(x_i)] \ge 0`.
+        :math:`\frac1n\sum_i[\log p_{\theta^*}(x_i) - \log p_{\theta_t}(x_i)] \ge 0` (with
+        ``prior_precision`` :math:`\beta > 0`, plus :math:`\frac\beta2(\|\theta_t\|^2 - \|\theta^*\|^2)`:
+        the excess of the penalised real-data term).
     grad_norm : array (generations, chains), :math:`\|\nabla F_t\|_\infty` at the refit
         :math:`\theta_{t+1}` (the tolerance reached).
     iterations : int array (generations, chains), Newton iterations of each refit.
     converged : bool array (generations, chains), ``grad_norm <= gtol``.
     fit : the :class:`~stability.numerical.operator.OptimResult` of the fit of :math:`\theta^*`.
+    prior_precision : :math:`\beta` of the penalised real-data term (0: none).
     """
 
     model: str
@@ -128,6 +140,7 @@ class ChainsResult:
     converged: np.ndarray
     fit: OptimResult
     synthetic_weight: float | None = None
+    prior_precision: float = 0.0
 
     @property
     def generations(self) -> int:
@@ -219,7 +232,10 @@ def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> tor
 class _Objective:
     """Value, gradient and Hessian of every chain's mixed objective, vectorised over chains in chunks."""
 
-    def __init__(self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None):
+    def __init__(
+        self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None,
+        prior_precision: float = 0.0,
+    ):  # fmt: skip
         n = x.shape[0]
         d = model.n_params
         w = torch.full((n,), 1.0 / n, dtype=DTYPE)  # the weights of Expectations.data_mean
@@ -227,9 +243,14 @@ class _Objective:
         if synthetic_weight is not None:  # docs/theory.md §10
             a, b = 1.0 - synthetic_weight, synthetic_weight
         synth = k > 0 and b > 0
+        beta = float(prior_precision)
+
+        def real(th):  # the (penalised) real-data term: the excess loss is measured on it
+            v = (w * model.log_prob(th, x)).sum()
+            return v - 0.5 * beta * (th * th).sum() if beta else v
 
         def f(th, y):
-            v = a * (w * model.log_prob(th, x)).sum()
+            v = a * real(th)
             if synth:
                 v = v + b * model.log_prob(th, y).sum() / k
             return v
@@ -240,7 +261,7 @@ class _Objective:
 
         # reverse-over-reverse: measured 1.6-1.9x faster than jacfwd(grad) here (d = 2 and 5)
         self._all = torch.func.vmap(torch.func.jacrev(g_aux, has_aux=True), in_dims=(0, 0))
-        self._value = torch.func.vmap(lambda th: (w * model.log_prob(th, x)).sum())
+        self._value = torch.func.vmap(real)
         self.chunk = max(1, CHUNK_NUMBERS // ((n + k) * (d + 1)))
         self.chunk_value = max(1, CHUNK_NUMBERS // n)
 
@@ -255,7 +276,7 @@ class _Objective:
         return torch.cat(out_v), torch.cat(out_g), torch.cat(out_h)
 
     def data_mean(self, theta: torch.Tensor) -> torch.Tensor:
-        r""":math:`\frac1n\sum_i\log p_\theta(x_i)` for every row of theta (M, d)."""
+        r""":math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` for every row of theta (M, d)."""
         step = self.chunk_value
         with torch.no_grad():
             return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
@@ -309,13 +330,21 @@ def _refit(obj: _Objective, theta0: torch.Tensor, y: torch.Tensor, gtol: float, 
     return th, gnorm, iters, done & ~failed
 
 
-def _fit_theta_star(model, x: torch.Tensor) -> OptimResult:
-    """The MLE of the real sample, exactly as Retraining fits theta* (same objective, start and optimiser)."""
+def _fit_theta_star(model, x: torch.Tensor, beta: float = 0.0) -> OptimResult:
+    """The MLE of the real sample, exactly as Retraining fits theta* (same objective, start and optimiser);
+    with ``beta > 0`` the maximum of the penalised real-data term (the diagonal preconditioner gets + beta)."""
     n = x.shape[0]
     w = torch.full((n,), 1.0 / n, dtype=DTYPE)
     x0 = np.asarray(model.initial_theta(x.numpy(), w.numpy()), dtype=float)
     if x0.shape != (model.n_params,):
         raise ValueError(f"model.initial_theta must return shape ({model.n_params},), got {x0.shape}")
+    if beta:
+        fit = maximize(
+            lambda th: (w * model.log_prob(th, x)).sum() - 0.5 * beta * (th * th).sum(),
+            x0,
+            diagonal=lambda th: fisher_diagonal(model, x, w, th) + beta,
+        )
+        return fit.raise_if_failed(f"penalised maximum-likelihood fit of theta* (prior_precision = {beta:g})")
     fit = maximize(
         lambda th: (w * model.log_prob(th, x)).sum(), x0, diagonal=lambda th: fisher_diagonal(model, x, w, th)
     )
@@ -336,6 +365,7 @@ def retrain_chains(
     max_iter: int = MAX_NEWTON,
     allow_failure: bool = False,
     synthetic_weight: float | None = None,
+    prior_precision: float = 0.0,
 ) -> ChainsResult:
     r"""Run ``chains`` independent chains of finite-sample retraining for ``generations`` rounds.
 
@@ -360,6 +390,10 @@ def retrain_chains(
         :math:`(1-w)` (mean over the real points) :math:`+\,w` (mean over the synthetic points)
         (docs/theory.md §10); default ``None``: :math:`w = \lambda/(1+\lambda)`. 1 is an error
         (no real data, as ``lambda_ = inf``); above 0 needs ``k >= 1``.
+    prior_precision : ``>= 0`` and finite, :math:`\beta`: the real-data term becomes
+        :math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` (module docstring), in the
+        fit of :math:`\theta^*`, in every refit and in ``excess_nll``; the stationary law is then that
+        of :math:`(A + \beta I, B)`. Default 0: plain maximum likelihood.
 
     Examples
     --------
@@ -399,8 +433,9 @@ def retrain_chains(
         synthetic_weight = float(synthetic_weight)
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
+    beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
     gen = as_generator(seed)
-    fit = _fit_theta_star(model, x)
+    fit = _fit_theta_star(model, x, beta)
     d = model.n_params
     th_star = torch.as_tensor(fit.theta, dtype=DTYPE)
     if theta0 is None:
@@ -410,7 +445,7 @@ def retrain_chains(
         if t0.shape not in ((d,), (C, d)) or not np.all(np.isfinite(t0)):
             raise ValueError(f"theta0 must be finite with shape ({d},) or ({C}, {d}), got shape {t0.shape}")
         start = torch.as_tensor(np.broadcast_to(t0, (C, d)).copy(), dtype=DTYPE)
-    obj = _Objective(model, x, lam, k_int, synthetic_weight)
+    obj = _Objective(model, x, lam, k_int, synthetic_weight, beta)
     theta = torch.empty(G + 1, C, d, dtype=DTYPE)
     theta[0] = start
     grad_norm = torch.empty(G, C, dtype=DTYPE)
@@ -435,6 +470,7 @@ def retrain_chains(
         converged=converged.numpy(),
         fit=fit,
         synthetic_weight=synthetic_weight,
+        prior_precision=beta,
     )
     return result if allow_failure else result.raise_if_failed()
 
@@ -575,10 +611,17 @@ def check_stationary(
     sample and the Fisher information of :math:`p_{\theta^*}`). ``burn_in`` defaults to
     :func:`default_burn_in` of the exact rate; the generations after it are pooled. ``options`` go
     to :func:`retrain_chains`; with a ``synthetic_weight`` :math:`w` the law and Theorem 2's radius
-    are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10).
+    are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10). Not ``prior_precision``
+    (``model.local_constants`` are those of the unpenalised maximum; with a prior, compare
+    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly).
     """
     from ..stationary import stationary
 
+    if options.get("prior_precision"):
+        raise ValueError(
+            "prior_precision must be 0 in check_stationary (model.local_constants are taken at the unpenalised "
+            "maximum); call retrain_chains(..., prior_precision=beta) and stationary(A + beta I, B, ...)"
+        )
     model = _resolve_model(model)
     consts = model.local_constants(real_sample)
     result = retrain_chains(model, real_sample, lambda_, generations=generations, chains=chains, seed=seed, **options)
