@@ -68,10 +68,11 @@ FAST = {**DEFAULT, "data": ["moons"], "n": 200, "transforms": 1, "hidden": [4], 
 # The scale check (issue 13): d = 204 (3 transforms, hidden [16]) on n = 1,000 moons. With beta = 1e-2 the round
 # objective is not concave at theta* and refits jump far; with beta >= 0.5 theta* = 0 (the flow is the standard
 # Gaussian). beta = 0.1 (measured, results/cpu/README.md): min eig(A) 0.052, first Newton steps of norm 0.04-0.06,
-# refits land in the quadratic region (2 x excess = ||e||_A^2 to 5 %). No budget chains (budget None) and no purely
-# synthetic chain (synthetic_generations 0): time.
+# refits land in the quadratic region (2 x excess = ||e||_A^2 to 5 %). Prediction 1 costs seconds (a G_lambda step is
+# 2 Newton steps); a chain generation 25 s (lambda = 0.25) to 3 min (lambda = 4) on the shared 2-core CPU. No budget
+# chains (budget None) and no purely synthetic chain (synthetic_generations 0): time.
 SCALE = {**DEFAULT, "data": ["moons"], "n": 1000, "transforms": 3, "hidden": [16], "beta": 0.1,
-         "contraction_lambdas": [0.25, 1.0, 4.0], "steps_slowest": 2, "steps_random": 3,
+         "contraction_lambdas": [0.25, 1.0, 4.0], "steps_slowest": 4, "steps_random": 30,
          "lambdas": [0.25, 1.0, 4.0], "chains": 4, "generations": 8, "burn_in": 2, "budget": None,
          "synthetic_generations": 0}  # fmt: skip
 
