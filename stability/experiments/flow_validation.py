@@ -73,7 +73,7 @@ FAST = {**DEFAULT, "data": ["moons"], "n": 200, "transforms": 1, "hidden": [4], 
 # chains (budget None) and no purely synthetic chain (synthetic_generations 0): time.
 SCALE = {**DEFAULT, "data": ["moons"], "n": 1000, "transforms": 3, "hidden": [16], "beta": 0.1,
          "contraction_lambdas": [0.25, 1.0, 4.0], "steps_slowest": 4, "steps_random": 30,
-         "lambdas": [0.25, 1.0, 4.0], "chains": 4, "generations": 8, "burn_in": 2, "budget": None,
+         "lambdas": [0.25, 1.0, 4.0], "chains": 4, "generations": 10, "burn_in": 2, "budget": None,
          "synthetic_generations": 0}  # fmt: skip
 
 
