@@ -2,8 +2,12 @@
 
 Reads only ``results/cpu/``: each run's ``config.json``, ``metrics.jsonl`` and ``provenance.json``
 (or the git commit that stored it), ``flow_contraction.json``, ``stationary.json`` and
-``flow_validation/summary.json`` and ``flow_validation_scale/summary.json``; computes nothing. ``--check``
-exits 1 when the committed page differs from what the stored results give (the test does the same).
+``flow_validation/summary.json`` and ``flow_validation_scale/summary.json``. The only numbers it computes are
+closed forms on the settings those files record: the paper's bound against the exact rate for the models of
+``figures/fig_stationary.py`` (``stability.analyze``, deterministic) and the first-order law next to the stored
+simulations (and, for the scale run, the last ratio before a contraction run stalls at the refit tolerance).
+``--check`` exits 1 when the committed page differs from what the stored results give (the test does
+the same).
 """
 
 from __future__ import annotations
@@ -103,7 +107,8 @@ def _flow_validation() -> list[str]:
         "## Smooth flow at its maximum: predictions against observation",
         "",
         f"`results/cpu/flow_validation` (commit {meta['commit']}, {meta['date']}): smooth MAF "
-        f"({cfg['transforms']} transforms, hidden {cfg['hidden']}, d free parameters, float64), n = {cfg['n']} "
+        f"({cfg['transforms']} transforms, hidden {cfg['hidden']}, {rows[0]['d']} free parameters, float64), "
+        f"n = {cfg['n']} "
         f"standardised points, prior β = {cfg['beta']:g} on the real-data term; prediction 1 from θ* + "
         f"{cfg['delta']:g}·(random direction | slowest mode), last per-step ratio; predictions 2 (refit to "
         f"convergence by `retrain_chains`) and 3 (fixed budget of {cfg['budget']['steps']} Adam steps) over "
@@ -170,22 +175,85 @@ def _flow_validation_scale() -> list[str]:
     return lines + [""]
 
 
+# the data and models of figures/fig_stationary.py, as its stored settings name them
+_STATIONARY_DATA = "rng(1): N(0,1) then U(-sqrt 3, sqrt 3)"
+_STATIONARY_MODELS = ["StudentT(3.0)", "Logistic()"]
+
+
+def _stationary_models(cfg: dict) -> dict:
+    """``{name: (model, sample)}`` of ``figures/fig_stationary.py`` rebuilt from its stored settings."""
+    import math
+
+    import numpy as np
+
+    from stability.numerical.models import Logistic, StudentT
+
+    if cfg["data"] != _STATIONARY_DATA or cfg["models"] != _STATIONARY_MODELS:
+        raise ValueError(f"stationary.json records data {cfg['data']!r}, models {cfg['models']}: update this script")
+    rng = np.random.default_rng(1)
+    normal = rng.standard_normal(cfg["n"])
+    uniform = rng.uniform(-math.sqrt(3), math.sqrt(3), cfg["n"])
+    return {"gaussian": ("gaussian", normal), "student-t": (StudentT(3.0), normal), "logistic": (Logistic(), uniform)}
+
+
+def _bounds() -> list[str]:
+    import stability
+    from stability.bounds import max_lambda
+
+    cfg = json.loads((STORE / "stationary.json").read_text())["config"]
+    lams = (0.25, 0.5, 1.0, 4.0)
+    lines = [
+        "## Where the paper's bound certifies stability, and how loose it is",
+        "",
+        "Theorem 1 of Bertrand et al. (2024) certifies a local contraction where its bound on the rate "
+        "(`rate_paper`, docs/theory.md §4) is below 1, i.e. for λ < λ_max; Ferbach et al.'s sharper "
+        "form (`rate_sharp`) and the exact local rate λγ_max/(1 + λγ_max) (`rate_exact`, §3) are computed from the "
+        "same θ*, A, B. Models and samples of `figures/fig_stationary.py` "
+        f"(n = {cfg['n']}, {cfg['data']}), by `stability.analyze`; the exact rate is below 1 for every finite λ.",
+        "",
+        "| model | α | L | ε | λ_max paper | λ_max sharp | "
+        + " | ".join(f"λ = {lam:g}: paper / sharp / exact" for lam in lams)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(lams),
+    ]
+    for name, (model, x) in _stationary_models(cfg).items():
+        reports = [stability.analyze(model, x, lambda_=lam) for lam in lams]
+        r = reports[0]
+        paper, sharp = max_lambda(r.eps, r.alpha, r.L), max_lambda(r.eps, r.alpha, r.L, form="sharp")
+        cells = [f"{q.rate_paper:.3g} / {q.rate_sharp:.3g} / {q.rate_exact:.3g}" for q in reports]
+        lines.append(
+            f"| {name} | {r.alpha:.3g} | {r.L:.3g} | {r.eps:.3g} | {paper:.3g} | {sharp:.3g} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines + [""]
+
+
 def _stationary() -> list[str]:
+    import stability
+
     path = STORE / "stationary.json"
     blob = json.loads(path.read_text())
     cfg, data = blob["config"], blob["data"]
+    models = _stationary_models(cfg)
+    consts = {k: models[k][0].local_constants(models[k][1]) for k in data}
     lines = [
         "## Stationary excess NLL of finite-sample retraining",
         "",
         f"`results/cpu/stationary.json` ({_provenance(path)}): the simulated points of `figures/fig_stationary.py`, "
         f"`stability.retrain_chains` with {cfg['chains']} chains per λ, n = {cfg['n']}, averaged over "
-        f"{cfg['after_burn_in']} generations after the burn-in; mean ± one standard error of the per-chain averages.",
+        f"{cfg['after_burn_in']} generations after the burn-in; mean ± one standard error of the per-chain averages, "
+        "next to the first-order law ½ tr(AC) of `stability.stationary` (docs/theory.md §9) and the z-score.",
         "",
-        "| λ | " + " | ".join(data) + " |",
+        "| λ | " + " | ".join(f"{k}: law / simulated ± SE (z)" for k in data) + " |",
         "|---|" + "---|" * len(data),
     ]
     for i, lam in enumerate(cfg["lambdas"]):
-        cells = [f"{data[k][i][1]:.3e} ± {data[k][i][2]:.1e}" for k in data]
+        cells = []
+        for k in data:
+            _, mean, se = data[k][i]
+            law = stability.stationary(consts[k].A, consts[k].B, lam, cfg["n"]).excess_loss
+            cells.append(f"{law:.3e} / {mean:.3e} ± {se:.1e} ({(mean - law) / se:+.1f})")
         lines.append(f"| {lam:g} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -204,7 +272,7 @@ def render() -> str:
     if (STORE / "flow_contraction.json").is_file():
         lines += _contraction()
     if (STORE / "stationary.json").is_file():
-        lines += _stationary()
+        lines += _bounds() + _stationary()
     if (STORE / "flow_validation" / "summary.json").is_file():
         lines += _flow_validation()
     if (STORE / "flow_validation_scale" / "summary.json").is_file():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 
+import mpmath as mp
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -22,6 +23,7 @@ __all__ = [
     "exact_function",
     "expect_true",
     "expect_zero",
+    "lyapunov_mp",
     "rational",
     "worst_case",
 ]
@@ -113,3 +115,24 @@ def exact_function(args: Sequence[sp.Symbol], expr: sp.Expr) -> Callable:
     evaluated in exact rational arithmetic and fast enough for thousands of points.
     """
     return sp.lambdify(args, expr, modules=[{"Fraction": Fraction}], printer=_FractionPrinter)
+
+
+def lyapunov_mp(J, Q) -> np.ndarray:
+    """The solution C of C = J C Jᵀ + Q by the dense Kronecker route vec C = (I - J⊗J)⁻¹ vec Q, at :data:`DPS` digits.
+
+    The independent reference that the Lyapunov checks (docs/theory.md §9, §10, §12) compare the
+    toolkit's solvers with. ``J`` and ``Q``: numpy arrays or mpmath matrices (a caller that builds
+    them at :data:`DPS` digits passes them as mpmath matrices so that no precision is lost).
+    """
+    with mp.workdps(DPS):
+        Jm = J if isinstance(J, mp.matrix) else mp.matrix(np.asarray(J, dtype=float).tolist())
+        Qm = Q if isinstance(Q, mp.matrix) else mp.matrix(np.asarray(Q, dtype=float).tolist())
+        d = Jm.rows
+        K = mp.matrix(d * d, d * d)
+        for i in range(d):
+            for j in range(d):
+                for p in range(d):
+                    for r in range(d):
+                        K[i * d + j, p * d + r] = (1 if (i, j) == (p, r) else 0) - Jm[i, p] * Jm[j, r]
+        vec = mp.lu_solve(K, mp.matrix([Qm[i, j] for i in range(d) for j in range(d)]))
+        return np.array([[float(vec[i * d + j]) for j in range(d)] for i in range(d)])

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import importlib
 
-import mpmath as mp
 import numpy as np
 import sympy as sp
 
 from stability.schemes import synthetic_count
 
-from ._util import DPS, expect_zero, worst_case
+from ._util import expect_zero, lyapunov_mp, worst_case
 from .registry import Outcome, check, combine
 
 __all__ = [
@@ -162,21 +161,6 @@ def check_lyapunov_lambda_one() -> Outcome:
     return combine(*out)
 
 
-def _lyapunov_mp(J: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """vec C = (I - J⊗J)⁻¹ vec Q at :data:`DPS` digits (an independent route from the toolkit's solve)."""
-    d = J.shape[0]
-    with mp.workdps(DPS):
-        Jm, Qm = mp.matrix(J.tolist()), mp.matrix(Q.tolist())
-        K = mp.matrix(d * d, d * d)
-        for i in range(d):
-            for j in range(d):
-                for p in range(d):
-                    for r in range(d):
-                        K[i * d + j, p * d + r] = (1 if (i, j) == (p, r) else 0) - Jm[i, p] * Jm[j, r]
-        vec = mp.lu_solve(K, mp.matrix([Qm[i, j] for i in range(d) for j in range(d)]))
-        return np.array([[float(vec[i * d + j]) for j in range(d)] for i in range(d)])
-
-
 @check(RESULT, "§12: toolkit regression_stationary (known σ) vs an independent Lyapunov solve", "randomized")
 def check_toolkit_lyapunov() -> Outcome:
     r"""§12: with the known noise level, :math:`\beta_{t+1}-\hat\beta = J(\beta_t-\hat\beta) + \xi_t` exactly
@@ -205,7 +189,7 @@ def check_toolkit_lyapunov() -> Outcome:
         fixed = toolkit.regression_stationary(data=data, lambda_=lam, noise_scale="known").sq_error_ols
         fresh = toolkit.regression_stationary(data=data, lambda_=lam, scheme="fresh-real", noise_scale="known")
         for got, Q in ((fixed, sigma**2 * J @ Hinv), (fresh.sq_error, sigma**2 * Hinv)):
-            ref = float(np.trace(_lyapunov_mp(J, Q)))
+            ref = float(np.trace(lyapunov_mp(J, Q)))
             errs.append(abs(float(got) - ref) / ref)
             where.append(f"n={n}, d={d}, λ={lam:.3g}")
     return worst_case(errs, TOL, "regression_stationary vs mpmath Lyapunov", where)

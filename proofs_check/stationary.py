@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from ._random import random_pair
-from ._util import DPS, expect_true, expect_zero, worst_case
+from ._util import DPS, expect_true, expect_zero, lyapunov_mp, worst_case
 from .registry import Outcome, check, combine
 
 __all__ = [
@@ -170,16 +170,7 @@ def _lyapunov_mp(A: np.ndarray, B: np.ndarray, lam_: float, k_: int) -> np.ndarr
         Minv = mp.inverse(Am + lam_ * Bm)
         J = lam_ * Minv * Bm
         Q = (mp.mpf(lam_) ** 2 / k_) * Minv * Bm * Minv
-        d = A.shape[0]
-        K = mp.matrix(d * d, d * d)
-        for i in range(d):
-            for j in range(d):
-                for p in range(d):
-                    for r in range(d):
-                        K[i * d + j, p * d + r] = (1 if (i, j) == (p, r) else 0) - J[i, p] * J[j, r]
-        rhs = mp.matrix([Q[i, j] for i in range(d) for j in range(d)])
-        vec = mp.lu_solve(K, rhs)
-        return np.array([[float(vec[i * d + j]) for j in range(d)] for i in range(d)])
+        return lyapunov_mp(J, Q)
 
 
 @check(RESULT, "§9: toolkit stationary(A, B, λ, n) vs an independent Lyapunov solve (random pairs)", "randomized")

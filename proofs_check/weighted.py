@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ._random import random_pair
-from ._util import DPS, expect_true, expect_zero, worst_case
+from ._util import DPS, expect_true, expect_zero, lyapunov_mp, worst_case
 from .registry import Outcome, check, combine
 
 __all__ = [
@@ -184,15 +184,7 @@ def _weighted_lyapunov_mp(A: np.ndarray, B: np.ndarray, w_: float, k_: int) -> n
         Minv = mp.inverse((1 - wm) * Am + wm * Bm)
         J = wm * Minv * Bm
         Q = (wm**2 / k_) * Minv * Bm * Minv
-        d = A.shape[0]
-        K = mp.matrix(d * d, d * d)
-        for i in range(d):
-            for j in range(d):
-                for p in range(d):
-                    for r in range(d):
-                        K[i * d + j, p * d + r] = (1 if (i, j) == (p, r) else 0) - J[i, p] * J[j, r]
-        vec = mp.lu_solve(K, mp.matrix([Q[i, j] for i in range(d) for j in range(d)]))
-        return np.array([[float(vec[i * d + j]) for j in range(d)] for i in range(d)])
+        return lyapunov_mp(J, Q)
 
 
 @check(RESULT, "§10: toolkit stationary(..., synthetic_weight) vs an independent weighted Lyapunov solve", "randomized")

@@ -36,3 +36,13 @@ def test_simulate_errors_exit_2(capsys):
     assert "--generations must be an integer >= 0" in capsys.readouterr().err
     assert main([*base, "--n", "10", "--lambda", "1", "--chains", "0"]) == 2
     assert "--chains must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_lambda_optional_only_where_the_scheme_ignores_it(capsys):
+    # fresh-fraction takes its mix from --real-fraction: no --lambda needed; k = n - floor(a n) = 70
+    argv = ["simulate", "gaussian", "--n", "100", "--scheme", "fresh-fraction", "--real-fraction", "0.3"]
+    assert main([*argv, "--generations", "2", "--chains", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["k"] == 70
+    # every other scheme still needs it, and the error names the flag
+    assert main(["simulate", "gaussian", "--n", "100", "--generations", "2", "--chains", "10", "--quiet"]) == 2
+    assert "--lambda must be given for scheme 'fixed-real'" in capsys.readouterr().err

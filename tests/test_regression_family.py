@@ -361,3 +361,20 @@ def test_rank_deficient_synthetic_rows(data):
     z += [_z_one((a.error**2)[[1, 5]], p.sq_error[[1, 5]]), _z_one(a.noise_var[[1, 5]], p.noise_var[[1, 5]])]
     z = np.concatenate(z)
     assert np.all(np.abs(z) <= Z_MAX), z
+
+
+def test_family_stationary_and_moments_route_the_regression_family():
+    # one interface: family_stationary / family_moments("linear-regression") are the exact regression
+    # predictions; reference at lambda = 1, known sigma: E||beta_inf - beta_hat||^2 = sigma^2 tr(G^-1)/3 (§12)
+    from stability.dynamics import family_moments, family_stationary
+
+    X = np.random.default_rng(5).standard_normal((30, 2))
+    data = {"X": X, "beta": np.array([0.5, -1.0]), "sigma": 2.0}
+    st = family_stationary("linear-regression", n=30, lambda_=1.0, data=data, noise_scale="known")
+    assert st.sq_error_ols == pytest.approx(4.0 * np.trace(np.linalg.inv(X.T @ X)) / 3, rel=1e-10)
+    mo = family_moments("linear-regression", n=30, lambda_=1.0, generations=200, data=data, noise_scale="known")
+    assert mo.sq_error_ols[-1] == pytest.approx(st.sq_error_ols, rel=1e-8)  # J = I/2: converged after 200 rounds
+    with pytest.raises(ValueError, match=r"n must equal data\['X'\].shape\[0\] = 30"):
+        family_stationary("linear-regression", n=29, lambda_=1.0, data=data)
+    with pytest.raises(ValueError, match="noise_scale.*only"):
+        family_stationary("poisson", n=30, lambda_=1.0, noise_scale="known")

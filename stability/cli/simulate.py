@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("family", choices=FAMILIES)
     add_dim(p, help="Gaussian dimension, integer >= 1 (default 1)", default=1)
     p.add_argument("--n", type=integer("--n", DOMAINS["n"]), required=True, help="real sample size, integer >= 2")
-    add_lambda(p, help="synthetic-to-real ratio, >= 0 or inf", required=True)
+    add_lambda(p, help="synthetic-to-real ratio, >= 0 or inf (required except under --scheme fresh-fraction)")
     p.add_argument(
         "--generations", type=integer("--generations", DOMAINS["generations"]), required=True, help="integer >= 0"
     )

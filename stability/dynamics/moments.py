@@ -56,6 +56,7 @@ from ..schemes import SCHEMES, Scheme, as_scheme
 from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
 from ..weights import check_synthetic_weight
 from ._families import FAMILIES, SIMULATED, family_spec
+from .regression import REGRESSION, RegressionPrediction, regression_moments, regression_stationary
 from .simulator import ESTIMATORS, _gaussian_params
 
 __all__ = [
@@ -258,8 +259,18 @@ def _family_step(state, spec, *, A, n, k, w, scheme):
     return w * m, P1, C1
 
 
+def _regression(predict, n, data, real_fraction, **kw) -> RegressionPrediction:
+    """``family = "linear-regression"``: the exact predictions of :mod:`.regression` (docs/theory.md §12)."""
+    if real_fraction is not None:
+        raise ValueError(f"real_fraction is for the scheme 'fresh-fraction', which {REGRESSION!r} does not run")
+    rows = np.shape((data or {}).get("X", ())) if isinstance(data, dict) else ()
+    if len(rows) == 2 and rows[0] != n:
+        raise ValueError(f"n must equal data['X'].shape[0] = {rows[0]} for {REGRESSION!r}, got {n}")
+    return predict(data=data, **kw)
+
+
 def _family_setup(family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None):
-    check_choice("family", family, tuple(SIMULATED))
+    check_choice("family", family, (*SIMULATED, REGRESSION))
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
@@ -277,10 +288,14 @@ def family_moments(
     init=None,
     synthetic_weight=None,
     real_fraction=None,
-) -> MomentPrediction:
+    **regression_options,
+) -> MomentPrediction | RegressionPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
 
     ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
+    ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_moments` (exact;
+    ``noise_scale`` and ``estimator`` pass through ``regression_options``; ``n`` must be the rows of
+    ``data["X"]``).
 
     Examples
     --------
@@ -288,6 +303,21 @@ def family_moments(
     >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
     array([0.  , 0.1 , 0.19])
     """
+    if family == REGRESSION:
+        return _regression(
+            regression_moments,
+            n,
+            data,
+            real_fraction,
+            lambda_=lambda_,
+            generations=generations,
+            scheme=scheme,
+            init=init,
+            synthetic_weight=synthetic_weight,
+            **regression_options,
+        )
+    if regression_options:
+        raise ValueError(f"{sorted(regression_options)} are for family {REGRESSION!r} only, got family {family!r}")
     spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction)
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
@@ -318,9 +348,20 @@ def family_moments(
 
 
 def family_stationary(
-    family, *, n, lambda_=None, scheme="fixed-real", data=None, synthetic_weight=None, real_fraction=None
-) -> MomentPrediction:
+    family,
+    *,
+    n,
+    lambda_=None,
+    scheme="fixed-real",
+    data=None,
+    synthetic_weight=None,
+    real_fraction=None,
+    **regression_options,
+) -> MomentPrediction | RegressionPrediction:
     r"""Stationary mean and covariance of the mean parameter (every scheme but ``replace``, finite λ).
+
+    ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_stationary` (exact,
+    docs/theory.md §12; ``noise_scale`` and ``estimator`` pass through ``regression_options``).
 
     ``fresh-fraction``: in closed form :math:`\mathrm{Cov}(\eta_\infty) = V(\eta_d)/(n a'(2-a') - (1-a')v_2)`,
     :math:`a' = n_r/n`, :math:`v_2` the quadratic coefficient of the variance function (docs/theory.md
@@ -336,6 +377,19 @@ def family_stationary(
     >>> float(st.cov_mean[0, 0])  # real data only: rate / n
     0.04
     """
+    if family == REGRESSION:
+        return _regression(
+            regression_stationary,
+            n,
+            data,
+            real_fraction,
+            lambda_=lambda_,
+            scheme=scheme,
+            synthetic_weight=synthetic_weight,
+            **regression_options,
+        )
+    if regression_options:
+        raise ValueError(f"{sorted(regression_options)} are for family {REGRESSION!r} only, got family {family!r}")
     spec, _, consts = _family_setup(family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction)
     if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
