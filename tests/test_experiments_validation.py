@@ -1,5 +1,7 @@
 """Smooth flow at a true maximum: theta*, curvature by independent routes, contraction, resumable chains."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,18 @@ def test_budget_chains_keep_each_generation(problem):
     th = budget_chains(problem, 1.0, 2, 1, seed=0, steps=5, lr=1e-3)
     np.testing.assert_array_equal(th[:, 0], np.broadcast_to(problem.theta_star, th[:, 0].shape))
     assert np.all(np.abs(th[:, 1] - th[:, 0]).max(-1) > 0) and np.all(np.abs(th[:, 2] - th[:, 1]).max(-1) > 0)
+
+
+def test_run_without_budget_or_synthetic_chains(tmp_path):
+    """SCALE's switches: ``budget`` None and ``synthetic_generations`` 0 store refit chains only, and the summary
+    keeps every column (the budget ones None)."""
+    from stability.experiments.flow_validation import FAST, SCALE, run
+
+    assert SCALE["budget"] is None and SCALE["synthetic_generations"] == 0
+    cfg = {**FAST, "generations": 2, "steps_random": 2, "budget": None, "synthetic_generations": 0}
+    rows = run(tmp_path, cfg, log=lambda *a: None)
+    stored = sorted(p.name for p in (tmp_path / "moons" / "chains").iterdir())
+    assert stored == ["refit_1.pt"]
+    (row,) = rows
+    assert row["excess_obs"] is not None and row["excess_obs_budget"] is None and row["A_norm_obs_budget"] is None
+    assert set(row) == set(json.loads((tmp_path / "summary.json").read_text())[0])
