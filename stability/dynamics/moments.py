@@ -269,8 +269,12 @@ def _regression(predict, n, data, real_fraction, **kw) -> RegressionPrediction:
     return predict(data=data, **kw)
 
 
-def _family_setup(family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None):
+def _family_setup(
+    family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None, options=None
+):
     check_choice("family", family, (*SIMULATED, REGRESSION))
+    if options:
+        raise ValueError(f"{sorted(options)} are for family {REGRESSION!r} only, got family {family!r}")
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     spec = family_spec(family, data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
@@ -316,9 +320,9 @@ def family_moments(
             synthetic_weight=synthetic_weight,
             **regression_options,
         )
-    if regression_options:
-        raise ValueError(f"{sorted(regression_options)} are for family {REGRESSION!r} only, got family {family!r}")
-    spec, G, consts = _family_setup(family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction)
+    spec, G, consts = _family_setup(
+        family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction, regression_options
+    )
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
@@ -388,9 +392,9 @@ def family_stationary(
             synthetic_weight=synthetic_weight,
             **regression_options,
         )
-    if regression_options:
-        raise ValueError(f"{sorted(regression_options)} are for family {REGRESSION!r} only, got family {family!r}")
-    spec, _, consts = _family_setup(family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction)
+    spec, _, consts = _family_setup(
+        family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction, regression_options
+    )
     if consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
     _no_real_weight(consts["w"])
