@@ -30,7 +30,13 @@ import math
 from ._domains import Interval, check, check_scalar
 from .schemes import Scheme, as_scheme, synthetic_count
 
-__all__ = ["WEIGHTED_SCHEMES", "check_synthetic_weight", "optimal_synthetic_weight", "stationary_mean_variance"]
+__all__ = [
+    "WEIGHTED_SCHEMES",
+    "check_synthetic_weight",
+    "kish_weights",
+    "optimal_synthetic_weight",
+    "stationary_mean_variance",
+]
 
 # The schemes whose rounds have a real part and a synthetic part to weigh (replace has no real part;
 # it accepts only synthetic_weight None or 1, the process it runs anyway).
@@ -66,6 +72,22 @@ def check_synthetic_weight(synthetic_weight: float | None, scheme: str | Scheme,
     if k == 0 and w > 0.0:
         raise ValueError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")
     return w
+
+
+def kish_weights(w: float, n: float, k: float) -> tuple[float, float]:
+    r"""Per-point weights :math:`(c_{real}, c_{synth})` that realise the objective weight ``w`` (docs/theory.md §10).
+
+    The objective :math:`(1-w)\frac1n\sum_{real} + w\frac1k\sum_{synth}` is pooled maximum likelihood
+    with each real point counted :math:`c_{real} = (1-w)N_e/n` times and each synthetic one
+    :math:`c_{synth} = wN_e/k` times, :math:`N_e = 1/((1-w)^2/n + w^2/k)` the Kish effective sample
+    size (:math:`c_{real}n + c_{synth}k = N_e`). The natural share :math:`w = k/(n+k)` gives
+    :math:`(1, 1)`. Needs :math:`n, k > 0`.
+
+    >>> kish_weights(0.5, 100, 100)
+    (1.0, 1.0)
+    """
+    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / k)
+    return (1.0 - w) * n_eff / n, w * n_eff / k
 
 
 def optimal_synthetic_weight(lambda_: float) -> float:

@@ -58,7 +58,7 @@ from .._domains import check_choice, check_scalar
 from ..errors import InputError, check_memory
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
-from ..weights import check_synthetic_weight
+from ..weights import check_synthetic_weight, kish_weights
 from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _rng, _run
 
 __all__ = [
@@ -197,8 +197,7 @@ def point_weights(synthetic_weight, run: Scheme, n: int, k: int) -> tuple[float,
         )
     if k == 0:  # w = 0 (checked): real data only
         return 1.0, 1.0
-    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / k)
-    return (1.0 - w) * n_eff / n, w * n_eff / k
+    return kish_weights(w, n, k)
 
 
 def _divisor(N: int, d: int, estimator: str) -> int:

@@ -98,7 +98,7 @@ from ..jacobian import check_spd
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
-from ..weights import check_synthetic_weight
+from ..weights import check_synthetic_weight, kish_weights
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
 
@@ -601,9 +601,8 @@ def _weighted(kernel, real, synthetic, w: float):
     """
     if synthetic is None:  # k = 0, w = 0 (checked): real data only
         return real
-    n, m = real[0], synthetic[0]
-    n_eff = 1.0 / ((1.0 - w) ** 2 / n + w * w / m)
-    return kernel.join(kernel.scale(real, (1.0 - w) * n_eff / n), kernel.scale(synthetic, w * n_eff / m))
+    c_real, c_synth = kish_weights(w, real[0], synthetic[0])
+    return kernel.join(kernel.scale(real, c_real), kernel.scale(synthetic, c_synth))
 
 
 def _divisor(N, estimator):
