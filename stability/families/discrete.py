@@ -42,6 +42,10 @@ def _scalar_theta(theta, name: str) -> np.ndarray:
     return theta
 
 
+# Integers above 2**53 are not all representable in float64 (uint64 data near 2**64 lose their low bits).
+_EXACT_INT = 2.0**53
+
+
 def _integer_sample(x, lo: int, hi: float, what: str) -> np.ndarray:
     x = as_sample(x)
     if x.ndim == 2:
@@ -50,6 +54,8 @@ def _integer_sample(x, lo: int, hi: float, what: str) -> np.ndarray:
         x = x[:, 0]
     if np.any(x != np.round(x)) or np.any(x < lo) or np.any(x > hi):
         raise ValueError(f"data must be {what}")
+    if np.any(x > _EXACT_INT):  # float64 spaces such values more than 1 apart: counts are no longer exact
+        raise ValueError(f"data must be integers <= 2**53 (exact in float64), got max {x.max():.6g}")
     return x
 
 
