@@ -183,9 +183,8 @@ def _check_labels(labels, n_images: int, path: Path) -> np.ndarray:
     if labels.dtype.kind not in "biuf":
         raise InputError(f"{where}: labels must be integers, got dtype {labels.dtype}")
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
-        raise InputError(
-            f"{where}: labels must be integers, got non-integer values (e.g. {labels[labels != np.round(labels)][:1]})"
-        )
+        bad = labels[~(labels == np.round(labels))][0]
+        raise InputError(f"{where}: labels must be integers, got the value {bad:g}")
     if len(labels) and (labels.min() < 0 or labels.max() >= MAX_CLASSES):
         raise InputError(
             f"{where}: labels must be class numbers in 0..{MAX_CLASSES - 1}, got min {labels.min()}, max {labels.max()}"

@@ -554,6 +554,9 @@ def parse_spec(data: dict, source: Path | None = None, *, resolve: bool = True) 
     if not store_path.is_absolute() and base_dir is not None:
         store_path = base_dir / store_path
 
+    if task == "retrain_chains":
+        _check_sample_sizes(base, grid, zips, seen, base_dir)
+
     inputs = {}
     values = [(k, v) for k, v in base.items()] + [(k, v) for k, vs in grid.items() for v in vs]
     values += [(k, v) for g in zips for k, vs in g.items() for v in vs]
@@ -565,6 +568,41 @@ def parse_spec(data: dict, source: Path | None = None, *, resolve: bool = True) 
             except OSError as err:
                 raise SpecError(f"{seen[key]}.{key}: cannot read {str(path)!r} ({err.strerror})") from None
     return Spec(task, base, grid, tuple(zips), seed, replicates, store_path, seed_arg, name, source, inputs)
+
+
+def _check_sample_sizes(base: dict, grid: dict, zips: list, seen: dict, base_dir: Path | None) -> None:
+    """``retrain_chains``: refuse an ``n`` larger than the rows of the ``.npy`` file it is paired with
+    (the real sample is the file's first ``n`` rows; a larger ``n`` would be recorded but not used)."""
+    if "n" not in seen or "data" not in seen:
+        return
+    group = next((g for g in zips if "n" in g and "data" in g), None)
+    if group is not None:
+        pairs = list(zip(group["data"], group["n"], strict=True))
+    else:
+
+        def values(key):
+            if key in base:
+                return [base[key]]
+            if key in grid:
+                return grid[key]
+            return next(g[key] for g in zips if key in g)
+
+        pairs = list(itertools.product(values("data"), values("n")))
+    rows = {}
+    for data, n in pairs:
+        path = _file_argument(data, base_dir)
+        if path is None or path.suffix != ".npy" or not isinstance(n, int):
+            continue  # distributions are sampled at any n; other files are checked when the task runs
+        if path not in rows:
+            try:
+                rows[path] = int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+            except Exception:  # unreadable or 0-d: the task reports it when it runs
+                rows[path] = None
+        if rows[path] is not None and n > rows[path]:
+            raise SpecError(
+                f"{seen['n']}.n: {n} is more than the {rows[path]} points of data file {data!r} (the real sample is "
+                "the file's first n rows)"
+            )
 
 
 def _no_repeats(field_name: str, rows: list, raw) -> None:
