@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 
-__all__ = ["atomic_write_npz", "output_path"]
+__all__ = ["atomic_write_npz", "new_file_mode", "output_path"]
 
 
 def output_path(path, name: str, suffix: str | None = None) -> Path:
@@ -39,11 +39,30 @@ def output_path(path, name: str, suffix: str | None = None) -> Path:
     return p
 
 
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: ``0o666`` less the process umask.
+
+    :func:`tempfile.mkstemp` creates its file with mode 0600 whatever the umask; an atomic write
+    sets this mode on the temporary file so that the renamed output is like any other file.
+    """
+    try:
+        with open("/proc/self/status") as f:  # Linux >= 4.7: read without changing the umask
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_npz(path: Path, **arrays) -> None:
     """``numpy.savez_compressed`` to a temporary file next to ``path``, then rename: complete or absent."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
             f.flush()

@@ -8,7 +8,8 @@ Two families, which the command line maps to its exit status:
 - :class:`RuntimeFailure`: a valid input that could not be carried through — a fit that did not
   converge (:class:`ConvergenceError`), a run folder that is damaged or foreign
   (:class:`CorruptRunError`), a computation that would not fit in memory
-  (:class:`MemoryEstimateError`), an output that cannot be written (:class:`OutputError`).
+  (:class:`MemoryEstimateError`) or finish in reasonable time (:class:`TimeEstimateError`), an
+  output that cannot be written (:class:`OutputError`).
   Exit status 1. The message says what to do.
 
 Anything else reaching the command line is a bug: it prints a traceback and asks to report it.
@@ -28,11 +29,16 @@ __all__ = [
     "OutputError",
     "RuntimeFailure",
     "StabilityError",
+    "TIME_LIMIT_S",
+    "TimeEstimateError",
     "available_memory",
     "check_memory",
+    "check_time",
     "classify",
     "error_name",
     "format_bytes",
+    "format_seconds",
+    "time_limit",
 ]
 
 
@@ -62,6 +68,10 @@ class CorruptRunError(RuntimeFailure, ValueError):
 
 class MemoryEstimateError(RuntimeFailure, MemoryError):
     """A computation refused before allocation: its estimated memory exceeds what is available."""
+
+
+class TimeEstimateError(RuntimeFailure):
+    """A computation refused before starting: its estimated run time exceeds :func:`time_limit`."""
 
 
 class OutputError(RuntimeFailure, OSError):
@@ -120,6 +130,57 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     if nbytes > avail:
         raise MemoryEstimateError(
             f"{what} needs about {format_bytes(nbytes)} of memory, more than the {format_bytes(avail)} available: {fix}"
+        )
+
+
+# A single library call (one simulation, one moment recursion) whose estimated time on one core exceeds
+# this is refused up front with the estimate (README, "Limits"). Half an hour: well above every
+# documented use (figures, tables and benchmarks run each call in seconds to minutes), short enough
+# that a typo (generations=1e9) fails at once instead of hanging. Raise it with the environment
+# variable STABILITY_TIME_LIMIT (seconds; "inf" turns the check off), e.g. on a sweep's workers.
+TIME_LIMIT_S = 1800.0
+
+
+def time_limit() -> float:
+    """Seconds a call may be estimated to take: ``$STABILITY_TIME_LIMIT`` when set, else :data:`TIME_LIMIT_S`."""
+    import os
+
+    raw = os.environ.get("STABILITY_TIME_LIMIT")
+    if raw is None:
+        return TIME_LIMIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise InputError(f"STABILITY_TIME_LIMIT must be a number of seconds > 0 (or inf), got {raw!r}")
+    return value
+
+
+def format_seconds(s: float) -> str:
+    """``5400`` -> ``'1.5 hours'``.
+
+    >>> format_seconds(90), format_seconds(5400), format_seconds(3e6)
+    ('90 s', '1.5 hours', '34.7 days')
+    """
+    if s < 600:
+        return f"{s:.3g} s"
+    if s < 2 * 86400:
+        return f"{s / 3600:.3g} hours"
+    return f"{s / 86400:.3g} days"
+
+
+def check_time(seconds: float, what: str, fix: str) -> None:
+    """Raise :class:`TimeEstimateError` when the estimated ``seconds`` exceed :func:`time_limit`.
+
+    ``what`` says what would run, ``fix`` which argument to lower. Estimates are per core and on the
+    fast side (a busy machine is slower), so what is refused cannot finish within the limit.
+    """
+    limit = time_limit()
+    if seconds > limit:
+        raise TimeEstimateError(
+            f"{what} would take about {format_seconds(seconds)} (estimated), more than the limit of "
+            f"{format_seconds(limit)}: {fix} (or raise the limit: STABILITY_TIME_LIMIT=seconds)"
         )
 
 

@@ -42,6 +42,8 @@ SYM_RTOL = 1e-8
 
 
 def _square(name: str, m) -> np.ndarray:
+    if isinstance(m, complex) or (not isinstance(m, (str, bytes)) and np.iscomplexobj(m)):
+        raise ValueError(f"{name} must be a real matrix, got complex values (pass .real explicitly)")
     m = np.asarray(m, dtype=float)
     if m.ndim == 0:
         m = m.reshape(1, 1)

@@ -139,7 +139,13 @@ def build_report(constants: LocalConstants, lambda_: float) -> StabilityReport:
     else:  # similarity: J = M J_z M^-1 has the spectrum and the energy norm of J_z
         jac = analyze_jacobian(constants.A_std, constants.B_std, lam)
         M = np.asarray(constants.basis, dtype=float)
-        jacobian = M @ jac.jacobian @ np.linalg.inv(M)
+        if np.array_equal(constants.A_std, constants.B_std) and math.isfinite(lam):
+            # A = B (an exponential family): J = lambda/(1+lambda) I in every basis, exactly; the
+            # similarity M J_z M^-1 would amplify the rounding of J_z by cond(M) (~ (mean/sd)^2 for
+            # data far from 0: 1e12 + N(0, 1) gave ||J||_2 = 523 instead of 1/3)
+            jacobian = lam / (1.0 + lam) * np.eye(M.shape[0])
+        else:
+            jacobian = M @ jac.jacobian @ np.linalg.inv(M)
     L, eps = constants.L, constants.eps
     if math.isnan(L) or math.isnan(eps):
         rate_sharp = rate_paper = math.nan

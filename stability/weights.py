@@ -128,7 +128,8 @@ def optimal_synthetic_weight(lambda_: float) -> float:
             "decreases towards w = 1, a chain with no stationary law"
         )
     r = math.sqrt(1.0 + 4.0 * lam)
-    return (r - 1.0) / (r + 1.0)
+    # (r - 1)/(r + 1) = 4 lambda/(r + 1)^2 (multiply by r + 1): no cancellation of r - 1 at small lambda
+    return 4.0 * lam / (r + 1.0) ** 2
 
 
 def stationary_mean_variance(

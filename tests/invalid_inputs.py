@@ -97,7 +97,70 @@ def _files(tmp: Path) -> dict[str, str]:
             d / "config.json"
         ).write_bytes(b"\x00\x01\x02\xff\xfe")
         f[name] = str(d)
+    _issue20_files(tmp, f, rng)
     return f
+
+
+def _issue20_files(tmp: Path, f: dict, rng) -> None:
+    """Files of the issue-20 cases: image sets with bad labels, foreign sweep stores and their specs."""
+    import sqlite3
+
+    images = rng.integers(0, 256, (40, 6, 6)).astype(np.uint8)
+    for name, labels in {
+        "nolabels.npz": None,
+        "floatlabels.npz": np.linspace(0, 3, 40),
+        "nanlabels.npz": np.full(40, np.nan),
+        "neglabels.npz": -np.ones(40, dtype=int),
+        "strlabels.npz": np.array(["a"] * 40),
+        "shortlabels.npz": np.zeros(39, dtype=int),
+    }.items():
+        p = tmp / name
+        np.savez(p, images=images) if labels is None else np.savez(p, images=images, labels=labels)
+        f[name] = str(p)
+    stores = tmp / "stores"
+    stores.mkdir(exist_ok=True)
+    (stores / "folder.sqlite").mkdir(exist_ok=True)
+    (stores / "random.sqlite").write_bytes(bytes(rng.integers(0, 256, 4096, dtype=np.uint8)))
+    (stores / "text.sqlite").write_text("task_id,status\nabc,done\n")
+    (stores / "empty.sqlite").write_bytes(b"")
+    (stores / "header-only.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(84))
+    for name, sql in {
+        "own-results.sqlite": "CREATE TABLE results (id INTEGER PRIMARY KEY, value REAL);"
+        "INSERT INTO results VALUES (1, 2.5);",
+        "unrelated.sqlite": "CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada');",
+        "lookalike.sqlite": "CREATE TABLE results (task_id TEXT PRIMARY KEY); CREATE TABLE meta (key TEXT, value TEXT);"
+        "INSERT INTO meta VALUES ('schema', '7');",
+        "other-app.sqlite": "PRAGMA application_id = 1234; CREATE TABLE t (x);",
+    }.items():
+        path = stores / name
+        if not path.exists():
+            with sqlite3.connect(path) as conn:
+                conn.executescript(sql)
+            conn.close()
+    np.save(tmp / "sample200.npy", rng.standard_normal(200))
+    sim = 'task = "simulate"\n[base]\nfamily = "gaussian"\nn = 10\ngenerations = 1\nchains = 2\nlambda_ = 0.5\n'
+    specs = {f"spec-store-{p.name}": p for p in sorted(stores.iterdir())}
+    specs["spec-store-root"] = Path("/")
+    specs["spec-store-readonly"] = Path(f["readonly"]) / "s.sqlite"
+    specs["spec-store-under-file"] = Path(f["afile"]) / "s.sqlite"
+    for name, store in specs.items():
+        (tmp / f"{name}.toml").write_text(f"store = {json.dumps(str(store))}\n" + sim)
+        f[name] = str(tmp / f"{name}.toml")
+    huge = 'task = "simulate"\nstore = "huge.sqlite"\n[base]\nfamily = "gaussian"\nn = 10\ngenerations = 1\n'
+    huge += "[grid]\nlambda_ = [" + ", ".join(f"{i / 1000}" for i in range(1000)) + "]\n"
+    huge += "chains = [" + ", ".join(str(i) for i in range(1, 1001)) + "]\n"
+    huge += "seed = [" + ", ".join(str(i) for i in range(1000)) + "]\n"
+    (tmp / "spec-huge.toml").write_text(huge.replace("seed = [", "dim = ["))
+    f["spec-huge"] = str(tmp / "spec-huge.toml")
+    rc = 'task = "retrain_chains"\nstore = "rc.sqlite"\n[base]\nmodel = "student-t"\ndata = "sample200.npy"\n'
+    rc += "lambda_ = 1.0\ngenerations = 1\nchains = 2\n"
+    (tmp / "spec-rc-n.toml").write_text(rc + "n = 100000\n")
+    (tmp / "spec-rc-n-grid.toml").write_text(rc + "[grid]\nn = [100, 201]\n")
+    f["spec-rc-n"], f["spec-rc-n-grid"] = str(tmp / "spec-rc-n.toml"), str(tmp / "spec-rc-n-grid.toml")
+    dup = 'task = "simulate"\nstore = "dup.sqlite"\n[base]\nfamily = "gaussian"\nn = 10\ngenerations = 1\n'
+    (tmp / "spec-dup.toml").write_text(dup + "chains = 2\n[grid]\nlambda_ = [1, 1.0]\n")
+    (tmp / "spec-dup-zip.toml").write_text(dup + "[[zip]]\nlambda_ = [0.5, 0.5]\nchains = [2, 2]\n")
+    f["spec-dup"], f["spec-dup-zip"] = str(tmp / "spec-dup.toml"), str(tmp / "spec-dup-zip.toml")
 
 
 def cli_cases(tmp) -> list[CliCase]:
@@ -359,6 +422,65 @@ def cli_cases(tmp) -> list[CliCase]:
         add(f"retrain-resume-{name}", rt("--resume", out=f[name]), 1, r"config\.json")
     add("retrain-resume-badhash", rt("--resume", out=f["run_badhash"]), 1, r"(?i)config\.json.*(edited|hash)")
     add("retrain-exists-no-resume", rt(out=f["run_badhash"]), 2, r"(?i)already holds a run")
+
+    # --- issue 20: data checked before the run folder is touched; the sweep store; sizes ----------
+    def rti(name, *rest):
+        return ["retrain", "--model", "flow", "--data", f[name], "--profile", "tiny", "--n", "8", "--quiet"] + [
+            "--no-plots",
+            *rest,
+            "--out",
+            str(tmp / "runs" / f"img-{name}"),
+        ]
+
+    for name, m in [
+        ("nolabels.npz", r"has no labels: image runs need class labels"),
+        ("floatlabels.npz", r"labels must be integers, got the value 0\.0769"),
+        ("nanlabels.npz", r"labels must be integers, got the value nan"),
+        ("neglabels.npz", r"labels must be class numbers in 0\.\.999, got min -1"),
+        ("strlabels.npz", r"labels must be integers, got dtype <U1"),
+        ("shortlabels.npz", r"labels must be one integer per image \(40\), got shape \(39,\)"),
+    ]:
+        add(f"retrain-labels-{name}", rti(name), 2, m)
+    for name, code, m in [
+        ("folder.sqlite", 2, r"is a folder, not a sweep store file"),
+        ("random.sqlite", 2, r"is not an SQLite file, not a sweep store"),
+        ("text.sqlite", 2, r"is not an SQLite file, not a sweep store"),
+        ("empty.sqlite", 2, r"is an empty file, not a sweep store"),
+        ("header-only.sqlite", 2, r"(?i)another application|not a sweep store"),
+        ("own-results.sqlite", 2, r"SQLite database of another application \(application_id 0\)"),
+        ("unrelated.sqlite", 2, r"SQLite database of another application"),
+        ("lookalike.sqlite", 2, r"SQLite database of another application"),
+        ("other-app.sqlite", 2, r"application_id 1234"),
+        ("root", 2, r"store '/' is a folder"),
+        ("under-file", 1, r"is not a folder"),
+    ] + ([("readonly", 1, r"cannot create files in folder .*permission denied")] if os.geteuid() != 0 else []):
+        spec = f[f"spec-store-{name}"]
+        add(f"sweep-store-{name}", ["sweep", spec, "--serial"], code, m)
+        add(f"sweep-store-{name}-dry-run", ["sweep", spec, "--dry-run"], code, m)
+    huge = r"the sweep has 1,000,000,000 tasks, more than the 10,000,000 .* hours of engine overhead"
+    add("sweep-huge-grid", ["sweep", f["spec-huge"], "--serial"], 1, huge)
+    add("sweep-huge-grid-dry-run", ["sweep", f["spec-huge"], "--dry-run"], 1, huge)
+    add(
+        "sweep-rc-n-too-large",
+        ["sweep", f["spec-rc-n"], "--dry-run"],
+        2,
+        r"base\.n: 100000 is more than the 200 points",
+    )
+    add("sweep-rc-n-grid", ["sweep", f["spec-rc-n-grid"], "--serial"], 2, r"grid\.n: 201 is more than the 200 points")
+    add(
+        "sweep-int-float-repeat",
+        ["sweep", f["spec-dup"], "--dry-run"],
+        2,
+        r"grid\.lambda_: .*\(1 and 1\.0 are the same",
+    )
+    add("sweep-zip-repeat", ["sweep", f["spec-dup-zip"], "--dry-run"], 2, r"zip\[0\]: row 1 repeats row 0")
+    add("simulate-generations-1e8", simulate_with(generations="1e8", chains="3"), 1, r"(?i)would take about|memory")
+    add(
+        "simulate-generations-1e8-default-chains",
+        simulate_with(generations="1e8", chains="1000"),
+        1,
+        r"(?i)memory|would take",
+    )
     return cases
 
 
@@ -518,4 +640,124 @@ def api_cases(tmp) -> list[ApiCase]:
 
     add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
     add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
+    _issue20_api(add, tmp)
     return cases
+
+
+def _issue20_api(add, tmp: Path) -> None:
+    """Library calls of issue 20 (a new audit): init checks, complex matrices, time and memory estimates."""
+    import stability
+    from stability.dynamics import family_moments, gaussian_moments, regression_moments, simulate
+
+    try:
+        from stability.errors import RuntimeFailure
+    except ImportError:  # the probe also runs on checkouts from before stability.errors
+        RuntimeFailure = RuntimeError  # noqa: N806
+    E = ValueError
+    fm = dict(n=10, lambda_=0.5, generations=3)
+    for family, init, m in [
+        ("poisson", np.nan, r"init: the mean parameter 'rate' must be a finite number > 0, got nan"),
+        ("poisson", -1.0, r"init: the mean parameter 'rate' must be a finite number > 0, got -1"),
+        ("poisson", np.inf, r"init: the mean parameter 'rate'"),
+        ("bernoulli", 1.5, r"init: the mean parameter 'p' must be in \(0, 1\), got 1.5"),
+        ("bernoulli", 0.0, r"init: the mean parameter 'p' must be in \(0, 1\)"),
+        ("bernoulli", np.nan, r"init: the mean parameter 'p'"),
+        ("categorical", [0.5, 0.6, 0.2], r"init: the mean parameter 'probs' must be a vector .* summing to 1"),
+        ("categorical", [1.2, -0.4, 0.2], r"init: the mean parameter 'probs' must be a vector of >= 2 positive"),
+        ("categorical", [0.5, 0.5], r"init must have shape \(3,\), got \(2,\)"),
+        ("exponential", 0.0, r"init: the mean parameter 'mean' must be a finite number > 0"),
+        ("gamma", -2.0, r"init: the mean parameter 'mean' must be a finite number > 0, got -2"),
+        ("poisson", 1 + 2j, r"init must be real numbers, got complex"),
+        ("poisson", "x", r"init must be a number or a probability vector, got 'x'"),
+    ]:
+        add(
+            f"api-family-moments-init-{family}={init!r}",
+            lambda family=family, init=init: family_moments(family, init=init, **fm),
+            E,
+            m,
+        )
+    eye = np.eye(2)
+    add(
+        "api-stationary-complex-A",
+        lambda: stability.stationary(eye * (1 + 1j), eye, 1.0, 10),
+        E,
+        r"A must be a real matrix",
+    )
+    add(
+        "api-stationary-complex-B",
+        lambda: stability.stationary(eye, eye + 0.5j, 1.0, 10),
+        E,
+        r"B must be a real matrix",
+    )
+    add("api-jacobian-complex", lambda: stability.analyze_jacobian(eye, eye * 1j, 1.0), E, r"B must be a real matrix")
+    X = np.random.default_rng(2).standard_normal((20, 2))
+    for name, data, m in [
+        ("X", {"X": X + 1j, "beta": [1.0, 2.0]}, r"data\['X'\] must be real numbers, got complex"),
+        ("beta", {"X": X, "beta": [1.0 + 1j, 2.0]}, r"data\['beta'\] must be real numbers, got complex"),
+    ]:
+        add(
+            f"api-regression-complex-{name}",
+            lambda data=data: regression_moments(data=data, lambda_=1.0, generations=2),
+            E,
+            m,
+        )
+        add(
+            f"api-simulate-regression-complex-{name}",
+            lambda data=data: simulate("linear-regression", n=20, lambda_=1.0, generations=1, chains=2, data=data),
+            E,
+            m,
+        )
+    est = r"(?i)would take about .* more than the limit|memory"  # time, or memory on a small machine
+    add(
+        "api-family-moments-1e9",
+        lambda: family_moments("bernoulli", n=10, lambda_=0.5, generations=10**9),
+        RuntimeFailure,
+        est,
+    )
+    add("api-gaussian-moments-1e9", lambda: gaussian_moments(n=10, lambda_=0.5, generations=10**9), RuntimeFailure, est)
+    add(
+        "api-regression-moments-1e9",
+        lambda: regression_moments(data={"X": X, "beta": [0.0, 0.0]}, lambda_=0.5, generations=10**9),
+        RuntimeFailure,
+        est,
+    )
+    add(
+        "api-simulate-generations-1e8",
+        lambda: simulate("gaussian", n=10, lambda_=0.5, generations=10**8, chains=3),
+        RuntimeFailure,
+        est,
+    )
+    add(
+        "api-simulate-bernoulli-generations-1e9",
+        lambda: simulate("bernoulli", n=10, lambda_=0.5, generations=10**9, chains=1),
+        RuntimeFailure,
+        est,
+    )
+    x60 = np.random.default_rng(0).standard_normal(60)
+    add(
+        "api-retrain-chains-mixture-theta-star",
+        lambda: stability.retrain_chains("gaussian-mixture", x60, 1.0, generations=5, chains=8, seed=0),
+        RuntimeFailure,
+        r"theta\* is not the maximum of the real-data likelihood",
+    )
+    add(
+        "api-retrain-chains-memory",
+        lambda: stability.retrain_chains("student-t", x60, 1.0, generations=2, chains=10**11, seed=0),
+        MemoryError,
+        r"(?i)retrain_chains with chains=100000000000.*memory",
+    )
+    big = np.uint64(2**64 - 2**20) + np.arange(200, dtype=np.uint64) * np.uint64(4096)
+    add("api-poisson-uint64-2**64", lambda: stability.analyze("poisson", big, 0.5), E, r"integers <= 2\*\*53")
+    add("api-bernoulli-huge", lambda: stability.analyze("poisson", np.array([2.0**60, 1.0, 3.0]), 0.5), E, r"2\*\*53")
+    from stability.sweeps import ResultStore, load
+
+    stores = Path(tmp) / "stores"
+    _files(Path(tmp))  # the foreign stores, as for the command lines
+    for name, m in [
+        ("random.sqlite", r"not an SQLite file"),
+        ("unrelated.sqlite", r"another application"),
+        ("own-results.sqlite", r"another application"),
+        ("folder.sqlite", r"is a folder"),
+    ]:
+        add(f"api-result-store-{name}", lambda name=name: ResultStore(stores / name), E, m)
+        add(f"api-load-{name}", lambda name=name: load(stores / name), E, m)

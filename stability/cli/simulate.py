@@ -48,7 +48,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         "table": r.table(),
     }
     if out is not None:
-        summary["out"] = str(r.save(out))  # the path actually written
+        summary["out"] = str(r.save(out, seed=args.seed))  # the path actually written
     if args.json:
         print(json.dumps(jsonable(summary)))
         return 0

@@ -40,16 +40,14 @@ def _line(summary) -> str:
 
 def run(args) -> int:
     from .._jsonable import jsonable
-    from ..sweeps.engine import estimate_cost, run_sweep
+    from ..sweeps.engine import check_size, estimate_cost, run_sweep
     from ..sweeps.spec import load_spec
-    from ..sweeps.store import ResultStore
+    from ..sweeps.store import read_store
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, resolve=not args.dry_run)  # a dry run does not import a module:function task
     if args.dry_run:
-        done, seconds = set(), []
-        if spec.store.exists():  # a dry run creates nothing
-            with ResultStore(spec.store) as store:
-                done, seconds = store.done_ids(), store.seconds(spec.task)
+        check_size(spec)
+        done, seconds = read_store(spec.store, spec.task)  # read-only: a dry run writes nothing anywhere
         pending = sum(t.task_id not in done for t in spec.tasks)
         cost, basis = estimate_cost(spec, pending, seconds)
         out = {
@@ -69,6 +67,8 @@ def run(args) -> int:
             else:
                 print(f"estimated cost: ~{cost:.3g} task-seconds ({basis}); divide by the number of workers")
             print(f"store: {spec.store}")
+            if ":" in spec.task:
+                print("the task's module was not imported (dry run): its arguments are checked when the sweep runs")
         return 0
 
     def on_term(signum, frame):  # SIGTERM stops like Ctrl-C: close the cluster, keep what finished

@@ -57,7 +57,7 @@ from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
 from ..weights import check_synthetic_weight
 from ._families import FAMILIES, SIMULATED, family_spec
 from .regression import REGRESSION, RegressionPrediction, regression_moments, regression_stationary
-from .simulator import ESTIMATORS, _gaussian_params
+from .simulator import ESTIMATORS, _check_recursion, _gaussian_params
 
 __all__ = [
     "MomentPrediction",
@@ -157,6 +157,7 @@ def gaussian_moments(
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
+    _check_recursion(G, mu_d.size, "gaussian_moments")
     if scheme.accumulate:
         check_choice("estimator", estimator, ESTIMATORS)
         div = (lambda N: N) if estimator == "mle" else (lambda N: N - 1)
@@ -281,6 +282,28 @@ def _family_setup(
     return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
 
 
+def _init_mean(family, spec, init) -> np.ndarray:
+    """``init`` as a mean parameter of ``family``: checked like ``data`` (a Poisson rate > 0, a Bernoulli
+    mean in (0, 1), a probability vector on the simplex), since the recursions are meaningless outside."""
+    if init is None:
+        return spec.eta_data
+    if isinstance(init, complex) or np.iscomplexobj(init):
+        raise ValueError(f"init must be real numbers, got complex values {init!r}")
+    try:
+        eta0 = np.atleast_1d(np.asarray(init, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"init must be a number or a probability vector, got {init!r:.100}") from None
+    if eta0.shape != spec.eta_data.shape:
+        raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
+    params = spec.params()
+    key = "probs" if family == "categorical" else ("mean" if family == "gamma" else next(iter(params)))
+    try:
+        checked = type(spec).parse(params | {key: eta0 if family == "categorical" else float(eta0[0])})
+    except ValueError as err:
+        raise ValueError(f"init: {err}".replace(f"data[{key!r}]", f"the mean parameter {key!r}")) from None
+    return np.asarray(checked.eta_data, dtype=float) if family != "categorical" else eta0
+
+
 def family_moments(
     family,
     *,
@@ -323,9 +346,8 @@ def family_moments(
     spec, G, consts = _family_setup(
         family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction, regression_options
     )
-    eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
-    if eta0.shape != spec.eta_data.shape:
-        raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
+    eta0 = _init_mean(family, spec, init)
+    _check_recursion(G, spec.p, f"family_moments({family!r})")
     m = eta0 - spec.eta_data
     run = consts["scheme"]
     if run.accumulate:

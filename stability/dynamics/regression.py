@@ -59,7 +59,7 @@ from ..errors import InputError, check_memory
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
-from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _rng, _run
+from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _check_recursion, _rng, _run
 
 __all__ = [
     "NOISE_SCALES",
@@ -114,6 +114,8 @@ def _sigma(name: str, value) -> float:
 
 
 def _vector(name: str, value, d: int) -> np.ndarray:
+    if isinstance(value, complex) or np.iscomplexobj(value):
+        raise InputError(f"{name} must be real numbers, got complex values (pass .real explicitly)")
     try:
         v = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -133,6 +135,8 @@ def parse_design(data) -> Design:
     unknown = set(data) - {"X", "beta", "sigma"}
     if unknown:
         raise InputError(f"data for family {REGRESSION!r} takes keys ['X', 'beta', 'sigma'], got {sorted(unknown)}")
+    if isinstance(data["X"], complex) or np.iscomplexobj(data["X"]):
+        raise InputError("data['X'] must be real numbers, got complex values (pass .real explicitly)")
     try:
         X = np.array(data["X"], dtype=float)
     except (TypeError, ValueError):
@@ -590,6 +594,7 @@ def regression_moments(
     """
     design, run, c = _prediction_setup(data, lambda_, scheme, estimator, noise_scale, synthetic_weight)
     G = int(check_scalar("generations", generations))
+    _check_recursion(G, design.d, "regression_moments")
     beta0, s0 = _init(init, design)
     if run.accumulate:
         return _accumulate_moments(design, c, estimator, noise_scale, beta0, s0, G)

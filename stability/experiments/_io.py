@@ -14,6 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .._io import new_file_mode
+
 __all__ = ["atomic_bytes", "atomic_save", "atomic_write_text", "config_hash"]
 
 
@@ -23,6 +25,7 @@ def atomic_bytes(data: bytes, path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())  # mkstemp's 0600 -> the umask's mode, as open() would give
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

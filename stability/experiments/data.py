@@ -164,9 +164,32 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
         images = images[:, 0]
     if images.ndim != 3:
         raise ValueError(f"images must have shape (N, H, W), got {images.shape} from {str(path)!r}")
-    if labels is not None and len(labels) != len(images):
-        raise ValueError(f"{str(path)!r}: {len(labels)} labels for {len(images)} images")
+    if labels is not None:
+        labels = _check_labels(labels, len(images), path)
     return images, labels
+
+
+# a feature classifier with more classes than this is not what the image metrics mean (MNIST has 10)
+MAX_CLASSES = 1000
+
+
+def _check_labels(labels, n_images: int, path: Path) -> np.ndarray:
+    """Class labels as an int64 vector: one per image, integers in ``0..MAX_CLASSES - 1`` (integral
+    floats are accepted), checked before a run folder is touched (the feature classifier needs them)."""
+    where = f"data file {str(path)!r}"
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != n_images:
+        raise InputError(f"{where}: labels must be one integer per image ({n_images}), got shape {labels.shape}")
+    if labels.dtype.kind not in "biuf":
+        raise InputError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+        bad = labels[~(labels == np.round(labels))][0]
+        raise InputError(f"{where}: labels must be integers, got the value {bad:g}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= MAX_CLASSES):
+        raise InputError(
+            f"{where}: labels must be class numbers in 0..{MAX_CLASSES - 1}, got min {labels.min()}, max {labels.max()}"
+        )
+    return labels.astype(np.int64)
 
 
 def load_dataset(name: str, n: int | None = None, heldout: float = 0.2, seed=0) -> Dataset:

@@ -260,6 +260,11 @@ def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool):
             diff = sorted(k for k in set(old) | set(new) if k != "generations" and old.get(k) != new.get(k))
             raise CheckpointError(f"out {str(run_dir)!r} holds a run with another configuration (differs in {diff})")
     data = load_dataset(config.data, n=config.n, heldout=config.heldout, seed=config.seed)
+    if data.kind == "image" and data.train_labels is None:  # the image metrics train a labelled classifier
+        raise InputError(
+            f"data {config.data!r} has no labels: image runs need class labels for their feature classifier "
+            "(an .npz 'labels' array, or the IDX labels file beside the images)"
+        )
     _check_retrain_memory(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     for tmp in run_dir.rglob(".*.tmp"):  # our own temporary files, left by a killed writer

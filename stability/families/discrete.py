@@ -17,6 +17,8 @@ total-variation distance; Bernoulli and Poisson use :math:`|x - y|` on the integ
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special, stats
 
@@ -42,6 +44,16 @@ def _scalar_theta(theta, name: str) -> np.ndarray:
     return theta
 
 
+# Integers above 2**53 are not all representable in float64 (uint64 data near 2**64 lose their low bits).
+_EXACT_INT = 2.0**53
+
+
+def _or_normal(q: float, r: float, z: float) -> float:
+    """A Poisson(r) quantile from scipy, or where scipy gives NaN (rates ~1e12) the normal bound
+    r + z sqrt(r) + 50 sign(z): |z| = 10 leaves tails far below 1e-15 (Chernoff)."""
+    return float(q) if np.isfinite(q) else max(0.0, r + z * np.sqrt(r) + math.copysign(50.0, z))
+
+
 def _integer_sample(x, lo: int, hi: float, what: str) -> np.ndarray:
     x = as_sample(x)
     if x.ndim == 2:
@@ -50,6 +62,8 @@ def _integer_sample(x, lo: int, hi: float, what: str) -> np.ndarray:
         x = x[:, 0]
     if np.any(x != np.round(x)) or np.any(x < lo) or np.any(x > hi):
         raise ValueError(f"data must be {what}")
+    if np.any(x > _EXACT_INT):  # float64 spaces such values more than 1 apart: counts are no longer exact
+        raise ValueError(f"data must be integers <= 2**53 (exact in float64), got max {x.max():.6g}")
     return x
 
 
@@ -328,12 +342,12 @@ class Poisson(ExponentialFamily):
             cdf_data = data.cdf
         else:
             x = self.check_sample(data)
-            K = int(max(model.isf(TAIL), x.max())) + 1
+            K = int(max(_or_normal(model.isf(TAIL), r, 10.0), x.max())) + 1
             data_tail = 0.0
             xs = np.sort(x)
             # below the sample's minimum F_data = 0: sum_{k < lo} F_model(k) = E[(lo - Y)_+] exactly,
             # = lo P(Y <= lo - 1) - r P(Y <= lo - 2), so the sum starts where the masses are
-            lo = int(max(0.0, min(model.ppf(TAIL) - 1, xs[0])))
+            lo = int(max(0.0, min(_or_normal(model.ppf(TAIL), r, -10.0) - 1, xs[0])))
             if lo > 0:
                 low_part = max(0.0, lo * model.cdf(lo - 1) - r * model.cdf(lo - 2))
 

@@ -48,6 +48,7 @@ user sampler that does not declare ``batched_sample``).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,7 @@ from numpy.typing import ArrayLike
 
 from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
+from ..errors import check_memory
 from .expectations import _samples, as_generator, fisher_diagonal
 from .operator import GTOL, ROUND, ConvergenceError, OptimResult, maximize
 
@@ -351,6 +353,28 @@ def _fit_theta_star(model, x: torch.Tensor, beta: float = 0.0) -> OptimResult:
     return fit.raise_if_failed("maximum-likelihood fit of theta* to the real sample")
 
 
+# theta* maximises the real-data term, so no chain may beat it there: an excess below -tol (nats per
+# point) means the fit of theta* stopped at a saddle or a lower local maximum (a mixture's likelihood
+# is multimodal). tol = 1e-8 (1 + |l*|): far above the rounding of a mean of n log-densities and the
+# gain ~ g^2 / (2 lambda_min) left by a fit converged to gradient g ~ 1e-6, far below a real miss.
+THETA_STAR_TOL = 1e-8
+
+
+def _check_theta_star(excess, ref: float, allow_failure: bool) -> None:
+    worst = float(excess.min()) if excess.size else 0.0
+    tol = THETA_STAR_TOL * (1.0 + abs(ref))
+    if worst < -tol:
+        msg = (
+            f"theta* is not the maximum of the real-data likelihood: a chain reached a mean log-likelihood "
+            f"{-worst:.3g} nats per point above it (tolerance {tol:.2g}), so the excess NLL is negative and "
+            "meaningless; the fit of theta* stopped at a saddle point or a lower local maximum (multimodal "
+            "likelihood, e.g. a mixture on unimodal data): use a model identifiable on these data"
+        )
+        if not allow_failure:
+            raise ConvergenceError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
 def retrain_chains(
     model: object | str,
     real_sample: ArrayLike,
@@ -384,8 +408,10 @@ def retrain_chains(
     gtol : ``> 0``, the refits stop at :math:`\|\nabla F_t\|_\infty \le` ``gtol``.
     max_iter : Newton iterations per refit, integer ``>= 1``.
     allow_failure : if False (default), raise :class:`~stability.numerical.operator.ConvergenceError`
-        when a refit does not reach ``gtol``; if True, record it in ``converged`` and go on from the
-        last iterate.
+        when a refit does not reach ``gtol``, or when a chain beats :math:`\theta^*` on the real-data
+        term (then :math:`\theta^*` is not its maximum: :data:`THETA_STAR_TOL`); if True, record a
+        failed refit in ``converged`` and go on from the last iterate, and only warn about
+        :math:`\theta^*`.
     synthetic_weight : in [0, 1), the weight :math:`w` of the synthetic term: the objective is
         :math:`(1-w)` (mean over the real points) :math:`+\,w` (mean over the synthetic points)
         (docs/theory.md §10); default ``None``: :math:`w = \lambda/(1+\lambda)`. 1 is an error
@@ -435,8 +461,15 @@ def retrain_chains(
     max_iter = _count("max_iter", max_iter)
     beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
     gen = as_generator(seed)
-    fit = _fit_theta_star(model, x, beta)
     d = model.n_params
+    # the trajectory (G + 1) C d, the records 3 G C, and per Newton step the draws, per-point
+    # gradients and Hessian products of every chain: ~4 C (n + k) max(dim, d) + 4 C d^2 numbers
+    check_memory(
+        8.0 * ((G + 1) * C * d + 3 * G * C + 4 * C * (n + k_int) * max(dim, d) + 4 * C * d * d),
+        f"retrain_chains with chains={C}, generations={G}, n + k = {n + k_int} points of {d} parameters",
+        "lower chains, generations or lambda_",
+    )
+    fit = _fit_theta_star(model, x, beta)
     th_star = torch.as_tensor(fit.theta, dtype=DTYPE)
     if theta0 is None:
         start = th_star.expand(C, d).clone()
@@ -456,6 +489,7 @@ def retrain_chains(
         theta[t + 1], grad_norm[t], iterations[t], converged[t] = _refit(obj, theta[t], y, gtol, max_iter)
     ref = obj.data_mean(th_star[None])[0]
     excess = (ref - obj.data_mean(theta.reshape(-1, d))).reshape(G + 1, C)
+    _check_theta_star(excess, float(ref), allow_failure)
     result = ChainsResult(
         model=repr(model),
         lambda_=lam,

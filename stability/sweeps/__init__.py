@@ -10,12 +10,14 @@ dask is needed only to run on a cluster: ``pip install 'stability[distributed]'`
 
 from .engine import SweepSummary, local_cluster, run_sweep
 from .spec import Spec, SpecError, Task, load_spec, parse_spec, task_seed
-from .store import ResultStore, load
+from .store import ResultStore, StaleRowsWarning, StoreBusyError, load
 
 __all__ = [
     "ResultStore",
     "Spec",
     "SpecError",
+    "StaleRowsWarning",
+    "StoreBusyError",
     "SweepSummary",
     "Task",
     "load",

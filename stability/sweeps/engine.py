@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import error_name
+from ..errors import MemoryEstimateError, error_name, format_bytes
 from .spec import Spec, Task, jsonable_metrics
 from .store import ResultStore
 
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     import distributed
 
 __all__ = [
+    "MAX_TASKS",
     "SweepSummary",
+    "check_size",
     "estimate_cost",
     "execute",
     "execute_many",
@@ -82,6 +84,30 @@ class SweepSummary:
             "interrupted": self.interrupted,
             "failures": self.failures,
         }
+
+
+# The largest sweep run_sweep accepts. Each task costs the engine ~1-4 ms (dask scheduling, the store's
+# transaction) and ~1 KiB of store before it computes anything, and the driver keeps the pending
+# tasks in memory (~2 KiB each): 10^7 tasks are ~3-10 hours of overhead, ~10 GiB of store and ~20 GiB
+# of driver memory. Larger grids are refused with these estimates; split them into several specs.
+MAX_TASKS = 10**7
+_TASK_OVERHEAD_S = 1.2e-3  # measured: 1.2 ms of driver CPU per task with chunking (benchmarks/bench_sweeps.py)
+_ROW_BYTES = 1024
+_PENDING_BYTES = 2048
+
+
+def check_size(spec: Spec, max_tasks: int | None = None) -> None:
+    """Refuse a sweep with more than ``max_tasks`` tasks (default :data:`MAX_TASKS`), before any task
+    is built or any file written, with the estimated overhead (:class:`~stability.errors.MemoryEstimateError`)."""
+    limit = MAX_TASKS if max_tasks is None else max_tasks
+    n = len(spec.tasks)
+    if n > limit:
+        raise MemoryEstimateError(
+            f"the sweep has {n:,} tasks, more than the {limit:,} a sweep may have: before any task computes, "
+            f"that is about {n * _TASK_OVERHEAD_S / 3600:.3g} hours of engine overhead, "
+            f"{format_bytes(n * _ROW_BYTES)} of store and {format_bytes(n * _PENDING_BYTES)} of driver memory; "
+            "split the grid into several specs (or raise stability.sweeps.engine.MAX_TASKS)"
+        )
 
 
 # ---------------------------------------------------------------- on the worker
@@ -138,9 +164,14 @@ def execute(payload: dict) -> dict:
         metrics, status = None, "failed"
         error = f"{error_name(err)}: {err}".splitlines()[0]
         tb = traceback.format_exc()
+    except SystemExit as err:  # sys.exit() in a task ends the task, not the sweep (nor silently with 0)
+        metrics, status = None, "failed"
+        error = f"SystemExit: the task called sys.exit({err.code!r}) instead of returning its metrics"
+        tb = traceback.format_exc()
     host, version, commit = _provenance()
     return {
         **{k: payload[k] for k in ("task_id", "task", "args", "replicate", "sweep_seed", "seed")},
+        "inputs": payload.get("inputs") or {},
         "status": status,
         "metrics": metrics,
         "error": error,
@@ -171,6 +202,7 @@ def _payload(spec: Spec, t: Task, base_dir: str | None) -> dict:
         "sweep_seed": t.sweep_seed,
         "seed": t.seed,
         "seed_arg": t.seed_arg,
+        "inputs": t.inputs,
         "workdir": str(spec.workdir),
         "base_dir": base_dir,
     }
@@ -192,7 +224,10 @@ def estimate_cost(spec: Spec, pending: int, store_seconds: list[float]) -> tuple
     if spec.task == "simulate":
         # exact method: ~1 us per chain-generation in 1-D, ~d^2 growth; naive: ~20 ns per point drawn (1 core)
         total = 0.0
-        for t in spec.tasks:
+        tasks = spec.tasks
+        step = max(1, len(tasks) // 10_000)  # an even sample of at most 10^4 tasks: a huge grid is not built
+        sample = [tasks[i] for i in range(0, len(tasks), step)]
+        for t in sample:
             a = t.args
             d = int(a.get("dim") or len((a.get("data") or {}).get("mean", [0])) or 1)
             cg = float(a.get("chains", 1)) * float(a.get("generations", 0))
@@ -202,7 +237,7 @@ def estimate_cost(spec: Spec, pending: int, store_seconds: list[float]) -> tuple
                 total += 2e-8 * cg * pts * d * d + 5e-3
             else:
                 total += 1e-6 * cg * d * d + 5e-3
-        return total * pending / max(1, len(spec.tasks)), "rough model of simulate's cost (no finished tasks yet)"
+        return total * pending / max(1, len(sample)), "rough model of simulate's cost (no finished tasks yet)"
     return None, "unknown until some tasks have finished (the estimate then uses their wall times)"
 
 
@@ -238,9 +273,11 @@ def run_sweep(
     """
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    check_size(spec)
     start = time.perf_counter()
     summary = SweepSummary(tasks=len(spec.tasks), store=str(spec.store))
-    with ResultStore(spec.store) as store:
+    with ResultStore(spec.store) as store:  # refuses a foreign file, and a store another driver holds
+        store.set_spec(spec.identity())
         done = store.done_ids()
         pending = [t for t in spec.tasks if t.task_id not in done]
         summary.skipped = len(spec.tasks) - len(pending)
@@ -345,6 +382,7 @@ def auto_chunk(pending: int, workers: int) -> int:
 def _lost(payload: dict, exc) -> dict:
     return {
         **{k: payload[k] for k in ("task_id", "task", "args", "replicate", "sweep_seed", "seed")},
+        "inputs": payload.get("inputs") or {},
         "status": "failed",
         "metrics": None,
         "error": f"{error_name(exc)}: {exc}".splitlines()[0],

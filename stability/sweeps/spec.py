@@ -30,6 +30,23 @@ seed is
 
 with ``id0, id1`` the two 32-bit halves of ``task_id`` (a 63-bit integer, so SQLite and torch take it).
 
+**Values are normalised before hashing**: an integer given for an argument the task declares
+``float`` is converted (``lambda_ = 1`` and ``lambda_ = 1.0`` are the same task), and a list that
+repeats a value (``[1, 1.0]``) is refused naming the field. **Input files are part of the
+identity**: every string argument that names an existing file (relative to the spec's folder) adds
+the SHA-256 of the file's bytes to the hashed JSON (``"inputs": {"data": "<sha256>"}``, only when
+there is such an argument), and the row records the path and hash; editing a data file therefore
+makes new tasks, and :func:`~stability.sweeps.store.load` reports the old rows as stale.
+
+Tasks are built lazily (:attr:`Spec.tasks` is a sequence that makes each task when asked), so a
+grid's size costs nothing until its tasks are used; :func:`~stability.sweeps.engine.run_sweep`
+refuses grids above :data:`~stability.sweeps.engine.MAX_TASKS` tasks with an estimate.
+
+**A spec file is code.** ``task = "package.module:function"`` imports the module and calls the
+function with the spec's arguments on every worker: anything importable runs, with your
+permissions. Run only spec files you trust. (A ``--dry-run`` does not import it: its arguments are
+then checked when the sweep runs.)
+
 A malformed spec raises :class:`SpecError` (a ``ValueError``) whose message starts with the field:
 ``grid.lambda_: expected a non-empty list, got []``.
 """
@@ -41,9 +58,11 @@ import importlib
 import inspect
 import itertools
 import json
+import math
 import sys
 import types
 import typing
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +74,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BUILTIN_TASKS", "Spec", "SpecError", "Task", "canonical_json", "load_spec", "task_seed"]
+__all__ = [
+    "BUILTIN_TASKS",
+    "Spec",
+    "SpecError",
+    "Task",
+    "canonical_json",
+    "file_sha256",
+    "identity_filter",
+    "load_spec",
+    "task_seed",
+]
 
 BUILTIN_TASKS = ("analyze", "retrain", "retrain_chains", "simulate")
 _TOP_KEYS = {"task", "seed", "seeds", "store", "seed_arg", "base", "grid", "zip", "name"}
@@ -81,6 +110,14 @@ def task_seed(sweep_seed: int, task_id: str) -> int:
     return int(state) >> 1
 
 
+def _task_id(task: str, args: dict, replicate: int, seed: int, inputs: dict) -> str:
+    """First 16 hex digits of SHA-256 of the canonical JSON of the task (module docstring)."""
+    ident = {"task": task, "args": args, "replicate": replicate, "seed": seed}
+    if inputs:
+        ident["inputs"] = {k: v["sha256"] for k, v in inputs.items()}
+    return hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Task:
     """One cell of a sweep: what runs on a worker."""
@@ -92,6 +129,7 @@ class Task:
     sweep_seed: int
     seed: int | None  # the derived seed, None when the task takes none
     seed_arg: str | None
+    inputs: dict = field(default_factory=dict)  # argument -> {"path", "sha256"} of the files it names
 
     def call_args(self) -> dict:
         """The arguments the task function is called with (``args`` plus the seed)."""
@@ -112,12 +150,107 @@ class Spec:
     seed_arg: str | None = None
     name: str = "sweep"
     source: Path | None = None
-    tasks: tuple = field(default=(), repr=False)
+    inputs: dict = field(default_factory=dict, repr=False)  # "key=<json value>" -> {"path", "sha256"}
 
     @property
     def workdir(self) -> Path:
         """Where tasks that write files (``retrain``) keep them: ``<store>.runs/`` beside the store."""
         return self.store.with_name(self.store.name + ".runs")
+
+    @property
+    def tasks(self) -> _Tasks:
+        """The tasks, a sequence built lazily (``len``, indexing and iteration make only what is asked)."""
+        return _Tasks(self)
+
+    def _axes(self) -> list[list[dict]]:
+        axes = [[{key: v} for v in values] for key, values in self.grid.items()]
+        return axes + [[dict(zip(g, row, strict=True)) for row in zip(*g.values(), strict=True)] for g in self.zips]
+
+    def _make(self, cell: dict, replicate: int) -> Task:
+        inputs = {k: self.inputs[_input_key(k, v)] for k, v in cell.items() if _input_key(k, v) in self.inputs}
+        tid = _task_id(self.task, cell, replicate, self.seed, inputs)
+        seed = task_seed(self.seed, tid) if self.seed_arg else None
+        return Task(tid, self.task, cell, replicate, self.seed, seed, self.seed_arg, inputs)
+
+    def identity(self) -> dict:
+        """What makes a row of the store this spec's: task, seed, replicates, base, grid, zips and
+        the hashes of its input files (the store records it; :func:`identity_filter` reads it)."""
+        return {
+            "task": self.task,
+            "seed": self.seed,
+            "replicates": list(self.replicates),
+            "base": self.base,
+            "grid": self.grid,
+            "zips": [dict(g) for g in self.zips],
+            "inputs": self.inputs,
+        }
+
+
+def _input_key(key: str, value) -> str:
+    return f"{key}={canonical_json(value)}"
+
+
+class _Tasks(Sequence):
+    """The tasks of a spec in grid order (replicates innermost), each made when asked."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.axes = spec._axes()
+        self.cells = math.prod(len(a) for a in self.axes)
+
+    def __len__(self) -> int:
+        return self.cells * len(self.spec.replicates)
+
+    def _cell(self, combo) -> dict:
+        return dict(self.spec.base, **{k: v for part in combo for k, v in part.items()})
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("task index out of range")
+        ci, r = divmod(i, len(self.spec.replicates))
+        combo = []
+        for axis in reversed(self.axes):  # itertools.product order: the last axis varies fastest
+            ci, j = divmod(ci, len(axis))
+            combo.append(axis[j])
+        return self.spec._make(self._cell(reversed(combo)), self.spec.replicates[r])
+
+    def __iter__(self) -> Iterator[Task]:
+        for combo in itertools.product(*self.axes):
+            cell = self._cell(combo)
+            for r in self.spec.replicates:
+                yield self.spec._make(cell, r)
+
+
+def identity_filter(identity: dict) -> Callable[[dict], bool]:
+    """A test of whether a store row (a dict of :func:`~stability.sweeps.store.load`) is a task of
+    the spec whose :meth:`Spec.identity` is ``identity``: its arguments are a cell of the grid, its
+    replicate and seed the spec's, and its id the one the spec gives it (so the input files are the same)."""
+    cj = canonical_json
+    base = {k: cj(v) for k, v in identity["base"].items()}
+    grid = {k: {cj(v) for v in vals} for k, vals in identity["grid"].items()}
+    zips = [(tuple(g), {tuple(cj(v) for v in row) for row in zip(*g.values(), strict=True)}) for g in identity["zips"]]
+    keys = set(base) | set(grid) | {k for g, _ in zips for k in g}
+    reps, inputs = set(identity["replicates"]), identity.get("inputs", {})
+
+    def member(row: dict) -> bool:
+        args = row["args"]
+        if row["task"] != identity["task"] or row["sweep_seed"] != identity["seed"] or row["replicate"] not in reps:
+            return False
+        if set(args) != keys or any(cj(args[k]) != v for k, v in base.items()):
+            return False
+        if any(cj(args[k]) not in vals for k, vals in grid.items()):
+            return False
+        if any(tuple(cj(args[k]) for k in g) not in rows for g, rows in zips):
+            return False
+        used = {k: inputs[_input_key(k, v)] for k, v in args.items() if _input_key(k, v) in inputs}
+        return _task_id(row["task"], args, row["replicate"], row["sweep_seed"], used) == row["task_id"]
+
+    return member
 
 
 # ---------------------------------------------------------------- task signatures
@@ -257,22 +390,73 @@ def _values(field_name: str, value) -> list:
     return value
 
 
-def load_spec(path) -> Spec:
-    """Read and validate a TOML sweep spec (raising :class:`SpecError` naming the field)."""
+def load_spec(path, *, resolve: bool = True) -> Spec:
+    """Read and validate a TOML sweep spec (raising :class:`SpecError` naming the field).
+
+    ``resolve=False`` does not import the function of a ``module:function`` task (a dry run):
+    its arguments are then not checked against its signature.
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
         raise SpecError(f"spec: cannot read {str(path)!r} ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec: {path.name} is not a text file") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"spec: {path.name} is not valid TOML ({err})") from None
-    return parse_spec(data, source=path)
+    return parse_spec(data, source=path, resolve=resolve)
 
 
-def parse_spec(data: dict, source: Path | None = None) -> Spec:
-    """Validate a spec given as a dict (what :func:`load_spec` reads) and expand its tasks."""
+def _float_hint(hint) -> bool:
+    """Whether a type hint asks for a float and not an int (an int value is then converted)."""
+    if hint is float:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        return float in args and int not in args
+    return False
+
+
+def _normalise(value, hint):
+    if _float_hint(hint) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _same_key(value) -> str:
+    """Equal values give equal keys: ``1`` and ``1.0`` (a float that is an integer) compare as one."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return canonical_json(value)
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _file_argument(value, base_dir: Path | None) -> Path | None:
+    """The file a string argument names (relative to the spec's folder), or None."""
+    if not isinstance(value, str) or not value or len(value) > 4096 or "\0" in value or "\n" in value:
+        return None
+    p = Path(value).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = base_dir / p
+    try:
+        return p.resolve() if p.is_file() else None
+    except OSError:
+        return None
+
+
+def parse_spec(data: dict, source: Path | None = None, *, resolve: bool = True) -> Spec:
+    """Validate a spec given as a dict (what :func:`load_spec` reads); its tasks are built lazily."""
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise SpecError(f"{unknown[0]}: unknown key (valid: {', '.join(sorted(_TOP_KEYS))})")
@@ -316,11 +500,11 @@ def parse_spec(data: dict, source: Path | None = None) -> Spec:
                 raise SpecError(f"{where}.{key}: also set in {seen[key]}")
             seen[key] = where
 
-    axes = [[{key: v} for v in values] for key, values in grid.items()]
-    axes += [[dict(zip(g, row, strict=True)) for row in zip(*g.values(), strict=True)] for g in zips]
-    cells = [dict(base, **{k: v for part in combo for k, v in part.items()}) for combo in itertools.product(*axes)]
-
-    params, default_seed_arg = task_parameters(task, cells[0])
+    first = dict(base, **{k: v[0] for k, v in grid.items()}, **{k: v[0] for g in zips for k, v in g.items()})
+    if resolve or task in BUILTIN_TASKS:
+        params, default_seed_arg = task_parameters(task, first)
+    else:  # a dry run does not import the task's module: nothing to check the arguments against
+        params, default_seed_arg = None, None
     seed_arg = data.get("seed_arg", default_seed_arg)
     if not isinstance(seed_arg, (str, type(None))):
         raise SpecError(f"seed_arg: expected a string, got {seed_arg!r}")
@@ -333,18 +517,30 @@ def parse_spec(data: dict, source: Path | None = None) -> Spec:
                 valid = ", ".join(sorted(p for p in params if p != seed_arg))
                 why = "set by the sweep (seed_arg)" if key == seed_arg else f"unknown argument (valid: {valid})"
                 raise SpecError(f"{seen[key]}.{key}: {why}")
-        for cell in cells:
-            for key, value in cell.items():
-                if not _type_ok(value, params[key]):
-                    raise SpecError(
-                        f"{seen[key]}.{key}: expected {_type_name(params[key])}, got {type(value).__name__} {value!r}"
-                    )
     elif seed_arg and seed_arg in seen:
         raise SpecError(f"{seen[seed_arg]}.{seed_arg}: set by the sweep (seed_arg)")
+
+    def checked(key, value):  # every value comes from one place (base, a grid list or a zip list): check it once
+        if params is None:
+            return value
+        if not _type_ok(value, params[key]):
+            raise SpecError(
+                f"{seen[key]}.{key}: expected {_type_name(params[key])}, got {type(value).__name__} {value!r}"
+            )
+        return _normalise(value, params[key])
+
+    base = {k: checked(k, v) for k, v in base.items()}
+    grid = {k: [checked(k, v) for v in values] for k, values in grid.items()}
+    zips = [{k: [checked(k, v) for v in values] for k, values in g.items()} for g in zips]
+    for key, values in grid.items():
+        _no_repeats(f"grid.{key}", [(v,) for v in values], data["grid"][key])
+    for i, g in enumerate(zips):
+        _no_repeats(f"zip[{i}]", list(zip(*g.values(), strict=True)), None)
+
     required = {"analyze": ("model", "data", "lambda_"), "retrain": ("model", "data")}
     required["retrain_chains"] = ("model", "data", "lambda_", "generations", "chains")
     for key in required.get(task, ()):
-        if any(key not in cell for cell in cells):
+        if key not in seen:
             raise SpecError(f"base.{key}: missing ({task} needs {', '.join(required[task])})")
 
     name = data.get("name", source.stem if source is not None else "sweep")
@@ -354,18 +550,73 @@ def parse_spec(data: dict, source: Path | None = None) -> Spec:
     if not isinstance(store, str) or not store:
         raise SpecError(f"store: expected a file name, got {store!r}")
     store_path = Path(store).expanduser()
-    if not store_path.is_absolute() and source is not None:
-        store_path = source.resolve().parent / store_path
+    base_dir = source.resolve().parent if source is not None else None
+    if not store_path.is_absolute() and base_dir is not None:
+        store_path = base_dir / store_path
 
-    tasks = []
-    for cell in cells:
-        for r in replicates:
-            ident = canonical_json({"task": task, "args": cell, "replicate": r, "seed": seed})
-            tid = hashlib.sha256(ident.encode()).hexdigest()[:16]
-            tasks.append(Task(tid, task, cell, r, seed, task_seed(seed, tid) if seed_arg else None, seed_arg))
-    if len({t.task_id for t in tasks}) != len(tasks):
-        raise SpecError("grid: the grid repeats a cell (two tasks with the same arguments)")
-    return Spec(task, base, grid, tuple(zips), seed, replicates, store_path, seed_arg, name, source, tuple(tasks))
+    if task == "retrain_chains":
+        _check_sample_sizes(base, grid, zips, seen, base_dir)
+
+    inputs = {}
+    values = [(k, v) for k, v in base.items()] + [(k, v) for k, vs in grid.items() for v in vs]
+    values += [(k, v) for g in zips for k, vs in g.items() for v in vs]
+    for key, value in values:
+        path = _file_argument(value, base_dir)
+        if path is not None and _input_key(key, value) not in inputs:
+            try:
+                inputs[_input_key(key, value)] = {"path": str(path), "sha256": file_sha256(path)}
+            except OSError as err:
+                raise SpecError(f"{seen[key]}.{key}: cannot read {str(path)!r} ({err.strerror})") from None
+    return Spec(task, base, grid, tuple(zips), seed, replicates, store_path, seed_arg, name, source, inputs)
+
+
+def _check_sample_sizes(base: dict, grid: dict, zips: list, seen: dict, base_dir: Path | None) -> None:
+    """``retrain_chains``: refuse an ``n`` larger than the rows of the ``.npy`` file it is paired with
+    (the real sample is the file's first ``n`` rows; a larger ``n`` would be recorded but not used)."""
+    if "n" not in seen or "data" not in seen:
+        return
+    group = next((g for g in zips if "n" in g and "data" in g), None)
+    if group is not None:
+        pairs = list(zip(group["data"], group["n"], strict=True))
+    else:
+
+        def values(key):
+            if key in base:
+                return [base[key]]
+            if key in grid:
+                return grid[key]
+            return next(g[key] for g in zips if key in g)
+
+        pairs = list(itertools.product(values("data"), values("n")))
+    rows = {}
+    for data, n in pairs:
+        path = _file_argument(data, base_dir)
+        if path is None or path.suffix != ".npy" or not isinstance(n, int):
+            continue  # distributions are sampled at any n; other files are checked when the task runs
+        if path not in rows:
+            try:
+                rows[path] = int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+            except Exception:  # unreadable or 0-d: the task reports it when it runs
+                rows[path] = None
+        if rows[path] is not None and n > rows[path]:
+            raise SpecError(
+                f"{seen['n']}.n: {n} is more than the {rows[path]} points of data file {data!r} (the real sample is "
+                "the file's first n rows)"
+            )
+
+
+def _no_repeats(field_name: str, rows: list, raw) -> None:
+    """Refuse a list (or zip group) that gives the same value twice: it would be the same task."""
+    first = {}
+    for j, row in enumerate(rows):
+        key = tuple(_same_key(v) for v in row)
+        if key in first:
+            i = first[key]
+            a, b = (raw[i], raw[j]) if raw is not None else (rows[i], rows[j])
+            same = "" if canonical_json(a) == canonical_json(b) else f" ({a!r} and {b!r} are the same value)"
+            what = f"the value {b!r}" if raw is not None else f"row {j} repeats row {i}"
+            raise SpecError(f"{field_name}: {what} appears twice{same}: the grid would repeat a task")
+        first[key] = j
 
 
 def jsonable_metrics(metrics) -> dict:

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import InputError
+
 __all__ = [
     "retrain_chains_function",
     "run_analyze",
@@ -143,6 +145,13 @@ def run_retrain_chains(*, model, data, lambda_, generations, chains, seed, n=Non
     else:
         real = np.asarray(source, dtype=float)
         if n is not None:
+            if int(n) > len(real):
+                raise InputError(
+                    f"n must be at most the {len(real)} points of data {data!r} (the real sample is read from the "
+                    f"file, not drawn), got n = {n}"
+                )
+            if int(n) < 2:
+                raise InputError(f"n must be an integer >= 2, got {n}")
             real = real[: int(n)]
     r = fn(
         model, real, lambda_, generations=generations, chains=chains, seed=int(s_chains.generate_state(1)[0]), **options
