@@ -26,7 +26,7 @@ SMALL_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # more. 2.13.0 is the version the tests and figures were run with.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test test-fast lint figures gallery docs proofs-report results bench clean
+.PHONY: install test test-fast lint figures gallery docs docs-check proofs-report results bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ $(DOCS_STAMP): $(STAMP)
 docs: $(DOCS_STAMP)
 	$(SMALL_THREADS) $(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
+
+# After `make docs`: no built page loads anything from the network, and headless Chromium (when
+# installed) renders every formula with the network cut off (docs/check_offline.py; under a minute).
+docs-check: $(DOCS_STAMP)
+	$(PY) docs/check_offline.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

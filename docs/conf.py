@@ -18,6 +18,9 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    # MathJax 3 shipped in a wheel and copied into _static/mathjax: the math renders with no network
+    # (the default loads it from a CDN); `make docs-check` opens the pages in a browser to check it.
+    "sphinx-mathjax-offline",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "figures/README.md"]
@@ -35,5 +38,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autosummary_generate = False
 
-html_theme = "alabaster"
+# The theme of the scientific Python projects' documentation (numpy, scipy, pandas); its fonts and
+# icons are bundled, nothing is fetched from the network.
+html_theme = "pydata_sphinx_theme"
+html_sidebars = {"**": []}  # the pages are one level deep: no section navigation to show on the left
 html_title = "stability"

@@ -40,7 +40,9 @@ first-order condition by :math:`1-w`: everything above holds with :math:`\rho = 
 :math:`k = \lambda n` exactly. ``synthetic_weight = 1`` (no real data) is refused as ``lambda_ = inf`` is.
 
 Where :math:`V` is ill-conditioned (its condition number above :data:`BASIS_COND_MAX`), :math:`C`
-is obtained instead from :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q`.
+is obtained instead from :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q`; the
+excess loss is :math:`\tfrac12\sum_i\tilde c_i` in both cases (the eigenvalues are accurate where
+:math:`\tfrac12\operatorname{tr}(AC)` from an ill-conditioned :math:`C` is not).
 
 Source: derived in this project (docs/theory.md §9) from the implicit-function linearisation of the
 retraining map of Bertrand et al. (ICLR 2024, §3); checked symbolically by ``proofs_check``.
@@ -178,9 +180,11 @@ def stationary(
     if rho == 0.0:
         return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis", w)
     c = rho**2 * gammas / (k_int * (1.0 + 2.0 * rho * gammas))
+    # 1/2 tr(AC) = 1/2 sum(c) since V^T A V = I: from the eigenvalues it stays accurate when V (and so
+    # C) is ill-conditioned, where 1/2 tr(A C) would lose digits in proportion to cond(A)
+    excess = 0.5 * float(c.sum())
     if np.linalg.cond(V) <= BASIS_COND_MAX:
         C = (V * c) @ V.T
-        excess = 0.5 * float(c.sum())
         method = "eigenbasis"
     else:
         M = linalg.cho_factor(A + rho * B, lower=True)
@@ -188,7 +192,6 @@ def stationary(
         S = linalg.cho_solve(M, B)
         Q = (rho**2 / k_int) * linalg.cho_solve(M, S.T)
         C = linalg.solve_discrete_lyapunov(J, Q)
-        excess = 0.5 * float(np.trace(A @ C))
         method = "lyapunov"
     C = (C + C.T) / 2
     return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method, w)

@@ -2,6 +2,8 @@
 
 References used here, none of them computed by :mod:`stability.stationary`:
 - :func:`scipy.linalg.solve_discrete_lyapunov` on :math:`J` and :math:`Q` built by explicit inverses;
+- the Lyapunov equation as a :math:`d^2` linear system in 40-digit arithmetic (mpmath), where the
+  basis is ill-conditioned;
 - the Fisher information of each family in mean parameters, written out by hand;
 - the exact stationary moments of the simulator (:mod:`stability.dynamics.moments`);
 - Monte Carlo: :func:`stability.simulate` (``fixed-real``) for the six families, and a Newton-refit
@@ -11,6 +13,7 @@ References used here, none of them computed by :mod:`stability.stationary`:
 import importlib
 import json
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
@@ -142,6 +145,21 @@ def test_lambda_zero_gives_zero_covariance():
     assert np.array_equal(law.cov, np.zeros((3, 3))) and law.excess_loss == 0.0 and law.rate == 0.0
 
 
+def excess_loss_mp(A, B, rho, k, dps=40):
+    """1/2 tr(A C) in 40-digit arithmetic on the given (double) A and B: C solves the d^2 linear system
+    (I - J kron J) vec C = vec Q, with J and Q from an explicit inverse (mpmath; not the toolkit's route)."""
+    d = A.shape[0]
+    with mpmath.workdps(dps):
+        Am, Bm, r = mpmath.matrix(A.tolist()), mpmath.matrix(B.tolist()), mpmath.mpf(rho)
+        Minv = (Am + r * Bm) ** -1
+        J, Q = r * Minv * Bm, r**2 / k * Minv * Bm * Minv
+        K = mpmath.matrix(d * d, d * d)
+        for i, j, a, b in np.ndindex(d, d, d, d):
+            K[i * d + j, a * d + b] = int(i == a and j == b) - J[i, a] * J[j, b]
+        vecC = mpmath.lu_solve(K, mpmath.matrix([Q[i, j] for i, j in np.ndindex(d, d)]))
+        return float(sum(Am[i, a] * vecC[a * d + i] for i, a in np.ndindex(d, d)) / 2)
+
+
 def test_ill_conditioned_basis_uses_the_lyapunov_fallback():
     rng = np.random.default_rng(2)
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
@@ -152,7 +170,17 @@ def test_ill_conditioned_basis_uses_the_lyapunov_fallback():
     C = law.cov
     _, J, Q = lyapunov_reference(A, B, 0.7, 70)
     assert np.abs(C - J @ C @ J.T - Q).max() <= 1e-6 * np.abs(C).max()  # J from an inverse of cond 1e14
-    assert law.excess_loss == pytest.approx(0.5 * np.trace(A @ C), rel=1e-12)
+    # The excess loss against 40-digit arithmetic on the same A, B. The toolkit sums the eigenvalue terms
+    # c_i = rho^2 g_i / (k (1 + 2 rho g_i)): rounding A, B and the solver (backward error ~ d eps) moves the
+    # generalised eigenvalue g_i by |v_i|^2 d eps (|B| + g_i |A|) to first order (v_i the A-orthonormal
+    # eigenvector), and c_i by that times dc_i/dg_i. That bound, ~2e-9 relative here, is the tolerance.
+    # (1/2 tr(A C) from the Lyapunov solution C is off by ~1e-4 relative here, kernel-dependent.)
+    g, V = linalg.eigh(B, A)
+    rho, k, eps = 0.7, law.k, np.finfo(float).eps
+    dg = (V**2).sum(axis=0) * 3 * eps * (np.linalg.norm(B, 2) + g * np.linalg.norm(A, 2))
+    bound = float((dg * rho**2 / (k * (1 + 2 * rho * g) ** 2)).sum() / law.excess_loss)
+    assert bound < 1e-8  # the comparison below is meaningful
+    assert law.excess_loss == pytest.approx(excess_loss_mp(A, B, rho, k), rel=bound)
 
 
 def test_fallback_agrees_with_the_eigenbasis_on_a_well_conditioned_pair(monkeypatch):
@@ -164,6 +192,7 @@ def test_fallback_agrees_with_the_eigenbasis_on_a_well_conditioned_pair(monkeypa
     assert (eig.method, lyap.method) == ("eigenbasis", "lyapunov")
     assert np.allclose(lyap.cov, eig.cov, rtol=1e-9, atol=1e-9 * np.abs(eig.cov).max())
     assert lyap.excess_loss == pytest.approx(eig.excess_loss, rel=1e-9)
+    assert 0.5 * np.trace(A @ lyap.cov) == pytest.approx(eig.excess_loss, rel=1e-9)  # cond(A), cond(B) <= 100
 
 
 # ---------------------------------------------------------------- errors
