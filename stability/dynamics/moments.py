@@ -107,7 +107,9 @@ def _setup(
     return run.real_size(n), G, run, k, run.weight(n, k) if w is None else w
 
 
-def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
+def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme, corr=None):
+    if corr is not None:  # the synthetic points come from the corrected mixture (docs/theory.md §14)
+        S, P, C, m = _mixture_moments(S, P, C, m, **corr)
     inv_k = 1.0 / k if k else 0.0
     if scheme.synthetic_only:
         return c * (n - 1) / n * S, P + S / n, C, m
@@ -140,10 +142,13 @@ def gaussian_moments(
     dim=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
 ) -> MomentPrediction:
     r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
 
-    Parameters are those of :func:`~stability.dynamics.simulate`. The accumulating schemes follow
+    Parameters are those of :func:`~stability.dynamics.simulate` (``correction`` and
+    ``correction_target``: docs/theory.md §14, not for the accumulating schemes). The accumulating schemes follow
     the exact pool recursion of :func:`_pool_step` (docs/theory.md §11).
 
     Examples
@@ -157,6 +162,7 @@ def gaussian_moments(
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
+    corr = _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n)
     if scheme.accumulate:
         check_choice("estimator", estimator, ESTIMATORS)
         div = (lambda N: N) if estimator == "mle" else (lambda N: N - 1)
@@ -166,7 +172,7 @@ def gaussian_moments(
 
         ms, Ps, Ss = _pool_moments(G, n, k, scheme.subsample, Sd, S0, mu0 - mu_d, model_var)
         return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], Ss)
-    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None) | dict(corr=corr)
     e0 = mu0 - mu_d
     S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
     Ss, Ps, ms = [S], [P], [m]
@@ -189,8 +195,14 @@ def gaussian_stationary(
     dim=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
 ) -> MomentPrediction:
     r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (every scheme but ``replace``).
+
+    With a ``correction`` :math:`\gamma > 0` (docs/theory.md §14; ``replace`` included, which then
+    has a stationary law) the exact recursion's fixed point is solved as an affine system in
+    :math:`(S, P, C, m)`; :math:`m_\infty \ne 0` when the target's mean differs from the data's.
 
     ``fresh-fraction``: the fixed point below with :math:`n_r` real points; in closed form
     :math:`\mathrm{Cov}(\mu_\infty) = \Sigma_d/(n a'(2-a') + 1 - a')`, :math:`a' = n_r/n`, and
@@ -209,10 +221,22 @@ def gaussian_stationary(
     (0.01, 0.99)
     """
     n, _, scheme, k, w = _setup(n, lambda_, scheme, None, synthetic_weight, real_fraction)
+    mu_d, Sd = _gaussian_params(data, dim, "data")
+    corr = _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n)
+    if corr is not None:
+        consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None) | dict(corr=corr)
+        d = Sd.shape[0]
+
+        def F(x):
+            S, P, C = (x[i * d * d : (i + 1) * d * d].reshape(d, d) for i in range(3))
+            return np.concatenate([o.ravel() for o in _gaussian_step(S, P, C, x[3 * d * d :], **consts)])
+
+        x = _affine_fixed_point(F, 3 * d * d + d)
+        m, P = x[3 * d * d :], x[d * d : 2 * d * d].reshape(d, d)
+        return MomentPrediction(mu_d + m, P - np.outer(m, m), x[: d * d].reshape(d, d))
     if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
     _no_real_weight(w)
-    mu_d, Sd = _gaussian_params(data, dim, "data")
     if scheme.accumulate:
         if estimator == "mle" and not scheme.subsample:
             e = pool_stationary(n, k, subsample=False, v2=-1.0)
@@ -237,6 +261,87 @@ def gaussian_stationary(
     return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
 
 
+def _mixture_moments(S, P, C, m, *, p, beta, b, ST, A):
+    r"""Moments of the corrected mixture :math:`q = (1-p)\,p_{\theta_t} + p\,p_T` (docs/theory.md §14).
+
+    In: :math:`S = E[\mathrm{Var}_{\theta_t}]` (Gaussian :math:`E\Sigma_t`; families :math:`E V(\eta_t)`),
+    :math:`P = E[ee^\top]`, :math:`C = E[ea^\top]`, :math:`m = E[e]`. The target's error is
+    :math:`e_T = \beta a + b` (``beta`` 1: the chain's real-sample fit, :math:`a` its error; 0: a fixed
+    target at offset ``b`` from the data), :math:`E\,\mathrm{Var}_T` = ``ST``. Out: the same four for
+    the mixture, :math:`e_q = (1-p)e + pe_T`, :math:`\mathrm{Var}_q = (1-p)\mathrm{Var}_{\theta_t} +
+    p\mathrm{Var}_T + p(1-p)(e - e_T)(e - e_T)^\top`; every recursion of this module then holds with
+    them in place of the model's.
+    """
+    X = beta * C + np.outer(m, b)  # E[e e_T^T]
+    PT = beta * A + np.outer(b, b)  # E[e_T e_T^T]
+    Pq = (1 - p) ** 2 * P + p * p * PT + p * (1 - p) * (X + X.T)
+    Sq = (1 - p) * S + p * ST + p * (1 - p) * (P - X - X.T + PT)
+    return Sq, Pq, (1 - p) * C + p * beta * A, (1 - p) * m + p * b
+
+
+def _correction(correction, correction_target, scheme, family, *, A, eta_d, real_var, fixed_target):
+    """The ``corr`` constants of the steps (``None`` without a corrector), the target as in
+    :mod:`~stability.dynamics.correction`: the chain's real-sample fit (error :math:`a`, expected
+    variance ``real_var``) under a scheme that keeps its real sample, else ``fixed_target(correction_target)``
+    = (its mean parameter, its variance), ``None`` meaning the data distribution."""
+    from .correction import check_correction, replaced_probability
+
+    g = check_correction(correction, scheme, family, correction_target)
+    if g == 0.0:
+        return None
+    if scheme.accumulate:
+        raise ValueError(
+            f"correction must be 0 for the moments of scheme {scheme.name!r} (the pool recursion of "
+            "docs/theory.md §11 is uncorrected); simulate the corrected chain instead"
+        )
+    p = replaced_probability(g)
+    if correction_target is None and scheme.keeps_real:
+        return dict(p=p, beta=1.0, b=np.zeros_like(eta_d), ST=real_var, A=A)
+    mean_T, var_T = fixed_target(correction_target)
+    return dict(p=p, beta=0.0, b=mean_T - eta_d, ST=var_T, A=A)
+
+
+def _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n):
+    """:func:`_correction` for the Gaussian (the real-sample fit's expected covariance is (n-1)/n Sigma_d)."""
+
+    def fixed(ct):
+        return (mu_d, Sd) if ct is None else _gaussian_params(ct, mu_d.size, "correction_target")
+
+    return _correction(
+        correction, correction_target, scheme, "gaussian", A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
+        fixed_target=fixed,
+    )  # fmt: skip
+
+
+def _no_regression_correction(correction) -> None:
+    from .correction import check_correction
+
+    check_correction(correction, None, REGRESSION)
+
+
+def _family_corr(correction, correction_target, scheme, family, spec, A):
+    """:func:`_correction` for a non-Gaussian family (variances from its variance function)."""
+    from .correction import correction_target_params
+
+    eta_d = spec.eta_data
+
+    def fixed(ct):
+        eta = eta_d if ct is None else correction_target_params(family, ct, spec=spec)
+        return eta, spec.variance(eta, np.outer(eta, eta))
+
+    real_var = spec.variance(eta_d, A + np.outer(eta_d, eta_d))
+    return _correction(
+        correction, correction_target, scheme, family, A=A, eta_d=eta_d, real_var=real_var, fixed_target=fixed
+    )
+
+
+def _affine_fixed_point(F, dim: int) -> np.ndarray:
+    """The fixed point of an affine map ``F`` of R^dim: :math:`(I - M)x = b`, M and b read off exactly."""
+    b = F(np.zeros(dim))
+    M = np.stack([F(e) - b for e in np.eye(dim)], axis=1)
+    return np.linalg.solve(np.eye(dim) - M, b)
+
+
 def _no_real_weight(w: float) -> None:
     if w == 1.0:
         raise ValueError(
@@ -245,10 +350,12 @@ def _no_real_weight(w: float) -> None:
         )
 
 
-def _family_step(state, spec, *, A, n, k, w, scheme):
+def _family_step(state, spec, *, A, n, k, w, scheme, corr=None):
     m, P, C = state
     eta_d = spec.eta_data
     EV = spec.variance(eta_d + m, P + np.outer(eta_d, m) + np.outer(m, eta_d) + np.outer(eta_d, eta_d))
+    if corr is not None:  # E Var of a corrected point, and the moments of its mean (docs/theory.md §14)
+        EV, P, C, m = _mixture_moments(EV, P, C, m, **corr)
     if scheme.synthetic_only:
         return m, P + EV / n, C
     inv_k = 1.0 / k if k else 0.0
@@ -292,9 +399,14 @@ def family_moments(
     init=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
     **regression_options,
 ) -> MomentPrediction | RegressionPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
+
+    ``correction``, ``correction_target``: self-correction (docs/theory.md §14; not for the
+    accumulating schemes nor ``linear-regression``).
 
     ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
     ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_moments` (exact;
@@ -308,6 +420,7 @@ def family_moments(
     array([0.  , 0.1 , 0.19])
     """
     if family == REGRESSION:
+        _no_regression_correction(correction)
         return _regression(
             regression_moments,
             n,
@@ -323,6 +436,7 @@ def family_moments(
     spec, G, consts = _family_setup(
         family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction, regression_options
     )
+    consts["corr"] = _family_corr(correction, correction_target, consts["scheme"], family, spec, consts["A"])
     eta0 = spec.eta_data if init is None else np.atleast_1d(np.asarray(init, dtype=float))
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
@@ -360,9 +474,13 @@ def family_stationary(
     data=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
     **regression_options,
 ) -> MomentPrediction | RegressionPrediction:
     r"""Stationary mean and covariance of the mean parameter (every scheme but ``replace``, finite λ).
+
+    With a ``correction`` :math:`\gamma > 0` (docs/theory.md §14) ``replace`` has a stationary law too.
 
     ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_stationary` (exact,
     docs/theory.md §12; ``noise_scale`` and ``estimator`` pass through ``regression_options``).
@@ -382,6 +500,7 @@ def family_stationary(
     0.04
     """
     if family == REGRESSION:
+        _no_regression_correction(correction)
         return _regression(
             regression_stationary,
             n,
@@ -395,9 +514,11 @@ def family_stationary(
     spec, _, consts = _family_setup(
         family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction, regression_options
     )
-    if consts["scheme"].synthetic_only:
+    consts["corr"] = _family_corr(correction, correction_target, consts["scheme"], family, spec, consts["A"])
+    if consts["corr"] is None and consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
-    _no_real_weight(consts["w"])
+    if consts["corr"] is None:
+        _no_real_weight(consts["w"])
     p = spec.p
     run = consts["scheme"]
     if run.accumulate:
@@ -416,10 +537,7 @@ def family_stationary(
         out = _family_step((m, P.reshape(p, p), C.reshape(p, p)), spec, **consts)
         return np.concatenate([o.ravel() for o in out])
 
-    dim = sum(sizes)
-    b = F(np.zeros(dim))
-    M = np.stack([F(e) - b for e in np.eye(dim)], axis=1)
-    x = np.linalg.solve(np.eye(dim) - M, b)
+    x = _affine_fixed_point(F, sum(sizes))
     m, P = x[:p], x[p : p + p * p].reshape(p, p)
     return MomentPrediction(spec.eta_data + m, P - np.outer(m, m), None)
 
