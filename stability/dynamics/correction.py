@@ -122,9 +122,9 @@ def gaussian_stats_counts(rng, mean: np.ndarray, L: np.ndarray, m: np.ndarray) -
 # ------------------------------------------------------------------ the corrected kernel
 
 
-def correct_kernel(  # noqa: ANN201 (returns the kernel, or a wrapper with the same interface)
-    kernel, correction: float, scheme, method: str, data_params, correction_target=None, spec=None
-):
+def correct_kernel(
+    kernel: object, correction: float, scheme, method: str, data_params, correction_target=None, spec=None
+) -> object:
     r"""``kernel`` with every synthetic batch drawn from :math:`\pi_\gamma p_{\theta_t}` (module docstring).
 
     The target is ``correction_target``'s fit when given, else :func:`default_target`: each chain's

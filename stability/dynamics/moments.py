@@ -52,6 +52,7 @@ import numpy as np
 from scipy import linalg
 
 from .._domains import check, check_choice
+from .._domains import count as _count
 from ..schemes import SCHEMES, Scheme, as_scheme
 from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
 from ..weights import check_synthetic_weight
@@ -681,6 +682,7 @@ def stationary_closed_form(
     data: dict | None = None,
     k: int | None = None,
     synthetic_weight: float | None = None,
+    correction: float = 0.0,
 ) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (docs/theory.md §9).
 
@@ -721,6 +723,10 @@ def stationary_closed_form(
     data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
     k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
     synthetic_weight : float in [0, 1), optional; default :math:`\rho = \lambda` (as :func:`stationary`).
+    correction : float ``>= 0``, finite: self-correction towards the real sample's fit (docs/theory.md
+        §14): :math:`c = \rho^2/(k[(1+\rho)^2 - \rho^2/(1+\gamma)^2])`, rate
+        :math:`\rho/((1+\rho)(1+\gamma))`; with :math:`\gamma > 0`, ``lambda_ = inf`` (``replace``, ``k``
+        default ``n``) gives :math:`c = (1+\gamma)^2/(k\gamma(2+\gamma))`, rate :math:`1/(1+\gamma)`.
 
     Examples
     --------
@@ -731,10 +737,20 @@ def stationary_closed_form(
     array([[0.006667, 0.      ],
            [0.      , 0.026667]])
     """
+    from ..stationary import _check_correction, _purely_synthetic
+
     check_choice("family", family, FAMILIES)
-    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
-    rho = _weight_ratio(lam, k_int, synthetic_weight)
-    c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho))
+    g = _check_correction(correction)
+    if g > 0.0 and _purely_synthetic(lambda_, synthetic_weight):  # replace with a corrector (§14)
+        lam, n_int = math.inf, int(check("n", n))
+        k_int = n_int if k is None else _count("k", k)
+        rho, c, rate = math.inf, (1.0 + g) ** 2 / (k_int * g * (2.0 + g)), 1.0 / (1.0 + g)
+    else:
+        lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+        rho = _weight_ratio(lam, k_int, synthetic_weight)
+        shrink = 1.0 / (1.0 + g)
+        c = 0.0 if rho == 0.0 else rho**2 / (k_int * ((1.0 + rho) ** 2 - (shrink * rho) ** 2))
+        rate = shrink * rho / (1.0 + rho)
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
         d = S.shape[0]
@@ -750,7 +766,6 @@ def stationary_closed_form(
         eta = spec.eta_data
         V = spec.variance(eta, np.outer(eta, eta))
         p = spec.p - 1 if family == "categorical" else spec.p
-    rate = rho / (1.0 + rho)
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     w = None if synthetic_weight is None else float(synthetic_weight)
-    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w)
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w, g)
