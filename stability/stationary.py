@@ -196,7 +196,9 @@ def stationary(
     w = None if synthetic_weight is None else float(synthetic_weight)
     if rho == 0.0:
         return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis", w, g)
-    c = rho**2 * gammas / (k_int * ((1.0 + rho * gammas) ** 2 - (shrink * rho * gammas) ** 2))
+    # (1+x)^2 - x^2/(1+g)^2 = 1 + 2x + x^2 g(2+g)/(1+g)^2, x = rho gamma_i: exactly §9's 1 + 2x at g = 0
+    extra = g * (2.0 + g) / (1.0 + g) ** 2
+    c = rho**2 * gammas / (k_int * (1.0 + 2.0 * rho * gammas + extra * (rho * gammas) ** 2))
     if np.linalg.cond(V) <= BASIS_COND_MAX:
         C = (V * c) @ V.T
         excess = 0.5 * float(c.sum())

@@ -749,7 +749,8 @@ def stationary_closed_form(
         lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
         rho = _weight_ratio(lam, k_int, synthetic_weight)
         shrink = 1.0 / (1.0 + g)
-        c = 0.0 if rho == 0.0 else rho**2 / (k_int * ((1.0 + rho) ** 2 - (shrink * rho) ** 2))
+        extra = g * (2.0 + g) / (1.0 + g) ** 2  # (1+ρ)² - ρ²/(1+γ)² = 1 + 2ρ + extra·ρ² (§9's at γ = 0)
+        c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho + extra * rho**2))
         rate = shrink * rho / (1.0 + rho)
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
