@@ -216,7 +216,7 @@ def stationary(
 
 
 def _check_correction(correction) -> float:
-    from .dynamics.correction import check_correction
+    from ._corrector import check_correction
 
     return check_correction(correction, None, "")
 

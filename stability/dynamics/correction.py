@@ -35,48 +35,18 @@ component) and adds the points up.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .._domains import check_scalar
-from ..errors import InputError
+from .._corrector import check_correction, replaced_probability
 from . import samplers
 
-__all__ = ["check_correction", "correct_kernel", "gaussian_stats_counts", "wishart_factor_counts"]
-
-
-def check_correction(correction, scheme, family: str, correction_target=None) -> float:
-    r"""``correction`` as a float :math:`\gamma \ge 0` (finite), checked against the scheme and family.
-
-    ``None`` is 0. A positive :math:`\gamma` is refused for ``accumulate-subsample`` and for the
-    ``linear-regression`` family (not implemented); ``correction_target`` without a positive
-    ``correction`` is an error.
-    """
-    try:
-        infinite = math.isinf(float(correction))
-    except (TypeError, ValueError):  # not a number: check_scalar names the parameter
-        infinite = False
-    if infinite:
-        raise InputError(f"correction must be a finite number >= 0, got {correction!r}")
-    g = 0.0 if correction is None else check_scalar("correction", correction)
-    if g == 0.0:
-        if correction_target is not None:
-            raise InputError("correction_target is given but correction is 0: pass correction > 0 (docs/theory.md §14)")
-        return 0.0
-    if family == "linear-regression":
-        raise InputError("correction (self-correction, docs/theory.md §14) is not implemented for 'linear-regression'")
-    if scheme is not None and scheme.subsample:
-        raise InputError(
-            f"correction must be 0 for scheme {scheme.name!r}: its pool of points is not corrected "
-            "(docs/theory.md §14); use fixed-real, fresh-real, replace, accumulate or fresh-fraction"
-        )
-    return g
-
-
-def replaced_probability(correction: float) -> float:
-    r""":math:`p = \gamma/(1+\gamma)`, the probability that a synthetic point is replaced by a target draw."""
-    return correction / (1.0 + correction)
+__all__ = [
+    "check_correction",
+    "correct_kernel",
+    "gaussian_stats_counts",
+    "replaced_probability",
+    "wishart_factor_counts",
+]
 
 
 # ------------------------------------------------------------------ exact samplers with per-chain counts
@@ -123,24 +93,32 @@ def gaussian_stats_counts(rng, mean: np.ndarray, L: np.ndarray, m: np.ndarray) -
 
 
 def correct_kernel(
-    kernel: object, correction: float, scheme, method: str, data_params, correction_target=None, spec=None
+    kernel: object,
+    correction: float,
+    scheme,
+    method: str,
+    data_params,
+    correction_target=None,
+    spec=None,
+    parse_gaussian=None,
 ) -> object:
     r"""``kernel`` with every synthetic batch drawn from :math:`\pi_\gamma p_{\theta_t}` (module docstring).
 
     The target is ``correction_target``'s fit when given, else :func:`default_target`: each chain's
     fixed real sample's fit (set when the real sample is drawn) or the data distribution
     ``data_params`` (Gaussian ``(mean (d,), cov (d, d))``, other families the mean parameter (p,)).
-    ``spec`` is the non-Gaussian family (``None``: Gaussian). ``correction = 0`` returns ``kernel``
+    ``spec`` is the non-Gaussian family (``None``: Gaussian, whose target data are read by
+    ``parse_gaussian(data, dim, name)``, the simulator's parser). ``correction = 0`` returns ``kernel``
     itself (the uncorrected code path).
     """
     if correction == 0.0:
         return kernel
     if correction_target is None:
         target = default_target(scheme, data_params)
+    elif spec is None:
+        target = parse_gaussian(correction_target, np.size(data_params[0]), "correction_target")
     else:
-        family = "gaussian" if spec is None else spec.name
-        dim = np.size(data_params[0]) if spec is None else None
-        target = correction_target_params(family, correction_target, dim=dim, spec=spec)
+        target = correction_target_params(spec.name, correction_target, spec=spec)
     cls = _CorrectedGaussian if spec is None else _CorrectedFamily
     return cls(kernel, replaced_probability(correction), target, method, spec)
 
@@ -251,12 +229,9 @@ class _CorrectedFamily(_Corrected):
         return out
 
 
-def correction_target_params(family: str, correction_target, *, dim=None, spec=None):
-    """The fixed target's parameters (Gaussian ``(mean, cov)``; other families the mean parameter)."""
-    if family == "gaussian":
-        from .simulator import _gaussian_params
-
-        return _gaussian_params(correction_target, dim, "correction_target")
+def correction_target_params(family: str, correction_target, *, spec) -> np.ndarray:
+    """The mean parameter (p,) of a non-Gaussian family's fit to ``correction_target`` (gamma: the
+    model's known shape)."""
     from ._families import family_params, family_spec
 
     params = family_params(family, correction_target, "correction_target")

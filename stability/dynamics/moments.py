@@ -35,6 +35,12 @@ linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covaria
 
 Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
 
+**Self-correction** (``correction`` :math:`\gamma`, docs/theory.md §14): the synthetic points are
+i.i.d. from the mixture :math:`(1-p)p_{\theta_t} + p\,p_T`, :math:`p = \gamma/(1+\gamma)`, and the
+recursions above use the batch only through its mean's first two moments and its expected scatter, so
+they hold exactly with the model's moments replaced by the mixture's (:func:`_mixture_moments`);
+not for the accumulating schemes.
+
 **Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): the same recursions hold
 with :math:`w` in place of :math:`k/(n+k)`, since the weighted fit is
 :math:`\mu_{t+1} = (1-w)\hat m + w\bar y`,

@@ -70,6 +70,11 @@ pool (all batches so far, equal weights within it) against the real sample, cons
 (the natural share :math:`(t+1)k/(n+(t+1)k)` grows); under ``replace`` (no real data) only ``None``
 or 1 is accepted.
 
+Self-correction (``correction`` :math:`\gamma`, docs/theory.md §14, :mod:`~stability.dynamics.correction`):
+each synthetic point is replaced, independently with probability :math:`\gamma/(1+\gamma)`, by a draw
+of the corrector's target; the kernel is wrapped so that only the synthetic draws change (exact: a
+binomial split of the batch, each part's statistics drawn exactly; naive: the mixture's points).
+
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
@@ -334,7 +339,8 @@ class SimulationResult:
         k = "n/a (replace)" if self.k is None else self.k
         lines = [
             f"{self.family} retraining, scheme {self.scheme}, method {self.method}: "
-            f"n={self.n}, k={k}, w={self.w:.4g}, {self.chains} chains",
+            f"n={self.n}, k={k}, w={self.w:.4g}, {self.chains} chains"
+            + (f", correction gamma={self.correction:g}" if self.correction else ""),
             f"{'gen':>6} {stat + ' mean':>12} {stat + ' median':>12} {'q05':>10} {'q95':>10}"
             f" {'KL median':>11} {'collapsed':>9}",
         ]
@@ -542,7 +548,7 @@ def simulate(
             kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
                 mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
             )
-        corrected = correct_kernel(kernel, gamma, run, method, (mu_d, cov_d), correction_target)
+        corrected = correct_kernel(kernel, gamma, run, method, (mu_d, cov_d), correction_target, None, _gaussian_params)
         real = _run(corrected, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(

@@ -441,7 +441,7 @@ def retrain_chains(
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
     beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
-    from ..dynamics.correction import check_correction, replaced_probability
+    from .._corrector import check_correction, replaced_probability
 
     gamma_c = check_correction(correction, None, "")
     p_corr = replaced_probability(gamma_c)
@@ -629,7 +629,9 @@ def check_stationary(
     to :func:`retrain_chains`; with a ``synthetic_weight`` :math:`w` the law and Theorem 2's radius
     are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10). Not ``prior_precision``
     (``model.local_constants`` are those of the unpenalised maximum; with a prior, compare
-    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly).
+    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly). With a ``correction``
+    :math:`γ` the law is ``stationary(..., correction=γ)`` (docs/theory.md §14); Theorem 2's radius
+    is the uncorrected one (the theorem has no corrector).
     """
     from ..stationary import stationary
 
