@@ -25,6 +25,7 @@ RESULTS = (
     "weighted",
     "setups",
     "regression",
+    "correction",
 )
 for _name in RESULTS:
     import_module(f".{_name}", __name__)

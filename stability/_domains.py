@@ -80,6 +80,7 @@ DOMAINS: dict[str, Interval] = {
     "generations": Interval(0.0, integer=True),  # retraining rounds simulated
     "chains": Interval(1.0, integer=True),  # independent simulated chains
     "synthetic_weight": Interval(0.0, 1.0, high_closed=True),  # weight of the synthetic term (docs/theory.md §10)
+    "correction": Interval(0.0),  # self-correction strength gamma, finite (docs/theory.md §14)
     # exponential families (stability.families)
     "k": Interval(2.0, integer=True),  # number of categories
     "p": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # Bernoulli success probability

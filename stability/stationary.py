@@ -90,11 +90,13 @@ class StationaryLaw:
     gammas: np.ndarray
     method: str
     synthetic_weight: float | None = None
+    correction: float = 0.0
 
     def summary(self) -> str:
         rows = [
             ("lambda", f"{self.lambda_:.6g}"),
             *([("synthetic weight w", f"{self.synthetic_weight:.6g}")] if self.synthetic_weight is not None else []),
+            *([("correction gamma", f"{self.correction:.6g}")] if self.correction else []),
             ("n (real points)", str(self.n)),
             ("k (synthetic points per round)", str(self.k)),
             ("stationary excess NLL 1/2 tr(A C)", f"{self.excess_loss:.6g}"),
@@ -107,7 +109,14 @@ class StationaryLaw:
 
 
 def stationary(
-    A: ArrayLike, B: ArrayLike, lambda_: float, n: int, *, k: int | None = None, synthetic_weight: float | None = None
+    A: ArrayLike,
+    B: ArrayLike,
+    lambda_: float,
+    n: int,
+    *,
+    k: int | None = None,
+    synthetic_weight: float | None = None,
+    correction: float = 0.0,
 ) -> StationaryLaw:
     r"""Stationary law of finite-sample retraining around :math:`\theta^*` (docs/theory.md §9).
 
@@ -133,6 +142,12 @@ def stationary(
         Weight :math:`w` of the synthetic term (docs/theory.md §10): :math:`\lambda` is replaced by
         :math:`\rho = w/(1-w)` in :math:`J, Q, C`. Default: :math:`\rho = \lambda`
         (:math:`w = \lambda/(1+\lambda)`). 1 is an error (no real data).
+    correction : float, ``>= 0`` and finite
+        Self-correction strength :math:`\gamma` with the idealised target :math:`p_{\theta^*}`
+        (docs/theory.md §14): :math:`J = \frac{\rho}{1+\gamma}(A+\rho B)^{-1}B`, :math:`Q` unchanged,
+        :math:`C = V\,\mathrm{diag}(\rho^2\gamma_i/(k[(1+\rho\gamma_i)^2 - \rho^2\gamma_i^2/(1+\gamma)^2]))V^\top`.
+        With :math:`\gamma > 0`, ``lambda_ = inf`` (purely synthetic, ``k`` default ``n``) has the
+        stationary law :math:`C = \frac{(1+\gamma)^2}{k\gamma(2+\gamma)}B^{-1}` (B positive definite).
 
     Examples
     --------
@@ -165,6 +180,9 @@ def stationary(
     ...
     ValueError: n must be an integer >= 1, got 0
     """
+    g = _check_correction(correction)
+    if g > 0.0 and _purely_synthetic(lambda_, synthetic_weight):
+        return _replace_law(A, B, n, k, g, synthetic_weight)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
     rho = _weight_ratio(lam, k_int, synthetic_weight)
     A = check_spd("A", A)
@@ -174,12 +192,15 @@ def stationary(
     d = A.shape[0]
     gammas, V = linalg.eigh(B, A)
     gammas = np.clip(gammas, 0.0, None)
-    rate = float(rho * gammas[-1] / (1.0 + rho * gammas[-1]))
+    shrink = 1.0 / (1.0 + g)  # the corrector scales the cross-derivative, hence J (docs/theory.md §14)
+    rate = float(shrink * rho * gammas[-1] / (1.0 + rho * gammas[-1]))
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     w = None if synthetic_weight is None else float(synthetic_weight)
     if rho == 0.0:
-        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis", w)
-    c = rho**2 * gammas / (k_int * (1.0 + 2.0 * rho * gammas))
+        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, rate, relax, gammas, "eigenbasis", w, g)
+    # (1+x)^2 - x^2/(1+g)^2 = 1 + 2x + x^2 g(2+g)/(1+g)^2, x = rho gamma_i: exactly §9's 1 + 2x at g = 0
+    extra = g * (2.0 + g) / (1.0 + g) ** 2
+    c = rho**2 * gammas / (k_int * (1.0 + 2.0 * rho * gammas + extra * (rho * gammas) ** 2))
     # 1/2 tr(AC) = 1/2 sum(c) since V^T A V = I: from the eigenvalues it stays accurate when V (and so
     # C) is ill-conditioned, where 1/2 tr(A C) would lose digits in proportion to cond(A)
     excess = 0.5 * float(c.sum())
@@ -188,13 +209,46 @@ def stationary(
         method = "eigenbasis"
     else:
         M = linalg.cho_factor(A + rho * B, lower=True)
-        J = linalg.cho_solve(M, rho * B)
+        J = linalg.cho_solve(M, shrink * rho * B)
         S = linalg.cho_solve(M, B)
         Q = (rho**2 / k_int) * linalg.cho_solve(M, S.T)
         C = linalg.solve_discrete_lyapunov(J, Q)
         method = "lyapunov"
     C = (C + C.T) / 2
-    return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method, w)
+    return StationaryLaw(lam, n_int, k_int, C, excess, rate, relax, gammas, method, w, g)
+
+
+def _check_correction(correction) -> float:
+    from ._corrector import check_correction
+
+    return check_correction(correction, None, "")
+
+
+def _purely_synthetic(lambda_, synthetic_weight) -> bool:
+    """``lambda_ = inf`` or ``synthetic_weight = 1`` (validated later by the regular path otherwise)."""
+    try:
+        return math.isinf(float(lambda_)) or (synthetic_weight is not None and float(synthetic_weight) == 1.0)
+    except (TypeError, ValueError):
+        return False
+
+
+def _replace_law(A, B, n, k, g: float, synthetic_weight) -> StationaryLaw:
+    r"""Purely synthetic retraining with a corrector (docs/theory.md §14): :math:`J = I/(1+\gamma)`,
+    :math:`Q = B^{-1}/k`, :math:`C = \frac{(1+\gamma)^2}{k\gamma(2+\gamma)}B^{-1}` (``k`` default ``n``)."""
+    n_int = _count("n", n)
+    k_int = n_int if k is None else _count("k", k)
+    A = check_spd("A", A)
+    B = check_spd("B", B)  # the synthetic points alone must identify every direction
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    gammas = np.clip(linalg.eigh(B, A, eigvals_only=True), 0.0, None)
+    C = (1.0 + g) ** 2 / (k_int * g * (2.0 + g)) * np.linalg.inv(B)
+    C = (C + C.T) / 2
+    rate = 1.0 / (1.0 + g)
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    excess = 0.5 * float(np.trace(A @ C))
+    relax = float(-1.0 / math.log(rate))
+    return StationaryLaw(math.inf, n_int, k_int, C, excess, rate, relax, gammas, "closed form", w, g)
 
 
 def _weight_ratio(lam: float, k: int, synthetic_weight: float | None, what: str = "a stationary law") -> float:

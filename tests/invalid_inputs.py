@@ -217,6 +217,12 @@ def cli_cases(tmp) -> list[CliCase]:
             ("nan", r"--synthetic-weight must be in \[0, 1\]"),
             ("x", r"--synthetic-weight"),
         ],
+        "correction": [
+            ("-1", r"--correction must be >= 0"),
+            ("nan", r"--correction must be >= 0"),
+            ("inf", r"--correction must be >= 0"),
+            ("x", r"--correction"),
+        ],
         "method": [("slow", r"--method")],
         "estimator": [("map", r"--estimator")],
     }.items():
@@ -557,8 +563,52 @@ def api_cases(tmp) -> list[ApiCase]:
         ("synthetic_weight", np.nan, r"synthetic_weight must be in \[0, 1\], got nan"),
         ("synthetic_weight", "half", r"synthetic_weight must be a real number in \[0, 1\]"),
         ("synthetic_weight", [0.5], r"synthetic_weight must be a single number"),
+        ("correction", -1.0, r"correction must be >= 0, got -1"),
+        ("correction", np.nan, r"correction must be >= 0, got nan"),
+        ("correction", np.inf, r"correction must be a finite number >= 0, got inf"),
+        ("correction", "strong", r"correction must be a real number >= 0"),
+        ("correction", [1.0], r"correction must be a single number"),
+        ("correction_target", {"mean": [0.0]}, r"correction_target is given but correction is 0"),
     ]:
         add(f"api-simulate-{key}={v!r}", sim(**{key: v}), E, m)
+    add(
+        "api-simulate-correction-subsample",
+        sim(scheme="accumulate-subsample", correction=1.0),
+        E,
+        r"correction must be 0 for scheme 'accumulate-subsample'",
+    )
+    add(
+        "api-simulate-correction-target-bad",
+        sim(correction=1.0, correction_target={"cov": [[-1.0]]}),
+        E,
+        r"correction_target\['cov'\]",
+    )
+    add(
+        "api-stationary-correction-negative",
+        lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, correction=-0.5),
+        E,
+        r"correction must be >= 0",
+    )
+    add(
+        "api-stationary-correction-replace-singular-B",
+        lambda: stability.stationary(np.eye(2), np.diag([1.0, 0.0]), np.inf, 10, correction=1.0),
+        E,
+        r"B must be positive definite",
+    )
+    add(
+        "api-retrain-chains-correction-nan",
+        lambda: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, correction=np.nan),
+        E,
+        r"correction must be >= 0, got nan",
+    )
+    add(
+        "api-moments-correction-accumulate",
+        lambda: stability.dynamics.gaussian_moments(
+            n=10, lambda_=1.0, generations=1, scheme="accumulate", correction=1
+        ),
+        E,
+        r"correction must be 0 for the moments of scheme 'accumulate'",
+    )
     add(
         "api-simulate-replace-synthetic-weight",
         sim(scheme="replace", synthetic_weight=0.5),

@@ -417,3 +417,65 @@ def test_stationary_toolkit_checks_fail_on_a_wrong_toolkit(monkeypatch):
 
     monkeypatch.setattr(pc_stationary.toolkit, "stationary", half_missing)
     assert not status("stationary.excess_loss").passed
+
+
+# ---------------------------------------------------------------- self-correction (docs/theory.md §14)
+
+
+def test_correction_jacobian_check_fails_on_a_target_that_depends_on_theta(monkeypatch):
+    from proofs_check import correction as pc_correction
+
+    real = pc_correction._gaussian_round
+
+    def wrong(theta_new, theta, target, real_, rho_, p_):  # planted: the target follows the model
+        return real(theta_new, theta, theta, real_, rho_, p_)
+
+    monkeypatch.setattr(pc_correction, "_gaussian_round", wrong)
+    out = status("correction.implicit_jacobian")
+    assert not out.passed and "J - J₀/(1+γ)" in out.detail.split(";")[0]
+
+
+def test_correction_toolkit_checks_fail_on_an_uncorrected_law(monkeypatch):
+    from proofs_check import correction as pc_correction
+
+    real = pc_correction.toolkit_stationary.stationary
+
+    def ignores(A, B, lambda_, n, *, k=None, synthetic_weight=None, correction=0.0):  # planted: γ dropped
+        if np.isinf(lambda_):
+            return real(A, B, lambda_, n, k=k, correction=correction)
+        return real(A, B, lambda_, n, k=k, synthetic_weight=synthetic_weight)
+
+    monkeypatch.setattr(pc_correction.toolkit_stationary, "stationary", ignores)
+    assert not status("correction.toolkit_stationary").passed
+
+    real_fs = pc_correction.toolkit_moments.family_stationary
+
+    def no_between_term(*a, **kw):  # planted: the mixture's between-component variance dropped (p(1-p) -> 0)
+        from stability.dynamics import moments
+
+        orig = moments._mixture_moments
+
+        def mm(S, P, C, m, *, p, beta, b, ST, A):
+            Sq, Pq, Cq, mq = orig(S, P, C, m, p=p, beta=beta, b=b, ST=ST, A=A)
+            X = beta * C + np.outer(m, b)
+            return Sq - p * (1 - p) * (P - X - X.T + beta * A + np.outer(b, b)), Pq, Cq, mq
+
+        monkeypatch.setattr(moments, "_mixture_moments", mm)
+        try:
+            return real_fs(*a, **kw)
+        finally:
+            monkeypatch.setattr(moments, "_mixture_moments", orig)
+
+    monkeypatch.setattr(pc_correction.toolkit_stationary, "stationary", real)
+    monkeypatch.setattr(pc_correction.toolkit_moments, "family_stationary", no_between_term)
+    out = status("correction.toolkit_moments")
+    assert not out.passed and "family_stationary replace" in out.detail.split(";")[0]
+
+
+def test_correction_symbolic_checks_fail_on_planted_errors(monkeypatch):
+    from proofs_check import correction as pc_correction
+
+    # planted: the replacement probability taken as γ/(1+2γ) in the derivations
+    monkeypatch.setattr(pc_correction, "p", pc_correction.g / (1 + 2 * pc_correction.g))
+    assert not status("correction.expfam_variances").passed
+    assert not status("correction.implicit_jacobian").passed

@@ -31,6 +31,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         progress=progress(args),
         synthetic_weight=args.synthetic_weight,
         real_fraction=args.real_fraction,
+        correction=args.correction,
     )
     summary = {
         "family": r.family,
@@ -42,6 +43,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         "lambda": r.lambda_,
         "w": r.w,
         "synthetic_weight": r.synthetic_weight,
+        "correction": r.correction,
         "generations": r.generations,
         "chains": r.chains,
         "distance": "w2" if r.cov is not None else "error",
@@ -92,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="W",
         help="weight of the synthetic data in each round's objective, in [0, 1] (default: the natural share "
         "k/(n+k); accumulate: the whole synthetic pool's weight; docs/theory.md §10)",
+    )
+    p.add_argument(
+        "--correction",
+        type=number("--correction", DOMAINS["correction"]),
+        default=0.0,
+        metavar="GAMMA",
+        help="self-correction strength gamma >= 0: each synthetic point is replaced with probability "
+        "gamma/(1+gamma) by a draw from the real data's fit (default 0: none; docs/theory.md §14)",
     )
     add_seed(p, help="seed (default 0)", default=0)
     add_out(p, help="write the arrays to this .npz file ('.npz' is appended if missing)")

@@ -35,6 +35,12 @@ linear in :math:`(m_t, P_t)` because V is at most quadratic; there is no covaria
 
 Stationary values (``w < 1``) solve the linear fixed-point equations exactly.
 
+**Self-correction** (``correction`` :math:`\gamma`, docs/theory.md §14): the synthetic points are
+i.i.d. from the mixture :math:`(1-p)p_{\theta_t} + p\,p_T`, :math:`p = \gamma/(1+\gamma)`, and the
+recursions above use the batch only through its mean's first two moments and its expected scatter, so
+they hold exactly with the model's moments replaced by the mixture's (:func:`_mixture_moments`);
+not for the accumulating schemes.
+
 **Weighted mixing** (``synthetic_weight`` :math:`w`, docs/theory.md §10): the same recursions hold
 with :math:`w` in place of :math:`k/(n+k)`, since the weighted fit is
 :math:`\mu_{t+1} = (1-w)\hat m + w\bar y`,
@@ -52,6 +58,7 @@ import numpy as np
 from scipy import linalg
 
 from .._domains import check, check_choice
+from .._domains import count as _count
 from ..schemes import SCHEMES, Scheme, as_scheme
 from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
 from ..weights import check_synthetic_weight
@@ -107,7 +114,9 @@ def _setup(
     return run.real_size(n), G, run, k, run.weight(n, k) if w is None else w
 
 
-def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme):
+def _gaussian_step(S, P, C, m, *, Sd, A, n, k, w, c, scheme, corr=None):
+    if corr is not None:  # the synthetic points come from the corrected mixture (docs/theory.md §14)
+        S, P, C, m = _mixture_moments(S, P, C, m, **corr)
     inv_k = 1.0 / k if k else 0.0
     if scheme.synthetic_only:
         return c * (n - 1) / n * S, P + S / n, C, m
@@ -140,10 +149,13 @@ def gaussian_moments(
     dim=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
 ) -> MomentPrediction:
     r"""Iterate the Gaussian moment recursions (module docstring) for ``generations`` rounds.
 
-    Parameters are those of :func:`~stability.dynamics.simulate`. The accumulating schemes follow
+    Parameters are those of :func:`~stability.dynamics.simulate` (``correction`` and
+    ``correction_target``: docs/theory.md §14, not for the accumulating schemes). The accumulating schemes follow
     the exact pool recursion of :func:`_pool_step` (docs/theory.md §11).
 
     Examples
@@ -158,6 +170,7 @@ def gaussian_moments(
     mu_d, Sd = _gaussian_params(data, dim, "data")
     mu0, S0 = _gaussian_params({"mean": mu_d, "cov": Sd} | dict(init or {}), mu_d.size, "init")
     _check_recursion(G, mu_d.size, "gaussian_moments")
+    corr = _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n)
     if scheme.accumulate:
         check_choice("estimator", estimator, ESTIMATORS)
         div = (lambda N: N) if estimator == "mle" else (lambda N: N - 1)
@@ -167,7 +180,7 @@ def gaussian_moments(
 
         ms, Ps, Ss = _pool_moments(G, n, k, scheme.subsample, Sd, S0, mu0 - mu_d, model_var)
         return MomentPrediction(mu_d + ms, Ps - ms[:, :, None] * ms[:, None, :], Ss)
-    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None)
+    consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None) | dict(corr=corr)
     e0 = mu0 - mu_d
     S, P, C, m = S0, np.outer(e0, e0), np.zeros_like(Sd), e0
     Ss, Ps, ms = [S], [P], [m]
@@ -190,8 +203,14 @@ def gaussian_stationary(
     dim=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
 ) -> MomentPrediction:
     r"""Stationary :math:`E[\Sigma_\infty]`, :math:`\mathrm{Cov}(\mu_\infty)` (every scheme but ``replace``).
+
+    With a ``correction`` :math:`\gamma > 0` (docs/theory.md §14; ``replace`` included, which then
+    has a stationary law) the exact recursion's fixed point is solved as an affine system in
+    :math:`(S, P, C, m)`; :math:`m_\infty \ne 0` when the target's mean differs from the data's.
 
     ``fresh-fraction``: the fixed point below with :math:`n_r` real points; in closed form
     :math:`\mathrm{Cov}(\mu_\infty) = \Sigma_d/(n a'(2-a') + 1 - a')`, :math:`a' = n_r/n`, and
@@ -210,10 +229,22 @@ def gaussian_stationary(
     (0.01, 0.99)
     """
     n, _, scheme, k, w = _setup(n, lambda_, scheme, None, synthetic_weight, real_fraction)
+    mu_d, Sd = _gaussian_params(data, dim, "data")
+    corr = _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n)
+    if corr is not None:
+        consts = _gaussian_consts(n, k, w, scheme, estimator, Sd, synthetic_weight is not None) | dict(corr=corr)
+        d = Sd.shape[0]
+
+        def F(x):
+            S, P, C = (x[i * d * d : (i + 1) * d * d].reshape(d, d) for i in range(3))
+            return np.concatenate([o.ravel() for o in _gaussian_step(S, P, C, x[3 * d * d :], **consts)])
+
+        x = _affine_fixed_point(F, 3 * d * d + d)
+        m, P = x[3 * d * d :], x[d * d : 2 * d * d].reshape(d, d)
+        return MomentPrediction(mu_d + m, P - np.outer(m, m), x[: d * d].reshape(d, d))
     if scheme.synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: Sigma_t -> 0 almost surely")
     _no_real_weight(w)
-    mu_d, Sd = _gaussian_params(data, dim, "data")
     if scheme.accumulate:
         if estimator == "mle" and not scheme.subsample:
             e = pool_stationary(n, k, subsample=False, v2=-1.0)
@@ -238,6 +269,87 @@ def gaussian_stationary(
     return MomentPrediction(mu_d.copy(), p * Sd, s * Sd)
 
 
+def _mixture_moments(S, P, C, m, *, p, beta, b, ST, A):
+    r"""Moments of the corrected mixture :math:`q = (1-p)\,p_{\theta_t} + p\,p_T` (docs/theory.md §14).
+
+    In: :math:`S = E[\mathrm{Var}_{\theta_t}]` (Gaussian :math:`E\Sigma_t`; families :math:`E V(\eta_t)`),
+    :math:`P = E[ee^\top]`, :math:`C = E[ea^\top]`, :math:`m = E[e]`. The target's error is
+    :math:`e_T = \beta a + b` (``beta`` 1: the chain's real-sample fit, :math:`a` its error; 0: a fixed
+    target at offset ``b`` from the data), :math:`E\,\mathrm{Var}_T` = ``ST``. Out: the same four for
+    the mixture, :math:`e_q = (1-p)e + pe_T`, :math:`\mathrm{Var}_q = (1-p)\mathrm{Var}_{\theta_t} +
+    p\mathrm{Var}_T + p(1-p)(e - e_T)(e - e_T)^\top`; every recursion of this module then holds with
+    them in place of the model's.
+    """
+    X = beta * C + np.outer(m, b)  # E[e e_T^T]
+    PT = beta * A + np.outer(b, b)  # E[e_T e_T^T]
+    Pq = (1 - p) ** 2 * P + p * p * PT + p * (1 - p) * (X + X.T)
+    Sq = (1 - p) * S + p * ST + p * (1 - p) * (P - X - X.T + PT)
+    return Sq, Pq, (1 - p) * C + p * beta * A, (1 - p) * m + p * b
+
+
+def _correction(correction, correction_target, scheme, family, *, A, eta_d, real_var, fixed_target):
+    """The ``corr`` constants of the steps (``None`` without a corrector), the target as in
+    :mod:`~stability.dynamics.correction`: the chain's real-sample fit (error :math:`a`, expected
+    variance ``real_var``) under a scheme that keeps its real sample, else ``fixed_target(correction_target)``
+    = (its mean parameter, its variance), ``None`` meaning the data distribution."""
+    from .correction import check_correction, replaced_probability
+
+    g = check_correction(correction, scheme, family, correction_target)
+    if g == 0.0:
+        return None
+    if scheme.accumulate:
+        raise ValueError(
+            f"correction must be 0 for the moments of scheme {scheme.name!r} (the pool recursion of "
+            "docs/theory.md §11 is uncorrected); simulate the corrected chain instead"
+        )
+    p = replaced_probability(g)
+    if correction_target is None and scheme.keeps_real:
+        return dict(p=p, beta=1.0, b=np.zeros_like(eta_d), ST=real_var, A=A)
+    mean_T, var_T = fixed_target(correction_target)
+    return dict(p=p, beta=0.0, b=mean_T - eta_d, ST=var_T, A=A)
+
+
+def _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n):
+    """:func:`_correction` for the Gaussian (the real-sample fit's expected covariance is (n-1)/n Sigma_d)."""
+
+    def fixed(ct):
+        return (mu_d, Sd) if ct is None else _gaussian_params(ct, mu_d.size, "correction_target")
+
+    return _correction(
+        correction, correction_target, scheme, "gaussian", A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
+        fixed_target=fixed,
+    )  # fmt: skip
+
+
+def _no_regression_correction(correction) -> None:
+    from .correction import check_correction
+
+    check_correction(correction, None, REGRESSION)
+
+
+def _family_corr(correction, correction_target, scheme, family, spec, A):
+    """:func:`_correction` for a non-Gaussian family (variances from its variance function)."""
+    from .correction import correction_target_params
+
+    eta_d = spec.eta_data
+
+    def fixed(ct):
+        eta = eta_d if ct is None else correction_target_params(family, ct, spec=spec)
+        return eta, spec.variance(eta, np.outer(eta, eta))
+
+    real_var = spec.variance(eta_d, A + np.outer(eta_d, eta_d))
+    return _correction(
+        correction, correction_target, scheme, family, A=A, eta_d=eta_d, real_var=real_var, fixed_target=fixed
+    )
+
+
+def _affine_fixed_point(F, dim: int) -> np.ndarray:
+    """The fixed point of an affine map ``F`` of R^dim: :math:`(I - M)x = b`, M and b read off exactly."""
+    b = F(np.zeros(dim))
+    M = np.stack([F(e) - b for e in np.eye(dim)], axis=1)
+    return np.linalg.solve(np.eye(dim) - M, b)
+
+
 def _no_real_weight(w: float) -> None:
     if w == 1.0:
         raise ValueError(
@@ -246,10 +358,12 @@ def _no_real_weight(w: float) -> None:
         )
 
 
-def _family_step(state, spec, *, A, n, k, w, scheme):
+def _family_step(state, spec, *, A, n, k, w, scheme, corr=None):
     m, P, C = state
     eta_d = spec.eta_data
     EV = spec.variance(eta_d + m, P + np.outer(eta_d, m) + np.outer(m, eta_d) + np.outer(eta_d, eta_d))
+    if corr is not None:  # E Var of a corrected point, and the moments of its mean (docs/theory.md §14)
+        EV, P, C, m = _mixture_moments(EV, P, C, m, **corr)
     if scheme.synthetic_only:
         return m, P + EV / n, C
     inv_k = 1.0 / k if k else 0.0
@@ -315,9 +429,14 @@ def family_moments(
     init=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
     **regression_options,
 ) -> MomentPrediction | RegressionPrediction:
     r"""Iterate the mean-parameter moment recursions of a non-Gaussian family (module docstring).
+
+    ``correction``, ``correction_target``: self-correction (docs/theory.md §14; not for the
+    accumulating schemes nor ``linear-regression``).
 
     ``init`` is the generation-0 mean parameter (a number, or a probability vector), default the data's.
     ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_moments` (exact;
@@ -331,6 +450,7 @@ def family_moments(
     array([0.  , 0.1 , 0.19])
     """
     if family == REGRESSION:
+        _no_regression_correction(correction)
         return _regression(
             regression_moments,
             n,
@@ -346,6 +466,7 @@ def family_moments(
     spec, G, consts = _family_setup(
         family, n, lambda_, scheme, data, generations, synthetic_weight, real_fraction, regression_options
     )
+    consts["corr"] = _family_corr(correction, correction_target, consts["scheme"], family, spec, consts["A"])
     eta0 = _init_mean(family, spec, init)
     _check_recursion(G, spec.p, f"family_moments({family!r})")
     m = eta0 - spec.eta_data
@@ -382,9 +503,13 @@ def family_stationary(
     data=None,
     synthetic_weight=None,
     real_fraction=None,
+    correction=0.0,
+    correction_target=None,
     **regression_options,
 ) -> MomentPrediction | RegressionPrediction:
     r"""Stationary mean and covariance of the mean parameter (every scheme but ``replace``, finite λ).
+
+    With a ``correction`` :math:`\gamma > 0` (docs/theory.md §14) ``replace`` has a stationary law too.
 
     ``family="linear-regression"`` returns :func:`~stability.dynamics.regression_stationary` (exact,
     docs/theory.md §12; ``noise_scale`` and ``estimator`` pass through ``regression_options``).
@@ -404,6 +529,7 @@ def family_stationary(
     0.04
     """
     if family == REGRESSION:
+        _no_regression_correction(correction)
         return _regression(
             regression_stationary,
             n,
@@ -417,9 +543,11 @@ def family_stationary(
     spec, _, consts = _family_setup(
         family, n, lambda_, scheme, data, None, synthetic_weight, real_fraction, regression_options
     )
-    if consts["scheme"].synthetic_only:
+    consts["corr"] = _family_corr(correction, correction_target, consts["scheme"], family, spec, consts["A"])
+    if consts["corr"] is None and consts["scheme"].synthetic_only:
         raise ValueError("scheme 'replace' (w = 1) has no stationary law: the chain is absorbed or drifts")
-    _no_real_weight(consts["w"])
+    if consts["corr"] is None:
+        _no_real_weight(consts["w"])
     p = spec.p
     run = consts["scheme"]
     if run.accumulate:
@@ -438,10 +566,7 @@ def family_stationary(
         out = _family_step((m, P.reshape(p, p), C.reshape(p, p)), spec, **consts)
         return np.concatenate([o.ravel() for o in out])
 
-    dim = sum(sizes)
-    b = F(np.zeros(dim))
-    M = np.stack([F(e) - b for e in np.eye(dim)], axis=1)
-    x = np.linalg.solve(np.eye(dim) - M, b)
+    x = _affine_fixed_point(F, sum(sizes))
     m, P = x[:p], x[p : p + p * p].reshape(p, p)
     return MomentPrediction(spec.eta_data + m, P - np.outer(m, m), None)
 
@@ -585,6 +710,7 @@ def stationary_closed_form(
     data: dict | None = None,
     k: int | None = None,
     synthetic_weight: float | None = None,
+    correction: float = 0.0,
 ) -> StationaryLaw:
     r"""The stationary law of :func:`stationary` in closed form for the simulator's families (docs/theory.md §9).
 
@@ -625,6 +751,10 @@ def stationary_closed_form(
     data : the real sample's fit, keys as ``data`` of :func:`~stability.dynamics.simulate`.
     k : int, ``>= 1``, optional; default :math:`\lfloor\lambda n\rfloor`.
     synthetic_weight : float in [0, 1), optional; default :math:`\rho = \lambda` (as :func:`stationary`).
+    correction : float ``>= 0``, finite: self-correction towards the real sample's fit (docs/theory.md
+        §14): :math:`c = \rho^2/(k[(1+\rho)^2 - \rho^2/(1+\gamma)^2])`, rate
+        :math:`\rho/((1+\rho)(1+\gamma))`; with :math:`\gamma > 0`, ``lambda_ = inf`` (``replace``, ``k``
+        default ``n``) gives :math:`c = (1+\gamma)^2/(k\gamma(2+\gamma))`, rate :math:`1/(1+\gamma)`.
 
     Examples
     --------
@@ -635,10 +765,21 @@ def stationary_closed_form(
     array([[0.006667, 0.      ],
            [0.      , 0.026667]])
     """
+    from ..stationary import _check_correction, _purely_synthetic
+
     check_choice("family", family, FAMILIES)
-    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
-    rho = _weight_ratio(lam, k_int, synthetic_weight)
-    c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho))
+    g = _check_correction(correction)
+    if g > 0.0 and _purely_synthetic(lambda_, synthetic_weight):  # replace with a corrector (§14)
+        lam, n_int = math.inf, int(check("n", n))
+        k_int = n_int if k is None else _count("k", k)
+        rho, c, rate = math.inf, (1.0 + g) ** 2 / (k_int * g * (2.0 + g)), 1.0 / (1.0 + g)
+    else:
+        lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+        rho = _weight_ratio(lam, k_int, synthetic_weight)
+        shrink = 1.0 / (1.0 + g)
+        extra = g * (2.0 + g) / (1.0 + g) ** 2  # (1+ρ)² - ρ²/(1+γ)² = 1 + 2ρ + extra·ρ² (§9's at γ = 0)
+        c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho + extra * rho**2))
+        rate = shrink * rho / (1.0 + rho)
     if family == "gaussian":
         _, S = _gaussian_params(data, None, "data")
         d = S.shape[0]
@@ -654,7 +795,6 @@ def stationary_closed_form(
         eta = spec.eta_data
         V = spec.variance(eta, np.outer(eta, eta))
         p = spec.p - 1 if family == "categorical" else spec.p
-    rate = rho / (1.0 + rho)
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     w = None if synthetic_weight is None else float(synthetic_weight)
-    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w)
+    return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w, g)

@@ -70,6 +70,11 @@ pool (all batches so far, equal weights within it) against the real sample, cons
 (the natural share :math:`(t+1)k/(n+(t+1)k)` grows); under ``replace`` (no real data) only ``None``
 or 1 is accepted.
 
+Self-correction (``correction`` :math:`\gamma`, docs/theory.md §14, :mod:`~stability.dynamics.correction`):
+each synthetic point is replaced, independently with probability :math:`\gamma/(1+\gamma)`, by a draw
+of the corrector's target; the kernel is wrapped so that only the synthetic draws change (exact: a
+binomial split of the batch, each part's statistics drawn exactly; naive: the mixture's points).
+
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
@@ -101,6 +106,7 @@ from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
+from .correction import check_correction, correct_kernel
 
 __all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
 
@@ -169,6 +175,7 @@ class SimulationResult:
     synthetic_weight: float | None = None
     n_real: int | None = None
     real_fraction: float | None = None
+    correction: float = 0.0
 
     @property
     def generations(self) -> int:
@@ -332,7 +339,8 @@ class SimulationResult:
         k = "n/a (replace)" if self.k is None else self.k
         lines = [
             f"{self.family} retraining, scheme {self.scheme}, method {self.method}: "
-            f"n={self.n}, k={k}, w={self.w:.4g}, {self.chains} chains",
+            f"n={self.n}, k={k}, w={self.w:.4g}, {self.chains} chains"
+            + (f", correction gamma={self.correction:g}" if self.correction else ""),
             f"{'gen':>6} {stat + ' mean':>12} {stat + ' median':>12} {'q05':>10} {'q95':>10}"
             f" {'KL median':>11} {'collapsed':>9}",
         ]
@@ -368,6 +376,8 @@ class SimulationResult:
                 arrays[name] = getattr(self, name)
         if seed is not None:
             arrays["seed"] = seed
+        if self.correction:
+            arrays["correction"] = self.correction
         atomic_write_npz(path, **arrays, n=self.n, k=k, lambda_=self.lambda_, **meta)
         return path
 
@@ -439,6 +449,8 @@ def simulate(
     noise_scale: str | None = None,
     synthetic_weight: float | None = None,
     real_fraction: float | None = None,
+    correction: float = 0.0,
+    correction_target: dict | Any = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
@@ -474,6 +486,13 @@ def simulate(
         :math:`[0, 1)` under ``fixed-real`` / ``fresh-real`` (docs/theory.md §12).
     real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
         :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
+    correction : :math:`\gamma \ge 0`, finite: self-correction (docs/theory.md §14,
+        :mod:`~stability.dynamics.correction`): each synthetic point is replaced, independently with
+        probability :math:`\gamma/(1+\gamma)`, by a draw from the corrector's target. 0 (default):
+        no corrector. Refused for ``accumulate-subsample`` and ``linear-regression``.
+    correction_target : the corrector's target, as ``data`` takes it (its family fit, the same for
+        every chain); default: each chain's real-sample fit under ``fixed-real`` / ``accumulate``,
+        the data distribution under the other schemes.
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -496,6 +515,7 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
+    gamma = check_correction(correction, None, family, correction_target)
     if family in PLUGIN_FAMILIES:
         if real_fraction is not None:
             raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
@@ -508,6 +528,8 @@ def simulate(
         raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme, real_fraction)
     weight = check_synthetic_weight(synthetic_weight, run, k)
+    gamma = check_correction(gamma, run, family, correction_target)
+    extra_c = dict(correction=gamma) if gamma else {}
     k_reported = None if run.synthetic_only else k
     n_r = run.real_size(n)
     lam = k / n_r if run.fraction else float(lambda_)
@@ -534,11 +556,13 @@ def simulate(
             kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
                 mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
             )
-        real = _run(kernel, run, rng, n, k, G, progress, weight)
+        corrected = correct_kernel(kernel, gamma, run, method, (mu_d, cov_d), correction_target, None, _gaussian_params)
+        real = _run(corrected, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
             mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
+            **extra_c,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -551,11 +575,13 @@ def simulate(
         kernel.allocate(run.pool_size(n, k, G - 1), spec.p, method)
     else:
         kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
-    real = _run(kernel, run, rng, n, k, G, progress, weight)
+    corrected = correct_kernel(kernel, gamma, run, method, spec.eta_data, correction_target, spec)
+    real = _run(corrected, run, rng, n, k, G, progress, weight)
     collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
         spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight, **extra,
+        **extra_c,
     )  # fmt: skip
 
 

@@ -143,6 +143,7 @@ class ChainsResult:
     fit: OptimResult
     synthetic_weight: float | None = None
     prior_precision: float = 0.0
+    correction: float = 0.0
 
     @property
     def generations(self) -> int:
@@ -390,6 +391,7 @@ def retrain_chains(
     allow_failure: bool = False,
     synthetic_weight: float | None = None,
     prior_precision: float = 0.0,
+    correction: float = 0.0,
 ) -> ChainsResult:
     r"""Run ``chains`` independent chains of finite-sample retraining for ``generations`` rounds.
 
@@ -420,6 +422,11 @@ def retrain_chains(
         :math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` (module docstring), in the
         fit of :math:`\theta^*`, in every refit and in ``excess_nll``; the stationary law is then that
         of :math:`(A + \beta I, B)`. Default 0: plain maximum likelihood.
+    correction : ``>= 0`` and finite, :math:`\gamma`: self-correction (docs/theory.md §14). Each
+        synthetic point is replaced, independently with probability :math:`\gamma/(1+\gamma)`, by a
+        draw from :math:`p_{\theta^*}`, the model at its fit to the real sample (the idealised
+        corrector's target: a draw of the fitted model, not a resample of the real points, so the
+        law is :func:`stability.stationary` with ``correction``). Default 0: no corrector.
 
     Examples
     --------
@@ -460,6 +467,10 @@ def retrain_chains(
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
     beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
+    from .._corrector import check_correction, replaced_probability
+
+    gamma_c = check_correction(correction, None, "")
+    p_corr = replaced_probability(gamma_c)
     gen = as_generator(seed)
     d = model.n_params
     # the trajectory (G + 1) C d, the records 3 G C, and per Newton step the draws, per-point
@@ -486,6 +497,10 @@ def retrain_chains(
     converged = torch.empty(G, C, dtype=torch.bool)
     for t in range(G):
         y = _draw(model, theta[t], k_int, gen) if k_int > 0 else torch.empty(C, 0, dim, dtype=DTYPE)
+        if p_corr > 0.0 and k_int > 0:  # each point replaced by a draw of p_theta* w.p. gamma/(1+gamma)
+            y_target = _draw(model, th_star.expand(C, d), k_int, gen)
+            use = torch.rand((C, k_int), generator=gen, dtype=DTYPE) < p_corr
+            y = torch.where(use[:, :, None], y_target, y)
         theta[t + 1], grad_norm[t], iterations[t], converged[t] = _refit(obj, theta[t], y, gtol, max_iter)
     ref = obj.data_mean(th_star[None])[0]
     excess = (ref - obj.data_mean(theta.reshape(-1, d))).reshape(G + 1, C)
@@ -505,6 +520,7 @@ def retrain_chains(
         fit=fit,
         synthetic_weight=synthetic_weight,
         prior_precision=beta,
+        correction=gamma_c,
     )
     return result if allow_failure else result.raise_if_failed()
 
@@ -647,7 +663,9 @@ def check_stationary(
     to :func:`retrain_chains`; with a ``synthetic_weight`` :math:`w` the law and Theorem 2's radius
     are taken at :math:`\rho = w/(1-w)` (docs/theory.md §10). Not ``prior_precision``
     (``model.local_constants`` are those of the unpenalised maximum; with a prior, compare
-    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly).
+    :func:`retrain_chains` with ``stationary(A + beta I, B, ...)`` directly). With a ``correction``
+    :math:`γ` the law is ``stationary(..., correction=γ)`` (docs/theory.md §14); Theorem 2's radius
+    is the uncorrected one (the theorem has no corrector).
     """
     from ..stationary import stationary
 
@@ -666,6 +684,7 @@ def check_stationary(
         result.n,
         k=result.k if result.k > 0 else None,
         synthetic_weight=result.synthetic_weight,
+        correction=result.correction,
     )
     b = default_burn_in(law.rate) if burn_in is None else int(check("generations", burn_in))
     obs = result.observed(b)
