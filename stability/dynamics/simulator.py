@@ -99,6 +99,7 @@ from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
+from . import curation as _curation
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
 
@@ -169,6 +170,7 @@ class SimulationResult:
     synthetic_weight: float | None = None
     n_real: int | None = None
     real_fraction: float | None = None
+    curation: _curation.Curation | None = None
 
     @property
     def generations(self) -> int:
@@ -198,6 +200,13 @@ class SimulationResult:
     def error(self) -> np.ndarray:
         r""":math:`\|\eta_t - \eta_{data}\|` (Gaussian: :math:`\|\mu_t-\mu_{data}\|`), (generations + 1, chains)."""
         return np.linalg.norm(self.mean - self.data_mean, axis=-1)
+
+    @cached_property
+    def expected_reward(self) -> np.ndarray:
+        r""":math:`E_{p_{\theta_t}} r` of the curation reward (docs/theory.md §15), (generations + 1, chains)."""
+        if self.curation is None:
+            raise ValueError("expected_reward needs a run with curation=")
+        return self.curation.reward.expected(self.mean, self.cov)
 
     @cached_property
     def kl(self) -> np.ndarray:
@@ -431,6 +440,7 @@ def simulate(
     noise_scale: str | None = None,
     synthetic_weight: float | None = None,
     real_fraction: float | None = None,
+    curation: dict | _curation.Curation | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
@@ -466,6 +476,10 @@ def simulate(
         :math:`[0, 1)` under ``fixed-real`` / ``fresh-real`` (docs/theory.md §12).
     real_fraction : ``fresh-fraction`` only: the real share :math:`a \in (0, 1]` of each round's
         :math:`n` points (:math:`\lfloor an\rfloor \ge 1`); ValueError for another scheme.
+    curation : Gaussian only, ``dict(K=..., reward=...)`` or a :class:`~stability.dynamics.curation.Curation`
+        (docs/theory.md §15): each synthetic point is the Luce choice among ``K`` model samples under
+        the reward (:mod:`~stability.dynamics.curation`), every scheme. ``K = inf``: drawn from the
+        tilt, both methods exact; finite ``K > 1``: ``method="naive"`` only (points).
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -488,6 +502,7 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
+    cur = _curation.check_curation(curation, family, method)
     if family in PLUGIN_FAMILIES:
         if real_fraction is not None:
             raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
@@ -508,6 +523,7 @@ def simulate(
     if family == "gaussian":
         mu_d, cov_d = _gaussian_params(data, dim, "data")
         d = mu_d.size
+        _curation.check_curation(cur, family, method, d)
         per_round = run.training_size(n, k)
         if weight is not None:  # the points that carry weight
             per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
@@ -518,7 +534,8 @@ def simulate(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
-        _check_cost(method, per_round, G, C, d, d * d + d + 3)
+        K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point
+        _check_cost(method, per_round, G, C, d * K, d * d + d + 3)
         if run.subsample:
             kernel = _GaussianPoints(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
             kernel.allocate(run.pool_size(n, k, G - 1), d, method)
@@ -526,11 +543,14 @@ def simulate(
             kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
                 mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
             )
+        if cur is not None:
+            kernel = _Curated(kernel, cur)
         real = _run(kernel, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, curation=cur,
+            **extra,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -647,7 +667,11 @@ class _GaussianExact(_Gaussian):
         return (m, *samplers.gaussian_stats(rng, self.mu_dc, self.Ld, m))
 
     def synthetic(self, rng, t, m):
-        return (m, *samplers.gaussian_stats(rng, self.mean[t], self.L, m))
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
+        return (m, *samplers.gaussian_stats(rng, mean, L, m))
 
     @staticmethod
     def scale(a, c):
@@ -668,6 +692,37 @@ class _GaussianExact(_Gaussian):
     def real_fit(self, stats):
         N, M, T = stats
         return M, _sym(T) / N
+
+
+class _Curated:
+    """A Gaussian kernel whose synthetic points are curated (docs/theory.md §15); everything else delegated.
+
+    ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
+    model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
+    in blocks of at most :data:`NAIVE_BLOCK_FLOATS` candidate numbers) reduced to the kernel's statistics.
+    """
+
+    def __init__(self, kernel, curation):
+        self.kernel, self.curation = kernel, curation
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+    def synthetic(self, rng, t, m):
+        kern, cur = self.kernel, self.curation
+        if cur.infinite:
+            mean, cov = _curation.tilt(kern.mean[t], kern.cov[t], cur.reward)
+            return kern.draw(rng, mean, samplers.sqrt_factor(cov)[0], m)
+        if cur.K == 1:
+            return kern.synthetic(rng, t, m)
+        C, d = kern.mean[t].shape
+        L = np.broadcast_to(kern.L, (C, d, d))
+        x = np.empty((C, m, d))
+        block = max(1, NAIVE_BLOCK_FLOATS // (m * cur.K * d))
+        for lo in range(0, C, block):
+            sl = slice(lo, lo + block)
+            x[sl] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], m, cur)
+        return kern.points_stats(x)
 
 
 def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
@@ -726,7 +781,15 @@ class _GaussianNaive(_Gaussian):
         return (m, *_raw_sums(rng, self.mu_dc, self.Ld, m, self.mu_d, self.block))
 
     def synthetic(self, rng, t, m):
-        return (m, *_raw_sums(rng, self.mean[t], self.L, m, self.mu_d, self.block))
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    def draw(self, rng, mean, L, m):
+        return (m, *_raw_sums(rng, mean, L, m, self.mu_d, self.block))
+
+    def points_stats(self, x):
+        """The statistics of given points ``x`` (C, m, d)."""
+        x = x - self.mu_d
+        return x.shape[1], x.sum(axis=1), np.einsum("cmi,cmj->cij", x, x)
 
     @staticmethod
     def scale(a, c):
@@ -861,6 +924,10 @@ class _GaussianPoints(_Points, _Gaussian):
 
     def _draw(self, rng, t, m):
         mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
+        return self.draw(rng, mean, L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
         L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
         z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
         return mean[:, None, :] + z @ L.transpose(0, 2, 1)
@@ -869,6 +936,10 @@ class _GaussianPoints(_Points, _Gaussian):
         M = x.mean(axis=1)
         r = x - M[:, None, :]
         self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
+
+    @staticmethod
+    def points_stats(x):
+        return x
 
     def real_fit(self, x):
         M = x.mean(axis=1)
