@@ -158,12 +158,23 @@ def test_exact_method_refuses_finite_k_and_k1_is_plain_sampling():
 # ---------------------------------------------------------------- K = inf: exact against naive, closed forms
 
 
-@pytest.mark.parametrize("scheme", ["fixed-real", "replace", "accumulate", "fresh-real"])
-def test_exact_and_naive_agree_in_law_at_k_inf(scheme):
+@pytest.mark.parametrize(
+    "scheme, kw",
+    [
+        ("fixed-real", {}),
+        ("replace", {}),
+        ("accumulate", {}),
+        ("fresh-real", {}),
+        ("fresh-fraction", dict(real_fraction=0.4, lambda_=None)),
+        ("accumulate-subsample", {}),
+    ],
+)
+def test_exact_and_naive_agree_in_law_at_k_inf(scheme, kw):
     G, C = 4, 2000
     cur = dict(K=math.inf, reward=QuadraticReward(2.0, 0.5))
+    kw = dict(lambda_=1.0) | kw
     runs = [
-        simulate("gaussian", n=30, lambda_=1.0, generations=G, chains=C, scheme=scheme, method=m, seed=s, curation=cur)
+        simulate("gaussian", n=30, generations=G, chains=C, scheme=scheme, method=m, seed=s, curation=cur, **kw)
         for m, s in (("exact", 1), ("naive", 2))
     ]
     for g in range(1, G + 1):
@@ -173,6 +184,25 @@ def test_exact_and_naive_agree_in_law_at_k_inf(scheme):
         ):
             assert stats.ks_2samp(x, y).pvalue > KS_LEVEL / G, (g, scheme)
             assert abs(x.mean() - y.mean()) <= Z * math.sqrt(x.var() / C + y.var() / C), (g, scheme)
+
+
+def test_one_round_in_two_dimensions_has_the_tilted_conditional_moments():
+    # fixed-real, one round: given the real fit (m, S), E mu_1 = (1-w) m + w mu~ and, by §6 applied to
+    # the tilt, E Sigma_1 = (1-w) S + w (k-1)/k Sigma~ + w(1-w)[(mu~-m)(mu~-m)' + Sigma~/k], exact at any n
+    Sd = np.array([[1.0, 0.4], [0.4, 0.6]])
+    reward = QuadraticReward([1.5, -0.5], 0.8)
+    n, C = 40, 20000
+    r = simulate("gaussian", data={"mean": [0.0, 0.5], "cov": Sd}, n=n, lambda_=1.0, generations=1, chains=C, seed=9,
+                 curation=dict(K=math.inf, reward=reward))  # fmt: skip
+    k, w = n, 0.5
+    mt, St = tilt(np.array([0.0, 0.5]), Sd, reward)  # generation 0 is the data
+    Em = (1 - w) * r.real_mean + w * mt
+    D = mt - r.real_mean
+    ES = (1 - w) * r.real_cov + w * (k - 1) / k * St + w * (1 - w) * (D[:, :, None] * D[:, None, :] + St / k)
+    dm = r.mean[1] - Em
+    dS = (r.cov[1] - ES).reshape(C, 4)[:, [0, 1, 3]]
+    assert _z(dm, 0.0) < Z and _z(dS, 0.0) < Z
+    assert _z(r.mean[1] - ((1 - w) * r.real_mean + w * np.array([0.0, 0.5])), 0.0) > Z_WRONG  # planted: no tilt
 
 
 def test_replace_closed_form_against_simulation_and_reward_increases():
