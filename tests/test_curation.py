@@ -279,15 +279,25 @@ def test_fixed_point_d_dimensional_against_iteration():
 
 
 def test_multiple_fixed_points_are_all_roots():
-    # lambda beta delta^2 large: the quartic can have three positive roots (two stable, one not)
-    g = curated_gaussian(0.0, 0.02, 10.0, 1.0, 8.0)
+    # data much narrower than the reward's distance (c = beta v_d = 1e-5 < 1/(4 lambda (1+lambda) kappa)):
+    # three positive roots: near the data (stable), a middle one (unstable) and one near the reward (stable)
+    g = curated_gaussian(0.0, 1e-5, 3.0, 1.0, 1.0)
     pts = g.fixed_points
+    assert len(pts) == 3
     for m, S in pts:
         m2, S2 = g.step(m, S)
         assert np.allclose(m2, m, rtol=1e-9) and np.allclose(S2, S, rtol=1e-9)
-    assert len(pts) in (1, 3)
-    m, S = g.trajectory(3000)
-    assert min(abs(p[1][0, 0] - S[-1, 0, 0]) for p in pts) < 1e-8 and g.var == pytest.approx(S[-1, 0, 0], rel=1e-7)
+    rates = []
+    for m, S in pts:  # the Jacobian at each root by central differences of the map
+        x0, h = np.array([m[0], S[0, 0]]), 1e-7 * max(1.0, abs(m[0]))
+        F = lambda x: np.array([u.ravel()[0] for u in g.step(np.array([x[0]]), np.array([[x[1]]]))])  # noqa: E731
+        J = np.column_stack([(F(x0 + h * e) - F(x0 - h * e)) / (2 * h) for e in np.eye(2)])
+        rates.append(np.max(np.abs(np.linalg.eigvals(J))))
+    assert rates[0] < 1 and rates[1] > 1 and rates[2] < 1
+    m, S = g.trajectory(200)  # from the data the recursion stays at the near root
+    assert g.var == pytest.approx(S[-1, 0, 0], rel=1e-9) and g.var == pytest.approx(pts[0][1][0, 0], rel=1e-12)
+    far = g.trajectory(200, mean0=3.0, cov0=1.0)[1][-1, 0, 0]  # from the reward, the far root
+    assert far == pytest.approx(pts[2][1][0, 0], rel=1e-9)
 
 
 def test_linear_reward_fixed_point_closed_form_and_threshold():
