@@ -393,3 +393,16 @@ def test_invalid_inputs(kwargs, match):
 def test_non_gaussian_family_refused():
     with pytest.raises(ValueError, match="curation is implemented for the gaussian family only"):
         simulate("poisson", n=10, lambda_=1.0, generations=1, chains=2, curation=dict(K=2, reward=dict(direction=1.0)))
+
+
+def test_finite_k_draws_in_chunks_have_the_same_law(monkeypatch):
+    # a tiny block forces one chain per block and 16 kept points per draw of candidates
+    from stability.dynamics import simulator
+
+    monkeypatch.setattr(simulator, "NAIVE_BLOCK_FLOATS", 64)
+    reward = QuadraticReward(1.0, 1.0)
+    n, C = 50, 400
+    r = simulate("gaussian", n=n, lambda_=math.inf, generations=1, chains=C, method="naive", seed=1,
+                 curation=dict(K=4, reward=reward))  # fmt: skip
+    m4, v4 = curated_point_moments(0.0, 1.0, reward, 4)
+    assert _z(np.column_stack([r.mean[1, :, 0], r.cov[1, :, 0, 0]]), [m4, (n - 1) / n * v4]) < Z

@@ -70,6 +70,11 @@ pool (all batches so far, equal weights within it) against the real sample, cons
 (the natural share :math:`(t+1)k/(n+(t+1)k)` grows); under ``replace`` (no real data) only ``None``
 or 1 is accepted.
 
+Curation (``curation=``, Gaussian; docs/theory.md §15, :mod:`~stability.dynamics.curation`): each
+synthetic point is the Luce choice among ``K`` model samples under a reward; ``K = inf`` draws the
+batch from the tilt of the current model (both methods exact), finite ``K`` draws the candidates
+(``naive`` only). The rest of the loop is unchanged (:class:`_Curated` wraps the kernel).
+
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
 the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
@@ -699,7 +704,8 @@ class _Curated:
 
     ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
     model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
-    in blocks of at most :data:`NAIVE_BLOCK_FLOATS` candidate numbers) reduced to the kernel's statistics.
+    and points in blocks of at most :data:`NAIVE_BLOCK_FLOATS` candidate numbers) reduced to the
+    kernel's statistics.
     """
 
     def __init__(self, kernel, curation):
@@ -717,11 +723,15 @@ class _Curated:
             return kern.synthetic(rng, t, m)
         C, d = kern.mean[t].shape
         L = np.broadcast_to(kern.L, (C, d, d))
+        check_memory(8.0 * C * m * d, f"the kept points of {C} chains ({m} of dimension {d})", "lower chains")
         x = np.empty((C, m, d))
-        block = max(1, NAIVE_BLOCK_FLOATS // (m * cur.K * d))
+        chunk = max(1, NAIVE_BLOCK_FLOATS // (cur.K * d))  # kept points per draw of one chain's candidates
+        block = max(1, NAIVE_BLOCK_FLOATS // (min(m, chunk) * cur.K * d))
         for lo in range(0, C, block):
             sl = slice(lo, lo + block)
-            x[sl] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], m, cur)
+            for start in range(0, m, chunk):
+                c = min(chunk, m - start)
+                x[sl, start : start + c] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], c, cur)
         return kern.points_stats(x)
 
 
