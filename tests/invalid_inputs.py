@@ -451,6 +451,7 @@ def api_cases(tmp) -> list[ApiCase]:
         ("k0", dict(curation=dict(K=0, reward=quad)), r"curation K must be an integer >= 1"),
         ("k-fraction", dict(curation=dict(K=2.5, reward=quad)), r"curation K must be an integer >= 1"),
         ("k-nan", dict(curation=dict(K=np.nan, reward=quad)), r"curation K must be an integer >= 1"),
+        ("k-none", dict(curation=dict(K=None, reward=quad)), r"curation K must be an integer >= 1 or math.inf"),
         ("reward-kind", dict(curation=dict(K=2, reward=dict(kind="cubic"))), r"reward kind must be one of"),
         ("reward-keys", dict(curation=dict(K=2, reward=dict(kind="linear", center=0.0))), r"a linear reward takes"),
         ("beta-zero", dict(curation=dict(K=2, reward=dict(center=0.0, strength=0.0))), r"reward strength must be > 0"),

@@ -174,6 +174,8 @@ class Curation:
     reward: QuadraticReward | LinearReward = field(repr=True)
 
     def __post_init__(self):
+        if self.K is None or isinstance(self.K, bool):
+            raise InputError(f"curation K must be an integer >= 1 or math.inf (the tilt), got {self.K!r}")
         K = check_scalar("curation K", self.K, _K)
         object.__setattr__(self, "K", K if math.isinf(K) else int(K))
         object.__setattr__(self, "reward", as_reward(self.reward))
