@@ -10,6 +10,7 @@ messages and silent acceptances; ``tests/test_invalid_inputs.py`` pins every mes
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -616,6 +617,43 @@ def api_cases(tmp) -> list[ApiCase]:
         r"synthetic_weight must be None or 1 under scheme 'replace'",
     )
     add("api-simulate-k0-synthetic-weight", sim(lambda_=0.0, synthetic_weight=0.5), E, r"synthetic_weight must be 0")
+    # curated retraining (docs/theory.md §15)
+    quad = dict(center=0.0, strength=1.0)
+    for cid, kw, m in [
+        ("k0", dict(curation=dict(K=0, reward=quad)), r"curation K must be an integer >= 1"),
+        ("k-fraction", dict(curation=dict(K=2.5, reward=quad)), r"curation K must be an integer >= 1"),
+        ("k-nan", dict(curation=dict(K=np.nan, reward=quad)), r"curation K must be an integer >= 1"),
+        ("k-none", dict(curation=dict(K=None, reward=quad)), r"curation K must be an integer >= 1 or math.inf"),
+        ("reward-kind", dict(curation=dict(K=2, reward=dict(kind="cubic"))), r"reward kind must be one of"),
+        (
+            "with-correction",
+            dict(curation=dict(K=math.inf, reward=quad), correction=0.5),
+            r"correction and curation cannot be combined",
+        ),
+        ("reward-keys", dict(curation=dict(K=2, reward=dict(kind="linear", center=0.0))), r"a linear reward takes"),
+        ("beta-zero", dict(curation=dict(K=2, reward=dict(center=0.0, strength=0.0))), r"reward strength must be > 0"),
+        ("beta-inf", dict(curation=dict(K=2, reward=dict(center=0.0, strength=np.inf))), r"reward strength must be"),
+        ("center-nan", dict(curation=dict(K=2, reward=dict(center=np.nan, strength=1.0))), r"reward center must be"),
+        ("center-shape", dict(curation=dict(K=math.inf, reward=dict(center=[0, 1], strength=1.0))), r"dimension 2"),
+        ("direction-shape", dict(curation=dict(K=math.inf, reward=dict(direction=[[1.0]]))), r"reward direction"),
+        ("keys", dict(curation=dict(K=2)), r"curation must be None, a Curation or a dict"),
+        ("exact-finite-k", dict(curation=dict(K=3, reward=quad)), r"finite K = 3 needs method 'naive'"),
+    ]:
+        add(f"api-simulate-curation-{cid}", sim(**kw), E, m)
+    add(
+        "api-simulate-curation-family",
+        lambda: simulate("poisson", n=10, lambda_=1, generations=1, chains=2, curation=dict(K=2, reward=quad)),
+        E,
+        r"curation is implemented for the gaussian family only",
+    )
+    from stability.dynamics import curated_gaussian, curated_point_moments
+
+    add("api-curated-gaussian-beta", lambda: curated_gaussian(0.0, 1.0, 0.0, -1.0, 1.0), E, r"reward strength")
+    add("api-curated-gaussian-var", lambda: curated_gaussian(0.0, -1.0, 0.0, 1.0, 1.0), E, r"data_var")
+    add("api-curated-gaussian-lambda", lambda: curated_gaussian(0.0, 1.0, 0.0, 1.0, -1.0), E, r"lambda_ must be >= 0")
+    add("api-curated-gaussian-dim", lambda: curated_gaussian([0.0, 0.0], np.eye(2), 0.0, 1.0, 1.0), E, r"dimension")
+    add("api-curated-gaussian-k-2d", lambda: curated_gaussian([0, 0], np.eye(2), [0, 0], 1.0, K=2), E, r"one-dim")
+    add("api-curated-moments-k", lambda: curated_point_moments(0.0, 1.0, quad, 0), E, r"curation K must be")
     add(
         "api-stationary-synthetic-weight-1",
         lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=1.0),

@@ -479,3 +479,72 @@ def test_correction_symbolic_checks_fail_on_planted_errors(monkeypatch):
     monkeypatch.setattr(pc_correction, "p", pc_correction.g / (1 + 2 * pc_correction.g))
     assert not status("correction.expfam_variances").passed
     assert not status("correction.implicit_jacobian").passed
+
+
+# ---------------------------------------------------------------- curation (docs/theory.md §15): planted errors
+
+
+@pytest.mark.slow  # ~7 s (sympy)
+def test_curation_symbolic_checks_fail_on_a_wrong_tilt(monkeypatch):
+    """A tilt whose variance misses the 1/(1+βv) factor breaks the tilt, replace and reward checks."""
+    from proofs_check import curation as pc
+
+    monkeypatch.setattr(pc, "tilted", lambda m_, v_, a_, beta_: ((m_ + beta_ * v_ * a_) / (1 + beta_ * v_), v_))
+    for name in ("curation.tilt", "curation.replace_closed_form", "curation.reward_increases"):
+        assert not status(name).passed, name
+    real_map = pc.mixed_map
+
+    def no_between_term(m_, v_, md_, vd_, a_, beta_, lam_):  # planted: the mixture's between-means term dropped
+        mt, vt = (m_ + beta_ * v_ * a_) / (1 + beta_ * v_), v_ / (1 + beta_ * v_)
+        w = lam_ / (1 + lam_)
+        return (1 - w) * md_ + w * mt, (1 - w) * vd_ + w * vt
+
+    monkeypatch.setattr(pc, "mixed_map", no_between_term)
+    assert not status("curation.mixed_fixed_point").passed
+    assert not status("curation.toolkit_fixed_point").passed
+    monkeypatch.setattr(pc, "mixed_map", real_map)
+
+
+def test_curation_toolkit_checks_fail_on_a_wrong_toolkit(monkeypatch):
+    """Planted errors in stability.dynamics.curation: each is caught by the check that evaluates it."""
+    import math
+
+    from proofs_check import curation as pc
+
+    tk = pc.toolkit
+    real_tilt, real_replace, real_moments, real_quartic = (
+        tk.tilt, tk.curated_replace, tk.curated_point_moments, tk.quartic_coefficients,
+    )  # fmt: skip
+
+    monkeypatch.setattr(tk, "tilt", lambda mean, cov, reward: (real_tilt(mean, cov, reward)[0], cov))
+    assert not status("curation.toolkit_tilt").passed
+    monkeypatch.setattr(tk, "tilt", real_tilt)
+
+    def off_by_one(mean0, cov0, reward, generations):  # planted: t + 1 rounds of tilt at generation t
+        m, S = real_replace(mean0, cov0, reward, generations + 1)
+        return m[1:], S[1:]
+
+    monkeypatch.setattr(tk, "curated_replace", off_by_one)
+    assert not status("curation.replace_closed_form").passed
+    monkeypatch.setattr(tk, "curated_replace", real_replace)
+
+    def tilt_for_any_k(mean, var, reward, K):  # planted: the K = inf law used for every K
+        return real_moments(mean, var, reward, math.inf)
+
+    monkeypatch.setattr(tk, "curated_point_moments", tilt_for_any_k)
+    assert not status("curation.kept_law_limit").passed
+    monkeypatch.setattr(tk, "curated_point_moments", real_moments)
+
+    monkeypatch.setattr(tk, "quartic_coefficients", lambda c, lam, kappa: real_quartic(c, lam, 1.01 * kappa))
+    assert not status("curation.mixed_fixed_point").passed
+    monkeypatch.setattr(tk, "quartic_coefficients", real_quartic)
+
+    def linear_wrong(md, Sd, b, lam):  # planted: the larger root of the linear reward's quadratic
+        c = float(b @ Sd @ b)
+        A = lam * (1 + lam)
+        q = (1 + math.sqrt(1 - 4 * A * c)) / (2 * A)
+        u = Sd @ b / (1 - A * q) if abs(1 - A * q) > 1e-12 else Sd @ b
+        return md + lam * u, Sd + A * np.outer(u, u)
+
+    monkeypatch.setattr(tk, "_linear_fixed_point", linear_wrong)
+    assert not status("curation.linear_fixed_point").passed

@@ -74,6 +74,10 @@ Self-correction (``correction`` :math:`\gamma`, docs/theory.md §14, :mod:`~stab
 each synthetic point is replaced, independently with probability :math:`\gamma/(1+\gamma)`, by a draw
 of the corrector's target; the kernel is wrapped so that only the synthetic draws change (exact: a
 binomial split of the batch, each part's statistics drawn exactly; naive: the mixture's points).
+Curation (``curation=``, Gaussian; docs/theory.md §15, :mod:`~stability.dynamics.curation`): each
+synthetic point is the Luce choice among ``K`` model samples under a reward; ``K = inf`` draws the
+batch from the tilt of the current model (both methods exact), finite ``K`` draws the candidates
+(``naive`` only). The rest of the loop is unchanged (:class:`_Curated` wraps the kernel).
 
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
@@ -104,6 +108,7 @@ from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
+from . import curation as _curation
 from . import samplers
 from ._families import FAMILIES, FamilySpec, family_params, family_spec
 from .correction import check_correction, correct_kernel
@@ -176,6 +181,7 @@ class SimulationResult:
     n_real: int | None = None
     real_fraction: float | None = None
     correction: float = 0.0
+    curation: _curation.Curation | None = None
 
     @property
     def generations(self) -> int:
@@ -205,6 +211,13 @@ class SimulationResult:
     def error(self) -> np.ndarray:
         r""":math:`\|\eta_t - \eta_{data}\|` (Gaussian: :math:`\|\mu_t-\mu_{data}\|`), (generations + 1, chains)."""
         return np.linalg.norm(self.mean - self.data_mean, axis=-1)
+
+    @cached_property
+    def expected_reward(self) -> np.ndarray:
+        r""":math:`E_{p_{\theta_t}} r` of the curation reward (docs/theory.md §15), (generations + 1, chains)."""
+        if self.curation is None:
+            raise ValueError("expected_reward needs a run with curation=")
+        return self.curation.reward.expected(self.mean, self.cov)
 
     @cached_property
     def kl(self) -> np.ndarray:
@@ -451,6 +464,7 @@ def simulate(
     real_fraction: float | None = None,
     correction: float = 0.0,
     correction_target: dict | Any = None,
+    curation: dict | _curation.Curation | None = None,
 ) -> SimulationResult:
     r"""Simulate ``chains`` independent retraining chains for ``generations`` rounds.
 
@@ -493,6 +507,10 @@ def simulate(
     correction_target : the corrector's target, as ``data`` takes it (its family fit, the same for
         every chain); default: each chain's real-sample fit under ``fixed-real`` / ``accumulate``,
         the data distribution under the other schemes.
+    curation : Gaussian only, ``dict(K=..., reward=...)`` or a :class:`~stability.dynamics.curation.Curation`
+        (docs/theory.md §15): each synthetic point is the Luce choice among ``K`` model samples under
+        the reward (:mod:`~stability.dynamics.curation`), every scheme. ``K = inf``: drawn from the
+        tilt, both methods exact; finite ``K > 1``: ``method="naive"`` only (points).
 
     Every round must fit a full covariance: :math:`N \ge d+1` points per round (``n + k`` for
     ``fixed-real`` / ``fresh-real`` / ``accumulate``, ``n`` for ``replace``).
@@ -516,6 +534,9 @@ def simulate(
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
     gamma = check_correction(correction, None, family, correction_target)
+    cur = _curation.check_curation(curation, family, method)
+    if gamma and cur is not None:
+        raise ValueError("correction and curation cannot be combined: pass one of them (correction=0 or curation=None)")
     if family in PLUGIN_FAMILIES:
         if real_fraction is not None:
             raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
@@ -538,6 +559,7 @@ def simulate(
     if family == "gaussian":
         mu_d, cov_d = _gaussian_params(data, dim, "data")
         d = mu_d.size
+        _curation.check_curation(cur, family, method, d)
         per_round = run.training_size(n, k)
         if weight is not None:  # the points that carry weight
             per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
@@ -548,7 +570,8 @@ def simulate(
                 f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
-        _check_cost(method, per_round, G, C, d, d * d + d + 3)
+        K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point
+        _check_cost(method, per_round, G, C, d * K, d * d + d + 3)
         if run.subsample:
             kernel = _GaussianPoints(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
             kernel.allocate(run.pool_size(n, k, G - 1), d, method)
@@ -556,13 +579,15 @@ def simulate(
             kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
                 mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
             )
+        if cur is not None:
+            kernel = _Curated(kernel, cur)
         corrected = correct_kernel(kernel, gamma, run, method, (mu_d, cov_d), correction_target, None, _gaussian_params)
         real = _run(corrected, run, rng, n, k, G, progress, weight)
         real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
         return SimulationResult(
             family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, **extra,
-            **extra_c,
+            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, curation=cur,
+            **extra, **extra_c,
         )  # fmt: skip
     spec = family_spec(family, data)
     if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
@@ -681,7 +706,11 @@ class _GaussianExact(_Gaussian):
         return (m, *samplers.gaussian_stats(rng, self.mu_dc, self.Ld, m))
 
     def synthetic(self, rng, t, m):
-        return (m, *samplers.gaussian_stats(rng, self.mean[t], self.L, m))
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
+        return (m, *samplers.gaussian_stats(rng, mean, L, m))
 
     @staticmethod
     def scale(a, c):
@@ -710,6 +739,42 @@ def _check_recursion(G: int, p: int, what: str) -> None:
     (~5 us of Python per generation on one core, the fast side; measured 13-25 us on a busy core)."""
     check_memory(8.0 * 3 * (G + 1) * (p * p + p), f"{what} with generations={G} (p = {p})", "lower generations")
     check_time(G * (5e-6 + 1e-9 * p**3), f"{what} with generations={G}", "lower generations")
+
+
+class _Curated:
+    """A Gaussian kernel whose synthetic points are curated (docs/theory.md §15); everything else delegated.
+
+    ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
+    model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
+    and points in blocks of at most :data:`NAIVE_BLOCK_FLOATS` candidate numbers) reduced to the
+    kernel's statistics.
+    """
+
+    def __init__(self, kernel, curation):
+        self.kernel, self.curation = kernel, curation
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+    def synthetic(self, rng, t, m):
+        kern, cur = self.kernel, self.curation
+        if cur.infinite:
+            mean, cov = _curation.tilt(kern.mean[t], kern.cov[t], cur.reward)
+            return kern.draw(rng, mean, samplers.sqrt_factor(cov)[0], m)
+        if cur.K == 1:
+            return kern.synthetic(rng, t, m)
+        C, d = kern.mean[t].shape
+        L = np.broadcast_to(kern.L, (C, d, d))
+        check_memory(8.0 * C * m * d, f"the kept points of {C} chains ({m} of dimension {d})", "lower chains")
+        x = np.empty((C, m, d))
+        chunk = max(1, NAIVE_BLOCK_FLOATS // (cur.K * d))  # kept points per draw of one chain's candidates
+        block = max(1, NAIVE_BLOCK_FLOATS // (min(m, chunk) * cur.K * d))
+        for lo in range(0, C, block):
+            sl = slice(lo, lo + block)
+            for start in range(0, m, chunk):
+                c = min(chunk, m - start)
+                x[sl, start : start + c] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], c, cur)
+        return kern.points_stats(x)
 
 
 def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
@@ -779,7 +844,15 @@ class _GaussianNaive(_Gaussian):
         return (m, *_raw_sums(rng, self.mu_dc, self.Ld, m, self.mu_d, self.block))
 
     def synthetic(self, rng, t, m):
-        return (m, *_raw_sums(rng, self.mean[t], self.L, m, self.mu_d, self.block))
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    def draw(self, rng, mean, L, m):
+        return (m, *_raw_sums(rng, mean, L, m, self.mu_d, self.block))
+
+    def points_stats(self, x):
+        """The statistics of given points ``x`` (C, m, d)."""
+        x = x - self.mu_d
+        return x.shape[1], x.sum(axis=1), np.einsum("cmi,cmj->cij", x, x)
 
     @staticmethod
     def scale(a, c):
@@ -914,6 +987,10 @@ class _GaussianPoints(_Points, _Gaussian):
 
     def _draw(self, rng, t, m):
         mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
+        return self.draw(rng, mean, L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
         L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
         z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
         return mean[:, None, :] + z @ L.transpose(0, 2, 1)
@@ -922,6 +999,10 @@ class _GaussianPoints(_Points, _Gaussian):
         M = x.mean(axis=1)
         r = x - M[:, None, :]
         self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
+
+    @staticmethod
+    def points_stats(x):
+        return x
 
     def real_fit(self, x):
         M = x.mean(axis=1)
