@@ -72,7 +72,7 @@ PROFILES = {
         model_options={"T": 100, "width": 32},
     ),
     "tiny": dict(
-        n=96,
+        n=64,
         heldout=0.2,
         generations=2,
         pretrain_steps=30,
@@ -80,8 +80,8 @@ PROFILES = {
         batch_size=32,
         lr=2e-3,
         finetune_lr=1e-3,
-        eval_samples=40,
-        classifier_steps=60,
+        eval_samples=32,
+        classifier_steps=20,
         model_options={"T": 21, "width": 8},
     ),
 }
