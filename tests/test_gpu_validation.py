@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ import torch
 
 from stability.experiments import gpu_validation as gv
 from stability.experiments.loop import _predicted_seconds
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # the modules the GPU machine lacks (and scikit-learn, which the path must not need either)
 BLOCK = textwrap.dedent(
@@ -130,6 +133,27 @@ def test_tiny_profile_artefacts_and_resume_after_the_time_budget(tmp_path):
     assert gen["step"] == "0 gen 1" and {"draw", "fit", "evaluate", "save"} <= set(gen)
     assert prov["plan"]["total_flops"] > prov["plan"]["pretrain_flops"] > 0
 
+    # the figure finds the run and draws its curves (one line per chain) and its latest samples
+    import runpy
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, str(ROOT / "figures"))
+    fig_mod = runpy.run_path(str(ROOT / "figures" / "fig_retrain_images.py"), run_name="fig_retrain_images")
+    assert fig_mod["_gpu_runs"](cut) == [run_dir] and fig_mod["_gpu_runs"](tmp_path / "none") == []
+    fig = plt.figure()
+    curves, grids = fig.subfigures(2, 1)
+    fig_mod["_gpu_rows"](curves, grids, run_dir)
+    axes = fig.get_axes()
+    assert len(axes) == 3 + len(chains)
+    assert axes[0].get_title().startswith("ddpm_digits28 on cpu, commit ")
+    assert [len(line.get_xdata()) for line in axes[0].get_lines()] == [gens + 1] * len(chains)
+    assert axes[3].get_title() == f"ddpm_digits28: $\\lambda$=0, generation {gens}"
+    plt.close(fig)
+
 
 def test_cuda_missing_is_one_line(tmp_path):
     if torch.cuda.is_available():
@@ -171,3 +195,48 @@ def test_predicted_seconds_uses_the_chain_then_any_chain_then_pretraining():
     assert _predicted_seconds(rows, "0", 50.0) == 3.0  # the chain's last generation
     assert _predicted_seconds(rows, "replace", 50.0) == 5.0  # the slowest last generation of any chain
     assert _predicted_seconds(rows[3:], "0", 50.0) == 50.0  # nothing but pretraining measured
+
+
+def _make_results():
+    import runpy
+
+    return runpy.run_path(str(ROOT / "docs" / "make_results.py"), run_name="make_results")
+
+
+def test_results_page_gpu_section_absent_and_present(tmp_path):
+    # the page's GPU section (render() adds it after the CPU tables; test_docs checks the whole page)
+    section = _make_results()["_gpu_runs"]
+    render = lambda gpu_store: "\n".join(section(gpu_store))  # noqa: E731
+    absent = render(gpu_store=tmp_path / "gpu")
+    assert "## Image-scale retraining on a GPU (`make gpu-validation`)\n\nNo GPU run is stored under" in absent
+
+    # a stored run written by hand: the table must show exactly these numbers
+    run = tmp_path / "gpu" / "ddpm_mnist10k"
+    run.mkdir(parents=True)
+    cfg = gv.config_for("mnist10k.npz", "gpu", "cuda", generations=2)
+    (run / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "hash": cfg.identity()}))
+    rows = []
+    for chain, fd in zip(gv.LAMBDAS, (10.0, 11.0, 12.0, 40.0), strict=True):
+        rows.append({"chain": chain, "generation": 0, "fd": 9.5, "precision": 0.8, "recall": 0.7, "param_dist": 0.0})
+        last = 1 if chain == "replace" else 2  # a run stopped by its budget: replace one generation behind
+        for g in range(1, last + 1):
+            rows.append(
+                {"chain": chain, "generation": g, "fd": fd + g, "precision": 0.5, "recall": 0.25, "param_dist": 1.5 * g}
+            )
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prov = {
+        "commit": "abc1234",
+        "date": "2027-01-02",
+        "machine": {"gpu": "NVIDIA H200", "torch": "2.11.0+cu130", "cuda": "13.0", "device": "cuda"},
+        "status": "incomplete",
+        "remaining": [[2, "replace"]],
+        "wall_seconds": 471.5,
+        "calls": [{}],
+    }
+    (run / "provenance.json").write_text(json.dumps(prov))
+    page = render(gpu_store=tmp_path / "gpu")
+    assert "No GPU run is stored" not in page
+    assert "commit abc1234, 2027-01-02; NVIDIA H200, torch 2.11.0+cu130, CUDA 13.0; 471.5 s wall over 1 call(s)" in page
+    assert "incomplete: 1 (chain, generation) steps remain" in page
+    assert "| λ = 0.5 | 2 | 9.500 → 13.000 | 0.800 → 0.500 | 0.700 → 0.250 | 3.00 |" in page
+    assert "| replace (purely synthetic) | 1 | 9.500 → 41.000 | 0.800 → 0.500 | 0.700 → 0.250 | 1.50 |" in page

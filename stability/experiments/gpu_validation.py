@@ -161,7 +161,15 @@ def _git_commit() -> str:
         out = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True, text=True)
     except OSError:
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    if out.returncode != 0 or not out.stdout.strip():
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", "stability", "Makefile"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _machine(device: str) -> dict:
@@ -239,7 +247,8 @@ def run(
     ``time_budget`` (seconds, ``None``: the profile's :data:`TIME_BUDGETS`) is counted from
     ``started`` (a :func:`time.perf_counter` value; default: now), so a command line can count its
     own start-up. ``generations`` overrides the profile's (more than before extends a finished run).
-    ``command`` and ``commit`` are recorded in the provenance (default: ``sys.argv`` and ``git``).
+    ``command`` and ``commit`` are recorded in the provenance (default: ``sys.argv`` and ``git``, with
+    ``+dirty`` when the code differs from the commit; ``unknown`` where there is no ``.git``).
     """
     from .loop import retrain
 
