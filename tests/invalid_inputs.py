@@ -359,6 +359,25 @@ def cli_cases(tmp) -> list[CliCase]:
         add(f"retrain-resume-{name}", rt("--resume", out=f[name]), 1, r"config\.json")
     add("retrain-resume-badhash", rt("--resume", out=f["run_badhash"]), 1, r"(?i)config\.json.*(edited|hash)")
     add("retrain-exists-no-resume", rt(out=f["run_badhash"]), 2, r"(?i)already holds a run")
+
+    # --- gpu-validation (the tiny profile on the CPU; every case fails before any training) -----------
+    def gv(*rest, out=None, data=None):
+        data = data or str(tmp / "no_images.npz")
+        return ["gpu-validation", "--data", data, "--profile", "tiny", "--device", "cpu", "--quiet", *rest] + [
+            "--out",
+            out or str(tmp / "gv" / "new"),
+        ]
+
+    add("gpu-validation-no-out", ["gpu-validation", "--data", "x.npz"], 2, r"--out")
+    add("gpu-validation-profile", gv("--profile", "huge"), 2, r"--profile")
+    add("gpu-validation-budget-0", gv("--time-budget", "0"), 2, r"--time-budget must be > 0")
+    add("gpu-validation-budget-neg", gv("--time-budget", "-5"), 2, r"--time-budget must be > 0")
+    add("gpu-validation-generations-0", gv("--generations", "0"), 2, r"--generations must be an integer >= 1")
+    add("gpu-validation-data-missing", gv(), 2, r"--data .*does not exist")
+    add("gpu-validation-data-2d", gv(data="moons"), 2, r"--data must be an image data set")
+    add("gpu-validation-data-text", gv(data=f["data.txt"]), 2, r"--data")
+    add("gpu-validation-device", gv("--device", "cuda:99"), 2, r"--device 'cuda:99' is not available here")
+    add("gpu-validation-out-is-file", gv(out=f["afile"]), 1, r"--out")
     return cases
 
 

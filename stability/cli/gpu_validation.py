@@ -17,7 +17,9 @@ import sys
 import time
 
 from .._domains import Interval
+from ..errors import InputError, RuntimeFailure
 from ._options import add_device, add_json, add_out, add_quiet, add_seed, integer, number, progress
+from .retrain import _flag_message
 
 __all__ = ["register"]
 
@@ -25,6 +27,13 @@ _STARTED = time.perf_counter()  # the command's clock starts when the program lo
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (InputError, RuntimeFailure) as err:  # name the flag ("--data ..."), not the library's parameter
+        raise type(err)(_flag_message(str(err), getattr(args, "flags", {}))) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..experiments import gpu_validation as gv
 
     device = args.device or "cuda"
@@ -68,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["gpu", "tiny"], default="gpu", help="sizes (tiny: the same path in seconds)")
     add_device(p)
     p.set_defaults(device=None)
+    next(a for a in p._actions if a.dest == "device").help = "torch device (cuda, cuda:1, cpu, ...); default cuda"
     p.add_argument(
         "--time-budget",
         type=number("--time-budget", Interval(0.0, low_closed=False)),
