@@ -155,6 +155,7 @@ def test_tiny_profile_artefacts_and_resume_after_the_time_budget(tmp_path):
     plt.close(fig)
 
 
+@pytest.mark.slow  # a subprocess importing torch: several seconds on a busy machine
 def test_cuda_missing_is_one_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
