@@ -81,8 +81,8 @@ def test_tiny_profile_artefacts_and_resume_after_the_time_budget(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith("stopped before the time budget"), r.stdout
         assert "run the same command again to continue" in r.stdout
-    assert "0 of 8 generations done, 8 remain" in r1.stdout
-    assert "1 of 8 generations done, 7 remain (generation 1: 0.5, 1, replace; generation 2: 0, 0.5" in r2.stdout
+    assert "0 of 8 generations done, 8 remain (generations 1-2: every chain)" in r1.stdout
+    assert "1 of 8 generations done, 7 remain (generation 1: 0.5, 1, replace; generation 2: every chain)" in r2.stdout
     run_dir = cut / "ddpm_digits28"
     assert [(r["chain"], r["generation"]) for r in _rows(run_dir) if r["generation"] > 0] == [("0", 1)]
     prov = json.loads((run_dir / "provenance.json").read_text())

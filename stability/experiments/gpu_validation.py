@@ -155,6 +155,16 @@ def plan(config: RetrainConfig, shape=(1, 28, 28)) -> dict:
     }
 
 
+def _shape(data) -> tuple:
+    """One image's shape ``(1, H, W)`` as the loaders give it (digits: 8 x 8; files: read from the header)."""
+    from .data import load_images
+
+    if str(data) == "digits":
+        return (1, 8, 8)
+    images, _ = load_images(data)
+    return (1, *images.shape[1:])
+
+
 def _git_commit() -> str:
     root = Path(__file__).resolve().parents[2]
     try:
@@ -220,11 +230,17 @@ def _write_samples(run_dir: Path, config: RetrainConfig, ident: str, rows) -> No
         atomic_bytes(buf.getvalue(), run_dir / name)
 
 
-def _remaining_text(remaining) -> str:
+def _remaining_text(remaining, chains) -> str:
+    """``"generation 3: 1, replace; generations 4-10: every chain"``."""
     by_generation = {}
     for g, chain in remaining:
         by_generation.setdefault(g, []).append(chain)
-    parts = [f"generation {g}: {', '.join(cs)}" for g, cs in sorted(by_generation.items())]
+    parts = [f"generation {g}: {', '.join(cs)}" for g, cs in sorted(by_generation.items()) if len(cs) < len(chains)]
+    full = sorted(g for g, cs in by_generation.items() if len(cs) == len(chains))
+    if full:
+        parts.append(
+            f"generation {full[0]}: every chain" if len(full) == 1 else f"generations {full[0]}-{full[-1]}: every chain"
+        )
     return "; ".join(parts)
 
 
@@ -250,7 +266,7 @@ def run(
     ``command`` and ``commit`` are recorded in the provenance (default: ``sys.argv`` and ``git``, with
     ``+dirty`` when the code differs from the commit; ``unknown`` where there is no ``.git``).
     """
-    from .loop import retrain
+    from .loop import _check_run_dir, _device, retrain
 
     started = time.perf_counter() if started is None else started
     overrides = {"seed": seed} if generations is None else {"seed": seed, "generations": generations}
@@ -259,8 +275,12 @@ def run(
     run_dir = Path(out) / f"ddpm_{Path(str(data)).stem}"
     resume = (run_dir / "config.json").is_file()
     begun = datetime.now(timezone.utc)
-    left = None if budget is None else max(0.0, budget - (time.perf_counter() - started))  # 0: one step only
-    result = retrain(config, run_dir, resume=resume, progress=progress, plots=True, time_budget=left)
+    _device(config.device)  # the device first: its error is the one to see on a machine without CUDA
+    _check_run_dir(run_dir)  # then the folder, then the data (read by plan's _shape), as retrain checks them
+    costs = plan(config, _shape(data))  # before the run, so that its cost counts in the budget
+    # what follows the run (samples, provenance) gets a reserve: 5 % of the budget, at most 10 s
+    left = None if budget is None else max(0.0, budget - min(10.0, 0.05 * budget) - (time.perf_counter() - started))
+    result = retrain(config, run_dir, resume=resume, progress=progress, plots=True, time_budget=left)  # 0: one step
     ident = read_config(run_dir)["hash"]
     rows = read_metrics(run_dir)
     _write_samples(run_dir, config, ident, rows)
@@ -277,14 +297,14 @@ def run(
     else:
         message = (
             f"stopped before the time budget ({budget:g} s) after {seconds:.0f} s: {done} of {total} generations "
-            f"done, {len(result.remaining)} remain ({_remaining_text(result.remaining)}); every finished "
-            f"generation is checkpointed in {run_dir}: run the same command again to continue"
+            f"done, {len(result.remaining)} remain ({_remaining_text(result.remaining, config.lambdas)}); every "
+            f"finished generation is checkpointed in {run_dir}: run the same command again to continue"
         )
-    _write_provenance(run_dir, config, result, rows, begun, seconds, budget, command, commit, message)
+    _write_provenance(run_dir, config, result, rows, begun, seconds, budget, command, commit, message, costs)
     return ValidationResult(run_dir, result.complete, result.remaining, seconds, message)
 
 
-def _write_provenance(run_dir, config, result, rows, begun, seconds, budget, command, commit, message) -> None:
+def _write_provenance(run_dir, config, result, rows, begun, seconds, budget, command, commit, message, costs) -> None:
     path = run_dir / "provenance.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     calls = list(old.get("calls", []))
@@ -300,7 +320,6 @@ def _write_provenance(run_dir, config, result, rows, begun, seconds, budget, com
             "steps": list(result.timings),
         }
     )
-    shape = tuple(load_checkpoint(checkpoint_path(run_dir, None, 0), read_config(run_dir)["hash"], None, 0)["shape"])
     last = calls[-1]
     prov = {
         "commit": last["commit"],
@@ -311,7 +330,7 @@ def _write_provenance(run_dir, config, result, rows, begun, seconds, budget, com
         "remaining": [list(r) for r in result.remaining],
         "wall_seconds": round(sum(c["wall_seconds"] for c in calls), 2),
         "compute_seconds": round(sum(float(r.get("seconds") or 0.0) for r in rows), 2),
-        "plan": plan(config, shape),
+        "plan": costs,
         "calls": calls,
     }
     atomic_write_text(json.dumps(prov, indent=1) + "\n", path)
