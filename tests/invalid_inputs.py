@@ -532,6 +532,12 @@ def api_cases(tmp) -> list[ApiCase]:
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
     add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json")
+    tiny_cfg = loop.default_config("flow", "moons", "tiny")
+    add("api-retrain-time-budget", lambda: loop.retrain(tiny_cfg, tmp / "tb", time_budget=-1.0), E, r"time_budget must")
+    from stability.experiments import gpu_validation
+
+    add("api-gpu-validation-profile", lambda: gpu_validation.config_for("x.npz", "huge"), E, r"profile must be one of")
+    add("api-gpu-validation-2d", lambda: gpu_validation.config_for("moons"), E, r"data must be an image data set")
     # retraining set-ups (docs/theory.md §11)
     from stability.schemes import as_scheme
 

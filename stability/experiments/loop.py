@@ -15,6 +15,9 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
    minibatches of that set, a fresh optimiser each round), giving ``theta_t``;
 4. evaluate against the held-out real data and write an atomic checkpoint and a metrics row.
 
+The chains advance together, generation by generation, so a call stopped by its ``time_budget``
+leaves every chain at about the same generation (:func:`retrain`).
+
 Reproducibility: every random draw of generation ``t`` of chain ``c`` (model samples, minibatches,
 diffusion noise, evaluation subsamples) comes from generators seeded by ``(seed, c, t)`` at the
 start of that generation. The only state carried from one generation to the next is therefore in
