@@ -92,17 +92,22 @@ results: $(STAMP)
 #   256 + 1000 evaluation samples: 3.0e14. One generation of the 4 chains: 4 x 300 steps x 256 plus
 #   14,000 samples (floor(lambda n) = 0 + 2000 + 4000, replace 4000, and 4 x 1000 for evaluation): 2.9e14.
 #   Whole run: 3.2e15 FLOPs.
-# - Measured on this project's CPU (one thread of a 2-core VM, load ~1, torch 2.13, batch 32): 5.9
+# - Measured on this project's CPU (one thread of a 2-core VM, torch 2.13): at batch 32 and load ~1, 5.9
 #   training steps/s (5.3 ms per image-step, ~70 GFLOP/s achieved) and 1.7 ms per image per denoiser
-#   call, i.e. 0.17 s per sample at T = 100: the run would take ~13 h there.
+#   call, i.e. 0.17 s per sample at T = 100 (the run would take ~13 h there); at the profile's batch 256
+#   and load ~5 (`--measure --device cpu`), 0.19 steps/s (18 GFLOP/s) and 0.59 s per sample (21 GFLOP/s).
+#   The same cost model predicts the tiny profile's CPU compute (fit + draw + evaluate) to 15 %:
+#   18.5 s predicted by `--measure`, 21.5 s measured in provenance.json right after (load ~5).
 # - Assumed on one H200: 10 TFLOP/s achieved in fp32 (15 % of its ~67 TFLOP/s non-tensor fp32 peak, no
 #   TF32/bf16 counted: channels of 32-64 on 28x28 images and GroupNorm/SiLU passes keep small U-Nets far
 #   from peak), plus ~1 ms of kernel launches per training step (15,000 steps: 15 s). Predicted:
 #   pretraining 30 s, each generation 29 s, the whole run ~320 s of compute + ~40 s (classifier, plots,
 #   checkpoints, start-up) = ~6 min, inside one call with 480 s of budget. At half that throughput the
 #   first call stops after ~6 generations and a second call of ~4 min finishes the run.
-# - Each call records the measured phase times and `plan`'s FLOPs in OUT/ddpm_<data>/provenance.json:
-#   achieved FLOP/s = FLOPs / phase time; resize PROFILES["gpu"] in stability/experiments/gpu_validation.py.
+# - On a GPU, `stability gpu-validation --data X --out Y --measure` (seconds, writes nothing) times a
+#   few steps there and prints the achieved FLOP/s and the predicted run time; each call of the target
+#   records the measured phase times and `plan`'s FLOPs in OUT/ddpm_<data>/provenance.json. Resize
+#   PROFILES["gpu"] in stability/experiments/gpu_validation.py from those.
 # The device tool sets OUT in its environment for returned files: an OUT from the environment is ignored
 # here (give OUT=... on the make command line). A run folder's .gitignore keeps its checkpoints out of git.
 DEVICE ?= cuda

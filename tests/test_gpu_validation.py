@@ -186,6 +186,16 @@ def test_plan_counts_flops_of_an_independent_formula():
         gv.config_for("moons")
 
 
+def test_measure_times_the_model_on_its_device():
+    cfg = gv.config_for("x.npz", "tiny", "cpu")
+    out = gv.measure(cfg, (1, 28, 28), repeats=1)
+    assert out["device"] == "cpu" and out["batch_size"] == cfg.batch_size
+    assert out["train_steps_per_second"] > 0 and out["seconds_per_sample"] > 0
+    # the run's compute at the measured rates is at least its FLOPs at the faster of the two rates
+    fastest = max(out["train_flops_per_second"], out["sample_flops_per_second"])
+    assert out["predicted_run_seconds"] >= out["plan"]["total_flops"] / fastest * (1 - 1e-12)
+
+
 def test_predicted_seconds_uses_the_chain_then_any_chain_then_pretraining():
     rows = [
         {"chain": "0", "generation": 1, "seconds": 2.0},

@@ -37,11 +37,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..experiments import gpu_validation as gv
 
     device = args.device or "cuda"
-    if args.plan:
-        config = gv.config_for(
-            args.data, args.profile, device, **({} if args.generations is None else {"generations": args.generations})
-        )
-        print(json.dumps(gv.plan(config), indent=1))
+    if args.plan or args.measure:
+        overrides = {} if args.generations is None else {"generations": args.generations}
+        config = gv.config_for(args.data, args.profile, device, **overrides)
+        out = gv.measure(config, gv._shape(args.data)) if args.measure else gv.plan(config, gv._shape(args.data))
+        print(json.dumps(out, indent=1))
         return 0
     result = gv.run(
         args.data,
@@ -91,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_seed(p, help="seed (default 0)", default=0)
     p.add_argument("--commit", help="the git commit to record (default: git rev-parse, where .git is present)")
     p.add_argument("--plan", action="store_true", help="print the run's FLOP counts and exit (no training)")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="time a few training steps and denoiser calls on --device, print the achieved FLOP/s and the "
+        "predicted run time, and exit (seconds; nothing written)",
+    )
     add_quiet(p)
     add_json(p, help="print the outcome as one JSON object (implies --quiet)")
     p.set_defaults(func=_cmd)

@@ -52,7 +52,7 @@ from .config import RetrainConfig, default_config
 from .data import DATASETS_2D
 from .runs import checkpoint_path, load_checkpoint, read_config, read_metrics
 
-__all__ = ["LAMBDAS", "PROFILES", "TIME_BUDGETS", "ValidationResult", "config_for", "plan", "run"]
+__all__ = ["LAMBDAS", "PROFILES", "TIME_BUDGETS", "ValidationResult", "config_for", "measure", "plan", "run"]
 
 LAMBDAS = ("0", "0.5", "1", "replace")
 # Sizes. "gpu": see the Makefile comment above `gpu-validation` (FLOP counts of `plan`, CPU speeds,
@@ -152,6 +152,58 @@ def plan(config: RetrainConfig, shape=(1, 28, 28)) -> dict:
         "pretrain_flops": pretrain,
         "generation_flops": per_generation,
         "total_flops": pretrain + config.generations * per_generation,
+    }
+
+
+def measure(config: RetrainConfig, shape=(1, 28, 28), repeats: int = 3) -> dict:
+    """Time the model of ``config`` on its device: training steps at ``batch_size`` and denoiser calls.
+
+    After one warm-up of each, ``repeats`` Adam steps on random images and ``repeats`` denoiser calls
+    on ``batch_size`` images are timed (the device synchronised); with :func:`plan`'s FLOP counts this
+    gives the achieved FLOP/s and the predicted time of the whole run. Seconds of work; no data needed.
+    """
+    from .loop import _device, _sync
+
+    device = _device(config.device)
+    costs = plan(config, shape)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        from .config import build_model
+
+        model = build_model(config, shape).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        x = torch.randn(config.batch_size, *shape, device=device)
+        t = torch.zeros(config.batch_size, dtype=torch.long, device=device)
+
+        def step():
+            opt.zero_grad()
+            model.loss(x).backward()
+            opt.step()
+
+        timed = {}
+        for name, fn in (("train_step", step), ("denoiser_call", torch.no_grad()(lambda: model.net(x, t)))):
+            fn()
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            _sync(device)
+            timed[name] = (time.perf_counter() - start) / repeats
+    b = config.batch_size
+    train_rate = costs["train_flops_per_image"] * b / timed["train_step"]
+    sample_rate = costs["forward_flops_per_image"] * b / timed["denoiser_call"]
+    train_flops = config.pretrain_steps + config.generations * len(config.lambdas) * config.finetune_steps
+    train_flops *= costs["train_flops_per_image"] * b
+    sample_flops = costs["total_flops"] - train_flops
+    return {
+        "device": str(device),
+        "batch_size": b,
+        "train_steps_per_second": 1.0 / timed["train_step"],
+        "seconds_per_sample": costs["T"] * timed["denoiser_call"] / b,
+        "train_flops_per_second": train_rate,
+        "sample_flops_per_second": sample_rate,
+        "predicted_run_seconds": train_flops / train_rate + sample_flops / sample_rate,
+        "plan": costs,
     }
 
 
