@@ -538,6 +538,7 @@ def api_cases(tmp) -> list[ApiCase]:
 
     add("api-gpu-validation-profile", lambda: gpu_validation.config_for("x.npz", "huge"), E, r"profile must be one of")
     add("api-gpu-validation-2d", lambda: gpu_validation.config_for("moons"), E, r"data must be an image data set")
+    add("api-gpu-validation-budget", lambda: gpu_validation.run("x.npz", tmp / "gvb", time_budget=0), E, r"time_budget")
     # retraining set-ups (docs/theory.md §11)
     from stability.schemes import as_scheme
 

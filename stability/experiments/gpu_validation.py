@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._domains import check_choice
+from .._domains import Interval, check, check_choice
 from ..errors import InputError
 from ._io import atomic_bytes, atomic_write_text
 from .config import RetrainConfig, default_config
@@ -88,6 +88,7 @@ PROFILES = {
 # Default time budget of one call in seconds: 480 s leaves 60 s of a 9-minute call for starting
 # Python, importing torch, initialising CUDA and writing the last files.
 TIME_BUDGETS = {"gpu": 480.0, "tiny": None}
+_POSITIVE = Interval(0.0, low_closed=False)
 _GRID = 64  # samples per image grid and per generation in samples_by_generation.npz
 
 
@@ -323,7 +324,7 @@ def run(
     started = time.perf_counter() if started is None else started
     overrides = {"seed": seed} if generations is None else {"seed": seed, "generations": generations}
     config = config_for(data, profile, device, **overrides)
-    budget = TIME_BUDGETS[profile] if time_budget is None else time_budget
+    budget = TIME_BUDGETS[profile] if time_budget is None else check("time_budget", time_budget, _POSITIVE)
     run_dir = Path(out) / f"ddpm_{Path(str(data)).stem}"
     resume = (run_dir / "config.json").is_file()
     begun = datetime.now(timezone.utc)
