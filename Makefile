@@ -103,7 +103,7 @@ results: $(STAMP)
 #   from peak), plus ~1 ms of kernel launches per training step (15,000 steps: 15 s). Predicted:
 #   pretraining 30 s, each generation 29 s, the whole run ~320 s of compute + ~40 s (classifier, plots,
 #   checkpoints, start-up) = ~6 min, inside one call with 480 s of budget. At half that throughput the
-#   first call stops after ~6 generations and a second call of ~4 min finishes the run.
+#   first call stops after ~6 generations and a second call of 4-5 min finishes the run.
 # - On a GPU, `stability gpu-validation --data X --out Y --measure` (seconds, writes nothing) times a
 #   few steps there and prints the achieved FLOP/s and the predicted run time; each call of the target
 #   records the measured phase times and `plan`'s FLOPs in OUT/ddpm_<data>/provenance.json. Resize

@@ -324,7 +324,7 @@ def run(
     started = time.perf_counter() if started is None else started
     overrides = {"seed": seed} if generations is None else {"seed": seed, "generations": generations}
     config = config_for(data, profile, device, **overrides)
-    budget = TIME_BUDGETS[profile] if time_budget is None else check("time_budget", time_budget, _POSITIVE)
+    budget = TIME_BUDGETS[profile] if time_budget is None else float(check("time_budget", time_budget, _POSITIVE))
     run_dir = Path(out) / f"ddpm_{Path(str(data)).stem}"
     resume = (run_dir / "config.json").is_file()
     begun = datetime.now(timezone.utc)
