@@ -73,6 +73,61 @@ proofs-report: $(STAMP)
 results: $(STAMP)
 	$(PY) docs/make_results.py
 
+# ---- gpu-validation: the image-scale retraining check, one resumable call sized for a short GPU window ----
+# `make gpu-validation` (DEVICE=cuda PROFILE=gpu OUT=results/gpu DATA=../shared/data/mnist10k.npz
+# TIME_BUDGET=480): `stability gpu-validation` (stability/experiments/gpu_validation.py): a U-Net DDPM
+# pretrained on n = 4000 MNIST digits, 2000 other digits held out, chains lambda = 0, 0.5, 1, replace,
+# 10 generations; Frechet distance, precision and recall per generation in the feature space of a
+# classifier trained in the run; 64 samples per generation (PNG grid and npz); provenance.json with the
+# GPU, torch/CUDA versions, commit, command and the wall time of every phase. A call starts the run or
+# continues it, and stops cleanly (exit 0, a line saying what remains) before TIME_BUDGET seconds; the
+# same command continues it. `make gpu-validation PROFILE=tiny DEVICE=cpu` is the same path in seconds
+# (tests/test_gpu_validation.py). Needs torch and numpy only (no zuko, POT, prdc or scikit-learn), run
+# from this checkout without installing it (PYTHONPATH), with .venv's python if present, else python3.
+#
+# Sizing of the gpu profile: an EXTRAPOLATION, not a GPU measurement (no GPU was lent when it was set).
+# - FLOPs (`stability gpu-validation --data X --out Y --plan`, torch.utils.flop_counter, a multiply-add = 2):
+#   U-Net width 32, T = 100, 191,329 parameters; 3.76e8 FLOPs per image per training step (forward +
+#   backward), 1.25e8 per denoiser call, so 1.25e10 per sample (T calls). Pretraining 3000 steps x batch
+#   256 + 1000 evaluation samples: 3.0e14. One generation of the 4 chains: 4 x 300 steps x 256 plus
+#   14,000 samples (floor(lambda n) = 0 + 2000 + 4000, replace 4000, and 4 x 1000 for evaluation): 2.9e14.
+#   Whole run: 3.2e15 FLOPs.
+# - Measured on this project's CPU (one thread of a 2-core VM, torch 2.13): at batch 32 and load ~1, 5.9
+#   training steps/s (5.3 ms per image-step, ~70 GFLOP/s achieved) and 1.7 ms per image per denoiser
+#   call, i.e. 0.17 s per sample at T = 100 (the run would take ~13 h there); at the profile's batch 256
+#   and load ~5 (`--measure --device cpu`), 0.19 steps/s (18 GFLOP/s) and 0.59 s per sample (21 GFLOP/s).
+#   The same cost model predicts the tiny profile's CPU compute (fit + draw + evaluate) to 15 %:
+#   18.5 s predicted by `--measure`, 21.5 s measured in provenance.json right after (load ~5).
+# - Assumed on one H200: 10 TFLOP/s achieved in fp32 (15 % of its ~67 TFLOP/s non-tensor fp32 peak, no
+#   TF32/bf16 counted: channels of 32-64 on 28x28 images and GroupNorm/SiLU passes keep small U-Nets far
+#   from peak), plus ~1 ms of kernel launches per training step (15,000 steps: 15 s). Predicted:
+#   pretraining 30 s, each generation 29 s, the whole run ~320 s of compute + ~40 s (classifier, plots,
+#   checkpoints, start-up) = ~6 min, inside one call with 480 s of budget. At half that throughput the
+#   first call stops after ~6 generations and a second call of 4-5 min finishes the run.
+# - On a GPU, `stability gpu-validation --data X --out Y --measure` (seconds, writes nothing) times a
+#   few steps there and prints the achieved FLOP/s and the predicted run time; each call of the target
+#   records the measured phase times and `plan`'s FLOPs in OUT/ddpm_<data>/provenance.json. Resize
+#   PROFILES["gpu"] in stability/experiments/gpu_validation.py from those.
+# The device tool sets OUT in its environment for returned files: an OUT from the environment is ignored
+# here (give OUT=... on the make command line). A run folder's .gitignore keeps its checkpoints out of git.
+DEVICE ?= cuda
+PROFILE ?= gpu
+ifeq ($(origin OUT),environment)
+OUT := results/gpu
+endif
+OUT ?= results/gpu
+DATA ?= ../shared/data/mnist10k.npz
+TIME_BUDGET ?= 480
+GENERATIONS ?=
+COMMIT ?=
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),python3)
+
+.PHONY: gpu-validation
+gpu-validation:
+	$(if $(filter cpu,$(DEVICE)),$(SMALL_THREADS)) PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(GPU_PY) -m stability gpu-validation --data $(DATA) --out $(OUT) \
+	  --profile $(PROFILE) --device $(DEVICE) --time-budget $(TIME_BUDGET) \
+	  $(if $(GENERATIONS),--generations $(GENERATIONS)) $(if $(COMMIT),--commit $(COMMIT))
+
 # The documentation site (Sphinx + MyST) into docs/_build/html; any warning is an error.
 $(DOCS_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[docs]'

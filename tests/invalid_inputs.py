@@ -488,6 +488,24 @@ def cli_cases(tmp) -> list[CliCase]:
         1,
         r"(?i)memory|would take",
     )
+    # --- gpu-validation (the tiny profile on the CPU; every case fails before any training) -----------
+    def gv(*rest, out=None, data=None):
+        data = data or str(tmp / "no_images.npz")
+        return ["gpu-validation", "--data", data, "--profile", "tiny", "--device", "cpu", "--quiet", *rest] + [
+            "--out",
+            out or str(tmp / "gv" / "new"),
+        ]
+
+    add("gpu-validation-no-out", ["gpu-validation", "--data", "x.npz"], 2, r"--out")
+    add("gpu-validation-profile", gv("--profile", "huge"), 2, r"--profile")
+    add("gpu-validation-budget-0", gv("--time-budget", "0"), 2, r"--time-budget must be > 0")
+    add("gpu-validation-budget-neg", gv("--time-budget", "-5"), 2, r"--time-budget must be > 0")
+    add("gpu-validation-generations-0", gv("--generations", "0"), 2, r"--generations must be an integer >= 1")
+    add("gpu-validation-data-missing", gv(), 2, r"--data .*does not exist")
+    add("gpu-validation-data-2d", gv(data="moons"), 2, r"--data must be an image data set")
+    add("gpu-validation-data-text", gv(data=f["data.txt"]), 2, r"--data")
+    add("gpu-validation-device", gv("--device", "cuda:99"), 2, r"--device 'cuda:99' is not available here")
+    add("gpu-validation-out-is-file", gv(out=f["afile"]), 1, r"--out")
     return cases
 
 
@@ -723,6 +741,13 @@ def api_cases(tmp) -> list[ApiCase]:
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
     add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json")
+    tiny_cfg = loop.default_config("flow", "moons", "tiny")
+    add("api-retrain-time-budget", lambda: loop.retrain(tiny_cfg, tmp / "tb", time_budget=-1.0), E, r"time_budget must")
+    from stability.experiments import gpu_validation
+
+    add("api-gpu-validation-profile", lambda: gpu_validation.config_for("x.npz", "huge"), E, r"profile must be one of")
+    add("api-gpu-validation-2d", lambda: gpu_validation.config_for("moons"), E, r"data must be an image data set")
+    add("api-gpu-validation-budget", lambda: gpu_validation.run("x.npz", tmp / "gvb", time_budget=0), E, r"time_budget")
     # retraining set-ups (docs/theory.md §11)
     from stability.schemes import as_scheme
 

@@ -46,7 +46,10 @@ def test_training_set_per_scheme(tmp_path, monkeypatch):
         "flow", "moons", "tiny", n=n, lambdas=["0", "0.3", "1", "replace", "accumulate"], generations=2
     )
     retrain(cfg, tmp_path / "r", progress=False)
-    expected = [n] + [n] * 2 + [n + math.floor(0.3 * n)] * 2 + [2 * n] * 2 + [n] * 2 + [2 * n, 3 * n]
+    # pretraining, then the chains advance together: generation 1 of every chain (0, 0.3, 1, replace,
+    # accumulate), then generation 2 (accumulate keeps its first n samples: 3n)
+    per_chain = [n, n + math.floor(0.3 * n), 2 * n, n]
+    expected = [n] + per_chain + [2 * n] + per_chain + [3 * n]
     assert [s for _, s in sizes] == expected
     assert sizes[0][0] and not any(c for c, _ in sizes[1:])  # only pretraining is annealed
 

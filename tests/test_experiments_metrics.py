@@ -64,3 +64,22 @@ def test_feature_net_trained_once_then_cached(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True))
     with pytest.raises(ValueError, match="labels are required"):
         feature_net(ds.train, None)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.7])
+def test_prdc_equals_the_prdc_package(shift):
+    # the reference is Naeem et al.'s own package; the same definitions on continuous random
+    # features leave no distance within rounding of a radius, so the fractions agree exactly
+    prdc = pytest.importorskip("prdc")
+    import contextlib
+    import io
+
+    rng = np.random.default_rng(4)
+    real = rng.standard_normal((300, 8))
+    fake = 1.3 * rng.standard_normal((250, 8)) + shift
+    with contextlib.redirect_stdout(io.StringIO()):
+        expected = prdc.compute_prdc(real, fake, nearest_k=5)
+    got = prdc_metrics(real, fake, nearest_k=5)
+    assert got == pytest.approx({k: float(v) for k, v in expected.items()}, abs=1e-12)
+    with pytest.raises(ValueError, match="more than nearest_k"):
+        prdc_metrics(real[:5], fake, nearest_k=5)

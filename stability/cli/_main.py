@@ -32,6 +32,7 @@ COMMANDS = [
     "stability.cli.analyze",
     "stability.cli.simulate",
     "stability.cli.retrain",
+    "stability.cli.gpu_validation",
     "stability.cli.sweep",
 ]
 

@@ -15,6 +15,9 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
    minibatches of that set, a fresh optimiser each round), giving ``theta_t``;
 4. evaluate against the held-out real data and write an atomic checkpoint and a metrics row.
 
+The chains advance together, generation by generation, so a call stopped by its ``time_budget``
+leaves every chain at about the same generation (:func:`retrain`).
+
 Reproducibility: every random draw of generation ``t`` of chain ``c`` (model samples, minibatches,
 diffusion noise, evaluation subsamples) comes from generators seeded by ``(seed, c, t)`` at the
 start of that generation. The only state carried from one generation to the next is therefore in
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._domains import Interval, check
 from ..errors import InputError, OutputError, check_memory
 from ._io import atomic_bytes, atomic_save, atomic_write_text, config_hash
 from .config import DEFAULT_LAMBDAS, RetrainConfig, build_model, chain_label, chain_scheme, default_config, parse_chain
@@ -63,11 +67,24 @@ METRIC_KEYS = ("w2", "nll", "nll_bpd", "fd", "precision", "recall", "density", "
 
 @dataclass(frozen=True)
 class RetrainResult:
-    """What :func:`retrain` did: the run directory, every metrics row, and where each chain resumed."""
+    """What :func:`retrain` did: the run directory, every metrics row, and where each chain resumed.
+
+    ``remaining``: the ``(generation, chain)`` steps left when a time budget stopped the call (empty
+    when the run is complete); ``timings``: this call's steps with the wall time of each phase in
+    seconds (``open``: checks and data loading; ``classifier``: the image metrics' feature net;
+    ``pretrain``: fit / evaluate / save; each generation: draw / fit / evaluate / save).
+    """
 
     run_dir: Path
     rows: tuple
     resumed_from: dict
+    remaining: tuple = ()
+    timings: tuple = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether every chain reached the configured number of generations."""
+        return not self.remaining
 
     def summary(self) -> str:
         """A text table: per chain, each metric at generation 0 and at the last generation."""
@@ -112,7 +129,7 @@ def _draw(model, m: int, chunk: int = 4096) -> torch.Tensor:
 
 
 class _Evaluator:
-    def __init__(self, config, data, run_dir):
+    def __init__(self, config, data, run_dir, device="cpu"):
         self.config, self.data = config, data
         self.m = min(config.eval_samples, len(data.heldout))
         self.net = None
@@ -124,6 +141,7 @@ class _Evaluator:
                 seed=config.seed,
                 steps=config.classifier_steps,
                 heldout=(data.heldout, data.heldout_labels),
+                device=device,
             )
             self.real = features(self.net, data.heldout[: self.m])
 
@@ -281,7 +299,10 @@ class _Run:
         self.data = data
         self.device = _device(config.device)
         self.train = self.data.train.to(self.device)
-        self.evaluate = _Evaluator(config, self.data, run_dir)
+        clock = _Clock(self.device)
+        self.evaluate = _Evaluator(config, self.data, run_dir, self.device)
+        clock.lap("classifier")
+        self.timings = [{"step": "metrics", **clock.phases}]
 
     def save(self, chain, generation, model, metrics, samples, pool=None) -> None:
         blob = {
@@ -308,6 +329,28 @@ class _Run:
             _plot(samples, path, f"λ={chain}, generation {generation}")
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _Clock:
+    """Wall time of consecutive phases, the device synchronised at each lap (GPU work is asynchronous)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.phases = device, {}
+        self._last = self._now()
+
+    def _now(self) -> float:
+        _sync(self.device)
+        return time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.phases[name] = self.phases.get(name, 0.0) + now - self._last
+        self._last = now
+
+
 def _pretrained(run: _Run) -> tuple[torch.nn.Module, dict]:
     """Generation 0: the model pretrained on the real data (loaded from its checkpoint when present)."""
     config = run.config
@@ -319,12 +362,17 @@ def _pretrained(run: _Run) -> tuple[torch.nn.Module, dict]:
         model0.load_state_dict(blob0["state_dict"])
         return model0.to(run.device), blob0["metrics"]
     start = time.perf_counter()
+    clock = _Clock(run.device)
     model0 = build_model(config, run.data.shape).to(run.device)
     _fit(model0, run.train, config.pretrain_steps, config.batch_size, config.lr, run.progress, "pretrain", cosine=True)
+    clock.lap("fit")
     metrics0, samples0 = run.evaluate(model0, parameter_vector(model0), _seed(config.seed, None, 0, 1))
+    clock.lap("evaluate")
     metrics0["seconds"] = time.perf_counter() - start
     run.save(None, 0, model0, metrics0, samples0)
     run.plot(samples0, None, 0)
+    clock.lap("save")
+    run.timings.append({"step": "pretrain", "training_set": len(run.train), **clock.phases})
     return model0, metrics0
 
 
@@ -358,39 +406,84 @@ def _training_set(scheme, lam: float, model, real: torch.Tensor, previous: torch
     return scheme.training_set(real, previous, _draw(model, k), _concat)
 
 
-def _continue_chain(
-    run: _Run, chain: str, model, start_state: dict, blob: dict | None, first: int, theta0, outer, done: list
-):
-    """Generations ``first..generations`` of ``chain``, from ``model`` loaded with ``start_state``; their rows.
+@dataclass
+class _ChainState:
+    """Where a chain stands: its label and scheme, the weights of its last complete generation
+    (``state``), the training set of that round (read by ``accumulate`` only; else the real set)
+    and that generation's number (``done``)."""
 
-    ``done``: the rows written so far; ``metrics.jsonl`` is rewritten whole and atomically after each
-    generation, so it never holds a half-written line."""
-    config, train = run.config, run.train
+    label: str
+    scheme: object
+    lam: float
+    state: dict
+    previous: torch.Tensor
+    done: int
+
+
+def _chain_state(run: _Run, chain: str, blob: dict | None, state0: dict, done: int) -> _ChainState:
     scheme, lam = chain_scheme(chain)
-    model.load_state_dict(start_state)
     pool = blob.get("pool") if blob is not None else None
-    previous = train if pool is None else torch.cat([train, pool.to(run.device)])  # last round's training set
-    rows = []
-    for g in range(first, config.generations + 1):
-        start = time.perf_counter()
-        torch.manual_seed(_seed(config.seed, chain, g))
-        x = _training_set(scheme, lam, model, train, previous)
-        _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, run.progress, f"λ={chain} gen {g}")
-        metrics, samples = run.evaluate(model, theta0, _seed(config.seed, chain, g, 1))
-        seconds = time.perf_counter() - start
-        pool = x[len(train) :].clone() if scheme.accumulate else None  # every synthetic point drawn so far
-        run.save(chain, g, model, {**metrics, "seconds": seconds}, samples, pool)
-        row = _row(chain, g, metrics, seconds)
-        rows.append(row)
-        atomic_write_text("".join(json.dumps(r) + "\n" for r in [*done, *rows]), run.run_dir / "metrics.jsonl")
-        run.plot(samples, chain, g)
-        outer.update(1)
-        previous = x
-    return rows
+    previous = run.train if pool is None else torch.cat([run.train, pool.to(run.device)])  # last round's set
+    state = state0 if blob is None else {k: v.to(run.device) for k, v in blob["state_dict"].items()}
+    return _ChainState(chain, scheme, lam, state, previous, done)
+
+
+def _generation(run: _Run, model, chain: _ChainState, theta0) -> dict:
+    """The next generation of ``chain``: draw and mix (:func:`_training_set`), fine-tune ``model``
+    (loaded with the chain's weights), evaluate, checkpoint; advances ``chain`` and returns its row.
+
+    The phases' wall times (the device synchronised first) are appended to ``run.timings``."""
+    config, train = run.config, run.train
+    g = chain.done + 1
+    clock = _Clock(run.device)
+    start = time.perf_counter()
+    model.load_state_dict(chain.state)
+    torch.manual_seed(_seed(config.seed, chain.label, g))
+    x = _training_set(chain.scheme, chain.lam, model, train, chain.previous)
+    clock.lap("draw")
+    desc = f"λ={chain.label} gen {g}"
+    _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, run.progress, desc)
+    clock.lap("fit")
+    metrics, samples = run.evaluate(model, theta0, _seed(config.seed, chain.label, g, 1))
+    clock.lap("evaluate")
+    seconds = time.perf_counter() - start
+    pool = x[len(train) :].clone() if chain.scheme.accumulate else None  # every synthetic point drawn so far
+    run.save(chain.label, g, model, {**metrics, "seconds": seconds}, samples, pool)
+    run.plot(samples, chain.label, g)
+    clock.lap("save")
+    run.timings.append({"step": f"{chain.label} gen {g}", "training_set": len(x), **clock.phases})
+    chain.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    chain.previous = x if chain.scheme.accumulate else train
+    chain.done = g
+    return _row(chain.label, g, metrics, seconds)
+
+
+# a generation is started only if its predicted time, times this margin, ends before the budget
+_BUDGET_MARGIN = 1.25
+
+
+def _predicted_seconds(rows, chain: str, pretrain_seconds) -> float:
+    """A generation's predicted wall time: the chain's last measured generation, else the slowest
+    last generation of any chain, else the pretraining (generation 0) time; 0 when nothing is known."""
+    last = {}
+    for r in rows:
+        if r["generation"] > 0 and r.get("seconds") is not None:
+            if r["generation"] >= last.get(r["chain"], (0, 0.0))[0]:
+                last[r["chain"]] = (r["generation"], float(r["seconds"]))
+    if chain in last:
+        return last[chain][1]
+    if last:
+        return max(s for _, s in last.values())
+    return float(pretrain_seconds or 0.0)
 
 
 def retrain(
-    config: RetrainConfig, out, resume: bool = False, progress: bool = True, plots: bool = False
+    config: RetrainConfig,
+    out,
+    resume: bool = False,
+    progress: bool = True,
+    plots: bool = False,
+    time_budget: float | None = None,
 ) -> RetrainResult:
     """Run (or resume) the retraining protocol of ``config`` in the run directory ``out``.
 
@@ -398,29 +491,61 @@ def retrain(
     checkpoint present (raising :class:`CheckpointError` for a corrupt or foreign one) and continues
     each chain from its last complete generation. ``plots``: save a scatter plot / image grid of each
     generation's samples. ``progress``: tqdm bars (stderr) per generation and per training loop.
-    Returns a :class:`RetrainResult` (its ``summary()`` is the table the command line prints).
+    ``time_budget`` (seconds, >= 0, counted from this call): stop cleanly before it; a generation is
+    started only if its predicted time (the chain's last one, see :func:`_predicted_seconds`) times
+    1.25 ends before the budget, and every call completes at least one step (pretraining or one
+    generation of one chain), so calls always make progress; the result's ``remaining`` lists what
+    is left, and calling again with ``resume=True`` continues. Returns a :class:`RetrainResult`
+    (its ``summary()`` is the table the command line prints; ``timings`` the phases' wall times).
+
+    Chains advance together, generation by generation (every chain's generation ``t`` before any
+    chain's ``t + 1``), so a run stopped by its budget has every chain at about the same
+    generation. The order does not change the numbers: each generation's randomness comes from
+    ``(seed, chain, t)`` and its starting weights from the chain's last generation.
 
     Steps: open the run directory (:func:`_open_run_dir`), pretrain or load generation 0
     (:func:`_pretrained`), find what is already done (:func:`_completed_generations`), continue
-    each chain (:func:`_continue_chain`, whose training sets come from :func:`_training_set`).
+    the chains (:func:`_generation`, whose training sets come from :func:`_training_set`).
     """
     from tqdm.auto import tqdm
 
+    began = time.perf_counter()
+    if time_budget is not None:
+        time_budget = float(check("time_budget", time_budget, Interval(0.0)))
     run_dir = _check_run_dir(out)
     ident, data = _open_run_dir(config, run_dir, resume)
+    opened = time.perf_counter() - began
     run = _Run(config, run_dir, ident, progress, plots, data)
+    run.timings.insert(0, {"step": "open", "checks_and_data": opened})
+    steps = 0 if checkpoint_path(run_dir, None, 0).exists() else 1  # pretraining counts as this call's step
     model0, metrics0 = _pretrained(run)
     theta0 = parameter_vector(model0)
     state0 = {k: v.clone() for k, v in model0.state_dict().items()}
     rows, last, blobs = _completed_generations(run, metrics0)
+    chains = {c: _chain_state(run, c, blobs.get(c), state0, last[c]) for c in config.lambdas}
+    pending = [(g, c) for g in range(1, config.generations + 1) for c in config.lambdas if last[c] < g]
 
-    total = len(config.lambdas) * config.generations
-    outer = tqdm(total=total, initial=sum(last.values()), desc="generations", disable=not progress)
-    for chain in config.lambdas:
-        blob = blobs.get(chain)
-        start_state = blob["state_dict"] if blob is not None else state0
-        rows += _continue_chain(run, chain, model0, start_state, blob, last[chain] + 1, theta0, outer, rows)
+    outer = tqdm(
+        total=len(config.lambdas) * config.generations,
+        initial=sum(last.values()),
+        desc="generations",
+        disable=not progress,
+    )
+    remaining = []
+    for i, (_, chain) in enumerate(pending):
+        if time_budget is not None and steps > 0:
+            predicted = _BUDGET_MARGIN * _predicted_seconds(rows, chain, metrics0.get("seconds"))
+            if time.perf_counter() - began + predicted > time_budget:
+                remaining = pending[i:]
+                break
+        rows.append(_generation(run, model0, chains[chain], theta0))
+        atomic_write_text(
+            "".join(json.dumps(r) + "\n" for r in sort_rows(rows, config.lambdas)), run_dir / "metrics.jsonl"
+        )
+        outer.update(1)
+        steps += 1
     outer.close()
     rows = sort_rows(rows, config.lambdas)
     atomic_write_text("".join(json.dumps(r) + "\n" for r in rows), run_dir / "metrics.jsonl")
-    return RetrainResult(run_dir, tuple(rows), dict(last))
+    resumed = {c: last[c] for c in config.lambdas}
+    return RetrainResult(run_dir, tuple(rows), resumed, tuple(remaining), tuple(run.timings))

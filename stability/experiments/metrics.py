@@ -8,8 +8,9 @@
   the Fréchet distance of Gaussians fitted to two feature sets (Heusel et al. 2017, the FID formula),
   here in the feature space of a small classifier trained once on the real images
   (:class:`FeatureNet`, :func:`feature_net`).
-* :func:`prdc_metrics`: precision / recall / density / coverage of Naeem et al. (2020) via ``prdc``,
-  in the same feature space.
+* :func:`prdc_metrics`: precision / recall / density / coverage of Naeem et al. (2020) from ``k``-nearest-
+  neighbour balls, in the same feature space (computed here with numpy; the ``prdc`` package's numbers,
+  which the tests use as the reference, so the image protocol needs no package beyond torch and numpy).
 * :func:`param_distance`: ``||theta_t - theta_0||_2``.
 """
 
@@ -23,7 +24,6 @@ import torch
 from torch import nn
 
 from .._domains import Interval, check
-from .._optional import require
 from ._io import atomic_save
 
 __all__ = [
@@ -101,15 +101,47 @@ def frechet_distance(f1, f2) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2.0 * cross)
 
 
-def prdc_metrics(real_features, fake_features, nearest_k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage (Naeem et al. 2020) with ``k = nearest_k`` neighbours."""
-    import contextlib
-    import io
+def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``||a_i - b_j||`` (float64), from ``|a|^2 + |b|^2 - 2 a.b`` clipped at 0."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(sq, 0.0, None))
 
-    compute_prdc = require("prdc", "precision / recall / density / coverage").compute_prdc
-    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
-        out = compute_prdc(np.asarray(real_features), np.asarray(fake_features), nearest_k=int(nearest_k))
-    return {k: float(v) for k, v in out.items()}
+
+def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each row of ``x`` to its ``k``-th nearest other row (the row itself, at 0, excluded)."""
+    return np.partition(_pairwise_distances(x, x), k, axis=1)[:, k]
+
+
+def prdc_metrics(real_features, fake_features, nearest_k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020) with ``k = nearest_k`` neighbours.
+
+    With ``r_i`` the distance of real point ``x_i`` to its ``k``-th nearest real neighbour and ``s_j``
+    that of fake point ``y_j`` among the fakes (``B(c, r)``: the open ball):
+    precision ``= mean_j 1[exists i: y_j in B(x_i, r_i)]``, recall ``= mean_i 1[exists j: x_i in B(y_j, s_j)]``,
+    density ``= (1/k) mean_j #{i: y_j in B(x_i, r_i)}``, coverage ``= mean_i 1[min_j ||x_i - y_j|| < r_i]``.
+    The definitions of the ``prdc`` package (strict inequalities, self excluded from the radii).
+
+    >>> f = np.arange(20.0)[:, None]
+    >>> prdc_metrics(f, f + 100.0)["precision"]  # fakes far from every real ball
+    0.0
+    """
+    real = np.asarray(real_features, dtype=np.float64)
+    fake = np.asarray(fake_features, dtype=np.float64)
+    k = int(check("nearest_k", nearest_k, Interval(1, integer=True)))
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1] or min(len(real), len(fake)) <= k:
+        raise ValueError(
+            f"real_features, fake_features must be (m, d) arrays with equal d and more than nearest_k = {k} rows, "
+            f"got {real.shape}, {fake.shape}"
+        )
+    r_real, r_fake = _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
+    d = _pairwise_distances(real, fake)  # (n_real, n_fake)
+    inside_real = d < r_real[:, None]  # fake j in the ball of real i
+    return {
+        "precision": float(inside_real.any(axis=0).mean()),
+        "recall": float((d < r_fake[None, :]).any(axis=1).mean()),
+        "density": float(inside_real.sum(axis=0).mean() / k),
+        "coverage": float((d.min(axis=1) < r_real).mean()),
+    }
 
 
 class FeatureNet(nn.Module):
@@ -143,34 +175,39 @@ def feature_net(
     seed: int = 0,
     steps: int = 600,
     heldout: tuple[torch.Tensor, torch.Tensor] | None = None,
+    device: str | torch.device = "cpu",
 ) -> tuple[FeatureNet, dict]:
     """Train (or load from ``cache_dir``) the feature classifier on real images; returns ``(net, info)``.
 
     Training: Adam (lr 1e-3), ``steps`` minibatches of 128 drawn with ``torch.Generator(seed)``, on
-    CPU. The cache file name is a hash of the images, labels, seed and steps, so a cached net is
-    reused only for the same inputs. ``info`` holds the held-out accuracy when ``heldout`` is given.
+    ``device`` (the net is returned there). The cache file name is a hash of the images, labels,
+    seed, steps and (unless it is the CPU) the device type, since a GPU trains a slightly different
+    net, so a cached net is reused only for the same inputs. ``info`` holds the held-out accuracy
+    when ``heldout`` is given.
     """
     if labels is None:
         raise ValueError("labels are required to train the feature classifier (this image set has none)")
     h = hashlib.sha256()
     for t in (train.contiguous(), labels.contiguous()):
         h.update(t.cpu().numpy().tobytes())
-    h.update(f"{seed}-{steps}".encode())
+    device = torch.device(device)
+    h.update(f"{seed}-{steps}".encode() + (b"" if device.type == "cpu" else device.type.encode()))
     key = h.hexdigest()[:16]
     path = None if cache_dir is None else Path(cache_dir) / f"feature_net_{key}.pt"
     net = FeatureNet(classes=int(labels.max()) + 1)
     if path is not None and path.is_file():
         blob = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(blob["state_dict"])
-        return net.eval(), dict(blob["info"])
+        return net.to(device).eval(), dict(blob["info"])
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = FeatureNet(classes=int(labels.max()) + 1)
+        net = FeatureNet(classes=int(labels.max()) + 1).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x_train, y_train = train.to(device), labels.to(device)
     for _ in range(steps):
-        idx = torch.randint(0, len(train), (128,), generator=gen)
-        loss = nn.functional.cross_entropy(net(train[idx]), labels[idx])
+        idx = torch.randint(0, len(train), (128,), generator=gen).to(device)
+        loss = nn.functional.cross_entropy(net(x_train[idx]), y_train[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -178,13 +215,18 @@ def feature_net(
     info = {"key": key, "steps": steps, "seed": seed}
     if heldout is not None:
         with torch.no_grad():
-            info["heldout_accuracy"] = float((net(heldout[0]).argmax(1) == heldout[1]).double().mean())
+            pred = torch.cat(
+                [net(heldout[0][i : i + 1024].to(device)).argmax(1).cpu() for i in range(0, len(heldout[0]), 1024)]
+            )
+            info["heldout_accuracy"] = float((pred == heldout[1]).double().mean())
     if path is not None:
-        atomic_save({"state_dict": net.state_dict(), "info": info}, path)
+        atomic_save({"state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "info": info}, path)
     return net, info
 
 
 @torch.no_grad()
 def features(net: FeatureNet, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
-    """Penultimate-layer features of ``x`` (CPU), shape ``(m, 128)``."""
-    return torch.cat([net.features(x[i : i + batch].cpu()) for i in range(0, len(x), batch)]).double().numpy()
+    """Penultimate-layer features of ``x``, computed on the net's device, as a CPU array of shape ``(m, 128)``."""
+    device = next(net.parameters()).device
+    chunks = [net.features(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)]
+    return torch.cat(chunks).double().numpy()
