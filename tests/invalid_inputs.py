@@ -488,6 +488,7 @@ def cli_cases(tmp) -> list[CliCase]:
         1,
         r"(?i)memory|would take",
     )
+
     # --- gpu-validation (the tiny profile on the CPU; every case fails before any training) -----------
     def gv(*rest, out=None, data=None):
         data = data or str(tmp / "no_images.npz")
