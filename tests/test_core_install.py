@@ -1,9 +1,10 @@
 """The core install runs the core paths: nothing outside ``[project] dependencies`` is imported.
 
-A fresh interpreter blocks the modules of the ``experiments`` extra (zuko, scikit-learn, prdc)
-with a ``sys.meta_path`` finder, as if they were not installed, then runs ``analyze`` on a 2-D
-sample (W1 by POT, a core dependency), ``stability simulate`` and ``stability bound``. The
-experiments then fail with an ``ImportError`` that names the extra.
+A fresh interpreter blocks the modules of every extra (torch, POT, sympy, mpmath, matplotlib, zuko,
+scikit-learn, prdc, dask) with a ``sys.meta_path`` finder, as if only numpy, scipy and tqdm were
+installed, then runs ``bound``, ``analyze`` of exponential families and ``simulate``, from Python
+and from the command line. Each path that needs an extra then fails with an ``ImportError`` of one
+line that names the extra (``pip install 'stability[...]'``).
 """
 
 import subprocess
@@ -16,7 +17,7 @@ BLOCK = textwrap.dedent(
     """
     import importlib.abc, sys
 
-    EXTRA = ("zuko", "sklearn", "prdc")
+    EXTRA = {blocked!r}
 
     class Block(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -29,26 +30,36 @@ BLOCK = textwrap.dedent(
 )
 
 
-def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(code)], capture_output=True, text=True)
+EVERY_EXTRA = ("torch", "ot", "sympy", "mpmath", "matplotlib", "zuko", "sklearn", "prdc", "dask")
+EXPERIMENTS_ONLY = ("zuko", "sklearn", "prdc")  # torch installed, the experiments extra not
+
+
+def _run(code: str, blocked: tuple[str, ...] = EVERY_EXTRA) -> subprocess.CompletedProcess:
+    source = BLOCK.replace("{blocked!r}", repr(blocked)) + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True)
 
 
 @pytest.mark.slow
-def test_core_paths_run_without_the_experiments_extra():
+def test_core_paths_run_without_any_extra():
     r = _run(
         """
         import numpy as np
         import stability
         from stability.cli import main
 
-        x = np.random.default_rng(0).normal(size=(200, 2))
-        report = stability.analyze("gaussian", x, 0.5, w1_points=50)
+        rng = np.random.default_rng(0)
+        report = stability.analyze("gaussian", rng.normal(size=200), 0.5)
         assert abs(report.rate_exact - 1 / 3) < 1e-12, report.rate_exact  # lambda / (1 + lambda), docs/theory.md
+        report = stability.analyze("poisson", rng.poisson(3.0, size=200), 0.5)
+        assert abs(report.rate_exact - 1 / 3) < 1e-12, report.rate_exact  # the same for every exponential family
+        assert stability.bound(0.3, 0.05) < 1  # lambda (1 + L/alpha) < 1 (docs/theory.md): 0.3 * 2 < 1
+        result = stability.simulate("poisson", n=50, lambda_=0.5, generations=2, chains=4, seed=0)
+        assert result.mean.shape[:2] == (3, 4), result.mean.shape  # generations 0..2, 4 chains
         args = ["--n", "20", "--lambda", "0.5", "--generations", "3", "--chains", "5", "--json"]
         assert main(["simulate", "gaussian", "--dim", "2", *args]) == 0
         assert main(["bound", "--lambda", "0.3", "--eps", "0.05"]) == 0
         assert main(["--help"]) == 0
-        print("LOADED", sorted(m for m in ("zuko", "sklearn", "prdc") if m in sys.modules))
+        print("LOADED", sorted(m for m in EXTRA if m in sys.modules))
         """
     )
     assert r.returncode == 0, r.stderr
@@ -64,10 +75,36 @@ def test_experiments_name_the_missing_extra():
             Flow((2,))
         except ImportError as err:
             print("ERR", err)
-        """
+        """,
+        EXPERIMENTS_ONLY,
     )
     assert r.returncode == 0, r.stderr
     assert "ERR zuko is needed for normalizing flows" in r.stdout and "pip install 'stability[experiments]'" in r.stdout
+
+
+# (code run with every extra blocked, the extra its one-line error must name)
+MISSING = {
+    "numerical model": ("stability.analyze('laplace', np.zeros(20) + np.arange(20), 0.5)", "numerical"),
+    "numerical module": ("stability.numerical.Retraining", "numerical"),
+    "retrain_chains": ("stability.retrain_chains", "numerical"),
+    "W1 in 2-D": ("stability.analyze('gaussian', np.eye(20, 2) + np.arange(20)[:, None], 0.5)", "ot"),
+    "experiments": ("from stability.experiments import Flow", "experiments"),
+    "proofs_check": ("import proofs_check", "proofs"),
+}
+
+
+@pytest.mark.slow
+def test_each_missing_extra_gives_one_line_naming_it():
+    cases = "".join(
+        f"try:\n    {code}\nexcept ImportError as err:\n    print({key!r}, '::', err)\n"
+        f"else:\n    print({key!r}, ':: no error')\n"
+        for key, (code, _) in MISSING.items()
+    )
+    r = _run("import numpy as np\nimport stability\n" + cases)
+    assert r.returncode == 0, r.stderr
+    said = dict(line.split(" :: ", 1) for line in r.stdout.splitlines() if " :: " in line)
+    for key, (_, extra) in MISSING.items():
+        assert f"pip install 'stability[{extra}]'" in said[key], (key, said[key])
 
 
 @pytest.mark.slow
@@ -77,7 +114,8 @@ def test_the_command_line_says_which_extra_is_missing(tmp_path):
         from stability.cli import main
         argv = ["retrain", "--model", "flow", "--data", "moons", "--profile", "tiny", "--generations", "1"]
         sys.exit(main([*argv, "--out", {str(tmp_path / "run")!r}, "--quiet"]))
-        """
+        """,
+        EXPERIMENTS_ONLY,
     )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
