@@ -82,7 +82,7 @@ results: $(STAMP)
 # GPU, torch/CUDA versions, commit, command and the wall time of every phase. A call starts the run or
 # continues it, and stops cleanly (exit 0, a line saying what remains) before TIME_BUDGET seconds; the
 # same command continues it. `make gpu-validation PROFILE=tiny DEVICE=cpu` is the same path in seconds
-# (tests/test_gpu_validation.py). Needs torch and numpy only (no zuko, POT, prdc or scikit-learn), run
+# (tests/experiments/test_gpu_validation.py). Needs torch and numpy only (no zuko, POT, prdc or scikit-learn), run
 # from this checkout without installing it (PYTHONPATH), with .venv's python if present, else python3.
 #
 # Sizing of the gpu profile: an EXTRAPOLATION, not a GPU measurement (no GPU was lent when it was set).

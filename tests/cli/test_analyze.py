@@ -36,6 +36,7 @@ def test_csv_and_text_table(tmp_path, capsys):
     assert "rate_exact" in text and "0.666667" in text and "omitted tail" in text
 
 
+@pytest.mark.pot
 def test_two_dimensional_csv(tmp_path, capsys):
     path = tmp_path / "x.csv"
     np.savetxt(path, np.random.default_rng(1).normal(size=(20, 2)), delimiter=",")

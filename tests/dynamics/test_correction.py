@@ -240,7 +240,7 @@ def test_stationary_closed_forms():
 
 
 def _unit_gaussian():
-    """N(theta, 1) in one dimension, with a batched exact sampler (as tests/test_numerical_chains.py)."""
+    """N(theta, 1) in one dimension, with a batched exact sampler (as tests/numerical/test_chains.py)."""
 
     def log_prob(th, x):
         return -0.5 * (x[:, 0] - th[0]) ** 2 - 0.5 * math.log(2 * math.pi)

@@ -159,7 +159,7 @@ def test_family_stationary_is_the_limit_and_matches_simulation(family, scheme):
 
 
 def test_no_closed_form_errors():
-    # (accumulate has an exact pool recursion since docs/theory.md §11: tests/test_setups.py checks it)
+    # (accumulate has an exact pool recursion since docs/theory.md §11: tests/system/test_setups.py checks it)
     with pytest.raises(ValueError, match="'replace' .* has no stationary law"):
         gaussian_stationary(n=10, lambda_=1.0, scheme="replace")
     with pytest.raises(ValueError, match="'replace' .* has no stationary law"):

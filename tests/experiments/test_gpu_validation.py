@@ -17,7 +17,7 @@ import torch
 from stability.experiments import gpu_validation as gv
 from stability.experiments.loop import _predicted_seconds
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # the modules the GPU machine lacks (and scikit-learn, which the path must not need either)
 BLOCK = textwrap.dedent(

@@ -17,7 +17,7 @@ from stability.experiments.runs import atomic_write_text, checkpoint_path
 
 pytestmark = pytest.mark.slow  # trains flows: minutes on 2 cores (make test-fast skips it)
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # A few seconds of work split in many generations, so that a kill lands inside one.
 KILL_CONFIG = dict(lambdas=["0.5", "replace"], n=200, generations=4, pretrain_steps=100, finetune_steps=80)

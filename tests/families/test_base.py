@@ -163,6 +163,7 @@ def test_mixture_moments_match_monte_carlo():
     assert np.all(np.abs(prod.mean(axis=0) - MIX2.cov()) < 5 * se2)
 
 
+@pytest.mark.torch
 def test_registry_names_and_size_inference():
     for name in FAMILIES:
         assert name in MODELS
@@ -233,6 +234,7 @@ def test_fixed_point_is_fixed(fs, lam):
 
 
 @given(family_and_sample(max_n=30), st.floats(0, 20))
+@pytest.mark.torch
 def test_jacobian_eigenvalues_are_lambda_gamma_over_one_plus_lambda_gamma(fs, lam):
     fam, x = fs
     c = fam.local_constants(x)
@@ -243,6 +245,7 @@ def test_jacobian_eigenvalues_are_lambda_gamma_over_one_plus_lambda_gamma(fs, la
 
 
 @given(family_and_sample(max_n=30), st.floats(0, 20))
+@pytest.mark.torch
 def test_rates_are_ordered_for_families(fs, lam):
     fam, x = fs
     c = fam.local_constants(x)
@@ -336,6 +339,7 @@ def test_sampling_matches_the_mean_parameters(case):
     assert np.all(np.abs(t.mean(axis=0) - fam.mean(theta)) <= 5 * se + 1e-12)
 
 
+@pytest.mark.torch
 def test_each_family_declares_its_numerical_twin_once():
     """The '<name>-numerical' models are the twins the families declare, and each twin names itself so."""
     import stability.numerical as numerical

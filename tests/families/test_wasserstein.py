@@ -88,6 +88,7 @@ def test_integer_route_and_poisson_family():
 
 @settings(max_examples=20)  # the first call pays POT's import
 @given(st.integers(0, 2**32 - 1), st.integers(2, 40), st.integers(1, 3))
+@pytest.mark.pot
 def test_pot_matches_assignment_problem(seed, n, d):
     # equal-size uniform empirical measures: OT = optimal assignment (Birkhoff), an independent solver
     rng = np.random.default_rng(seed)
@@ -97,12 +98,14 @@ def test_pot_matches_assignment_problem(seed, n, d):
     assert w1_pot(x, y) == pytest.approx(cost[i, j].mean(), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.pot
 def test_pot_in_one_dimension_matches_scipy():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=300), rng.exponential(size=200)
     assert w1_pot(x[:, None], y[:, None]) == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9)
 
 
+@pytest.mark.pot
 def test_gaussian_family_uses_pot_in_two_dimensions_with_stated_sizes():
     rng = np.random.default_rng(4)
     x = rng.standard_t(4, size=(150, 2))

@@ -18,7 +18,7 @@ import pytest
 from stability.cli import main
 from stability.sweeps import load, load_spec, parse_spec, run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIM_BASE = {"family": "gaussian", "generations": 3, "chains": 4}
 
 
@@ -126,7 +126,7 @@ def toy_task(x: float, seed: int) -> dict:
 
 def test_module_function_task_gets_its_seed_and_load_gives_rows_and_columns(tmp_path):
     spec = load_spec(
-        _write(tmp_path / "f.toml", 'task = "tests.test_sweeps:toy_task"\nseed = 3\n[grid]\nx = [0.5, 1.5]\n')
+        _write(tmp_path / "f.toml", 'task = "tests.sweeps.test_engine:toy_task"\nseed = 3\n[grid]\nx = [0.5, 1.5]\n')
     )
     assert run_sweep(spec, serial=True).done == 2
     rows = load(tmp_path / "f.sqlite")
@@ -184,6 +184,7 @@ def test_dry_run_counts_tasks_and_runs_nothing(tmp_path, capsys):
     assert "--local must be an integer >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.torch
 def test_retrain_task_resumes_in_its_own_run_directory(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
@@ -252,6 +253,7 @@ def test_missing_dask_names_the_extra(monkeypatch):
         import_distributed()
 
 
+@pytest.mark.torch
 def test_example_specs_are_valid():
     specs = sorted((ROOT / "examples" / "sweeps").glob("*.toml"))
     assert {p.stem for p in specs} >= {"analyze", "simulate", "retrain"}

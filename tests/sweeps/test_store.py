@@ -225,6 +225,7 @@ def test_tasks_are_built_lazily_and_a_huge_grid_is_refused_before_any_file(tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.torch
 def test_retrain_chains_n_larger_than_the_file_is_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal(200))
     base = {"model": "student-t", "data": "x.npy", "lambda_": 1.0, "generations": 1, "chains": 2}

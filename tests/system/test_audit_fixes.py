@@ -68,6 +68,7 @@ def test_family_moments_accepts_a_valid_init():
     np.testing.assert_allclose(p.cov_mean[:, 0, 0], [0.0, 0.2, 0.4, 0.6], rtol=1e-12)
 
 
+@pytest.mark.torch
 def test_theta_star_that_is_not_the_maximum_is_reported():
     x = np.random.default_rng(0).standard_normal(60)  # a two-component mixture on unimodal data
     with pytest.raises(ConvergenceError, match=r"theta\* is not the maximum"):

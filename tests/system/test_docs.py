@@ -17,7 +17,7 @@ import pytest
 
 import proofs_check
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 THEORY = ROOT / "docs" / "theory.md"
 SKIP_DIRS = {".venv", ".git", "runs", "_build", "out", "build", "dist", "node_modules"}
 OLD_SPEC = "THEORY" + ".md"

@@ -14,7 +14,7 @@ import pytest
 from stability.experiments import default_config
 from stability.experiments.runs import config_hash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "figures"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "figures"))
 import _stored  # noqa: E402
 
 

@@ -292,6 +292,7 @@ ALLOWED = (StabilityError, ValueError)
 
 @SETTINGS
 @given(model=st.sampled_from([*CLOSED, "student-t", "logistic", "gaussian-mixture"]), data=arrays(), lam=ODD_VALUES)
+@pytest.mark.torch
 def test_fuzz_analyze_api(model, data, lam):
     if (
         model in ("student-t", "logistic", "gaussian-mixture")

@@ -8,7 +8,7 @@ makes the two modules depend on each other), relative or absolute.
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "stability"
 
 

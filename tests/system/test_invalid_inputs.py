@@ -18,7 +18,7 @@ import pytest
 
 from stability.cli import main
 
-from .invalid_inputs import api_cases, cli_cases
+from ..invalid_inputs import api_cases, cli_cases
 
 _TMP = Path(tempfile.mkdtemp(prefix="stability-invalid-"))
 

@@ -30,11 +30,13 @@ def test_rate_is_scale_and_shift_invariant(model):
 
 
 @pytest.mark.parametrize("model", ["student-t", "logistic", "gaussian-numerical"])
+@pytest.mark.torch
 def test_all_equal_data_are_degenerate(model):
     with pytest.raises(ValueError, match="data are degenerate: all 30 points are equal"):
         stability.analyze(model, np.full(30, 1e12), 0.5)
 
 
+@pytest.mark.torch
 def test_location_maps_back_to_the_original_units():
     base = stability.analyze("student-t", X, 0.5)
     r = stability.analyze("student-t", 1e12 + 2.0 * X, 0.5)

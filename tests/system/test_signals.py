@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import sys
@@ -101,6 +101,7 @@ def test_sigkill_while_writing_leaves_no_partial_npz(tmp_path):
             assert z["cov"].shape == (201, 500, 8, 8)
 
 
+@pytest.mark.torch
 def test_failed_retrain_start_leaves_the_folder_as_it_was(tmp_path, capsys):
     """Bad data, then the corrected command: the first failure wrote nothing (no "already holds a run")."""
     from stability.cli import main
@@ -119,6 +120,7 @@ def test_failed_retrain_start_leaves_the_folder_as_it_was(tmp_path, capsys):
     assert "no run to resume" in err
 
 
+@pytest.mark.torch
 def test_damaged_config_names_the_file(tmp_path, capsys):
     from stability.cli import main
 
