@@ -26,7 +26,7 @@ SMALL_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # more. 2.13.0 is the version the tests and figures were run with.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test test-fast lint figures gallery docs docs-check proofs-report results bench clean
+.PHONY: install test test-fast test-core lint figures gallery docs docs-check proofs-report results bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ test: lint
 # the quick tier while editing: skips the tests marked slow (under a minute on 2 cores)
 test-fast: $(STAMP)
 	$(SMALL_THREADS) $(PY) -m pytest -q -m "not slow"
+
+# the numpy-only tier: a separate venv with the core install and the test extra (no torch, POT,
+# sympy or matplotlib), the tests not marked torch or slow (conftest.py says what it leaves out)
+CORE_VENV ?= .venv-core
+test-core:
+	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q -e '.[test]'
+	$(SMALL_THREADS) $(CORE_VENV)/bin/python -m pytest -q -m "not torch and not slow"
 
 # Each script prints what it ran or reused (the deep-model runs come from results/cpu/ when their
 # configuration matches; FULL=1 recomputes them) and the loop prints each script's wall time.

@@ -7,7 +7,11 @@
   any numbered after them) has its MyST anchor ``(theory-N)=``.
 - Every proofs_check check named in docs/theory.md is registered, and every registered check is
   named there (a new check needs a line in the theory page).
-- The README's gallery shows every figure script and only images that exist under docs/figures/.
+- The README shows only images that exist under docs/figures/; the gallery page (docs/gallery.md)
+  shows every figure script.
+- Every README link to a file of the repository (and its anchor, if any) resolves.
+- Every public module of ``stability`` (no name part starting with ``_``) has an API page
+  (an ``automodule`` directive in docs/api.md).
 """
 
 import re
@@ -93,11 +97,18 @@ README_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def _gallery() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"^## Gallery\n(.*?)(?=^## |\Z)", readme, flags=re.M | re.S)
+    page = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- gallery:start -->\n(.*?)<!-- gallery:end -->", page, flags=re.S)
     if m is None:
-        pytest.fail("README.md has no '## Gallery' section")
+        pytest.fail("docs/gallery.md has no gallery:start / gallery:end markers")
     return m.group(1)
+
+
+def test_gallery_images_exist_under_docs_figures():
+    images = README_IMAGE.findall(_gallery())
+    assert images, "the gallery shows no image"
+    for src in images:
+        assert (ROOT / "docs" / src).is_file(), f"docs/gallery.md shows {src}, which does not exist (`make gallery`)"
 
 
 def test_readme_images_exist_under_docs_figures():
@@ -113,7 +124,7 @@ def test_readme_images_exist_under_docs_figures():
 def test_every_figure_script_is_in_the_gallery():
     gallery = _gallery()
     missing = [p.name for p in sorted((ROOT / "figures").glob("fig_*.py")) if p.name not in gallery]
-    assert not missing, f"figure scripts missing from the README gallery: {missing}"
+    assert not missing, f"figure scripts missing from the gallery (docs/gallery.md): {missing}"
 
 
 def test_results_page_matches_the_stored_results():
@@ -122,3 +133,64 @@ def test_results_page_matches_the_stored_results():
     make_results = runpy.run_path(str(ROOT / "docs" / "make_results.py"), run_name="make_results")
     page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     assert page == make_results["render"](), "docs/results.md is out of date: run `make results`"
+
+
+README_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors of a markdown file's headings, as GitHub and MyST (``myst_heading_anchors``) make them."""
+    anchors = set()
+    for title in re.findall(r"^#{1,6} (.+)$", path.read_text(encoding="utf-8"), flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def _broken_links(text: str, base: Path) -> list[str]:
+    broken = []
+    for target in README_LINK.findall(text):
+        if re.match(r"[a-z]+://", target):
+            continue  # external: not checked (no network)
+        path, _, anchor = target.partition("#")
+        file = (base / path).resolve() if path else base / "README.md"
+        if not file.exists():
+            broken.append(f"{target} (no file {path})")
+        elif anchor and (file.suffix != ".md" or anchor not in _anchors(file)):
+            broken.append(f"{target} (no heading #{anchor})")
+    return broken
+
+
+def test_every_readme_link_resolves():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(README_LINK.findall(text)) >= 10, "the README links into the docs"
+    broken = _broken_links(text, ROOT)
+    assert not broken, f"README links that do not resolve: {broken}"
+
+
+def test_the_link_check_catches_a_broken_link():
+    assert _broken_links("[a](docs/no_such_page.md) [b](docs/guide/quickstart.md#no-such-heading)", ROOT) == [
+        "docs/no_such_page.md (no file docs/no_such_page.md)",
+        "docs/guide/quickstart.md#no-such-heading (no heading #no-such-heading)",
+    ]
+    assert _broken_links("[ok](docs/guide/quickstart.md#install) [web](https://example.org)", ROOT) == []
+
+
+def _public_modules() -> list[str]:
+    names = []
+    for path in sorted((ROOT / "stability").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts):
+            continue  # private (_domains, _io, ...) and __main__
+        names.append(".".join(parts))
+    return names
+
+
+def test_every_public_module_has_an_api_page():
+    documented = set(re.findall(r"^\.\. automodule:: ([\w.]+)", (ROOT / "docs" / "api.md").read_text(), flags=re.M))
+    modules = _public_modules()
+    assert "stability.dynamics.simulator" in modules and "stability._domains" not in modules
+    missing = [m for m in modules if m not in documented]
+    assert not missing, f"public modules without an API page (add an automodule to docs/api.md): {missing}"
