@@ -67,6 +67,7 @@ def test_core_paths_run_without_any_extra():
 
 
 @pytest.mark.slow
+@pytest.mark.torch  # torch installed, the experiments extra not
 def test_experiments_name_the_missing_extra():
     r = _run(
         """
@@ -108,6 +109,7 @@ def test_each_missing_extra_gives_one_line_naming_it():
 
 
 @pytest.mark.slow
+@pytest.mark.torch  # torch installed, the experiments extra not
 def test_the_command_line_says_which_extra_is_missing(tmp_path):
     r = _run(
         f"""
