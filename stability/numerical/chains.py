@@ -57,7 +57,8 @@ from numpy.typing import ArrayLike
 from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from .expectations import _samples, as_generator, fisher_diagonal
-from .operator import GTOL, ROUND, ConvergenceError, OptimResult, maximize
+from .operator import GTOL, ConvergenceError, OptimResult, maximize
+from .optim import DTYPE, batched_newton
 
 __all__ = [
     "BURN_IN_DEFICIT",
@@ -72,14 +73,11 @@ __all__ = [
     "theorem2_radius",
 ]
 
-DTYPE = torch.float64
 # Chains per vectorised evaluation: at most this many numbers per intermediate tensor,
 # chains_in_chunk * (n + k) * (d + 1) (values and d cotangents): 2**21 float64 = 16 MiB, a few
 # dozen of which are alive inside jacrev(grad) of a log-density.
 CHUNK_NUMBERS = 2**21
 MAX_NEWTON = 50  # Newton iterations per refit; from a warm start 2-5 are typical
-_HALVINGS = 40  # Armijo backtracking: steps down to 2**-40 ~ 1e-12, as maximize()
-_ARMIJO = 1e-4
 # Burn-in of check_stationary: chains start at theta*, where the error covariance is 0; it approaches
 # C like rho^(2t) (rho = rate_exact), so after b generations with rho^(2b) <= BURN_IN_DEFICIT the
 # remaining deficit is below 1e-3 of C.
@@ -282,52 +280,7 @@ class _Objective:
             return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
 
 
-def _newton_direction(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Ascent direction from the eigenvalue-modified Hessian (as operator._newton), batched."""
-    ev, V = torch.linalg.eigh(-(H + H.transpose(-1, -2)) / 2)
-    floor = 1e-8 * ev.abs().amax(-1, keepdim=True).clamp(min=1e-300)
-    ev = torch.maximum(ev.abs(), floor)
-    return (V @ ((V.transpose(-1, -2) @ g[..., None])[..., 0] / ev)[..., None])[..., 0]
-
-
-def _finite(v, g, H):
-    return torch.isfinite(v) & torch.isfinite(g).all(-1) & torch.isfinite(H).flatten(1).all(-1)
-
-
-def _refit(obj: _Objective, theta0: torch.Tensor, y: torch.Tensor, gtol: float, max_iter: int):
-    """Batched Newton + Armijo from theta0 (C, d): (theta, grad_norm, iterations, converged)."""
-    th = theta0.clone()
-    v, g, H = obj(th, y)
-    gnorm = g.abs().amax(-1)
-    iters = torch.zeros(th.shape[0], dtype=torch.long)
-    ok = _finite(v, g, H)
-    done = ok & (gnorm <= gtol)
-    failed = ~ok
-    for _ in range(max_iter):
-        act = torch.nonzero(~done & ~failed)[:, 0]
-        if act.numel() == 0:
-            break
-        p = _newton_direction(H[act], g[act])
-        slope = (g[act] * p).sum(-1)
-        step = torch.ones(act.numel(), dtype=DTYPE)
-        pend = torch.arange(act.numel())
-        for _ in range(_HALVINGS):
-            idx = act[pend]
-            trial = th[idx] + step[pend, None] * p[pend]
-            vn, gn, Hn = obj(trial, y[idx])
-            v0 = v[idx]
-            good = _finite(vn, gn, Hn) & (vn >= v0 + _ARMIJO * step[pend] * slope[pend] - 8 * ROUND * v0.abs())
-            acc = idx[good]
-            th[acc], v[acc], g[acc], H[acc] = trial[good], vn[good], gn[good], Hn[good]
-            pend = pend[~good]
-            if pend.numel() == 0:
-                break
-            step[pend] /= 2
-        failed[act[pend]] = True  # line search found no ascent (empty unless it ran out of halvings)
-        iters[act] += 1
-        gnorm[act] = g[act].abs().amax(-1)
-        done[act] = gnorm[act] <= gtol
-    return th, gnorm, iters, done & ~failed
+_refit = batched_newton  # the batched refit (stability.numerical.optim)
 
 
 def _fit_theta_star(model, x: torch.Tensor, beta: float = 0.0) -> OptimResult:

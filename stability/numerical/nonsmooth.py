@@ -31,10 +31,10 @@ import torch
 from .._domains import check
 from .expectations import _density_log, build_expectations, data_kind
 from .operator import GTOL, OptimResult, iterate_operator
+from .optim import DTYPE
 
 __all__ = ["FD_STEP", "NONSMOOTH_MASS_TOL", "NonSmoothRetraining", "curvature_nonsmooth"]
 
-DTYPE = torch.float64
 _T = np.arange(-40.0, 6.0 + 1e-9, 0.02)  # t-grid: e^-40 s to e^6 s ~ 400 s from the kink
 # Central differences of the expected score: truncation O(h^2 S''') ~ 1e-10 and rounding
 # (quadrature accurate to ~1e-13) / h ~ 1e-8 for h = 1e-5.
