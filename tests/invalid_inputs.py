@@ -518,4 +518,20 @@ def api_cases(tmp) -> list[ApiCase]:
 
     add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
     add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
+    # the linear DDPM anchor (docs/theory.md §13)
+    from stability.numerical import linear_ddpm as ld
+
+    betas = np.linspace(1e-3, 0.3, 4)
+    for id_, call, m in [
+        ("betas-one", lambda: ld.validate_betas([0.1, 1.0]), r"betas must be in \(0, 1\), got 1.0"),
+        ("betas-empty", lambda: ld.validate_betas([]), r"betas must be a non-empty 1-D"),
+        ("betas-2d", lambda: ld.validate_betas([[0.1]]), r"betas must be a non-empty 1-D"),
+        ("betas-nan", lambda: ld.validate_betas([np.nan]), r"betas must be in \(0, 1\), got nan"),
+        ("v-negative", lambda: ld.linear_ddpm_optimal_params(0.0, -1.0, betas), r"v must be >= 0"),
+        ("v-hat-zero", lambda: ld.linear_ddpm_fixed_point(1.0, 0.0, 0.0, betas), r"v_hat must be > 0"),
+        ("lambda", lambda: ld.linear_ddpm_fixed_point(-1.0, 0.0, 1.0, betas), r"lambda_ must be >= 0"),
+        ("theta-shape", lambda: ld.linear_ddpm_sampler_moments(np.zeros(3), betas), r"theta must have shape \(2T,\)"),
+        ("T-zero", lambda: ld.linear_ddpm_noise_dim(0), r"T must be an integer >= 1"),
+    ]:
+        add(f"api-linear-ddpm-{id_}", call, E, m)
     return cases
