@@ -57,6 +57,7 @@ from numpy.typing import ArrayLike
 from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from .expectations import _samples, as_generator, fisher_diagonal
+from .objectives import CHUNK_NUMBERS, MixedObjective
 from .operator import GTOL, ConvergenceError, OptimResult, maximize
 from .optim import DTYPE, batched_newton
 
@@ -73,10 +74,6 @@ __all__ = [
     "theorem2_radius",
 ]
 
-# Chains per vectorised evaluation: at most this many numbers per intermediate tensor,
-# chains_in_chunk * (n + k) * (d + 1) (values and d cotangents): 2**21 float64 = 16 MiB, a few
-# dozen of which are alive inside jacrev(grad) of a log-density.
-CHUNK_NUMBERS = 2**21
 MAX_NEWTON = 50  # Newton iterations per refit; from a warm start 2-5 are typical
 # Burn-in of check_stationary: chains start at theta*, where the error covariance is 0; it approaches
 # C like rho^(2t) (rho = rate_exact), so after b generations with rho^(2b) <= BURN_IN_DEFICIT the
@@ -227,57 +224,14 @@ def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> tor
     return y
 
 
-class _Objective:
-    """Value, gradient and Hessian of every chain's mixed objective, vectorised over chains in chunks."""
+class _Objective(MixedObjective):
+    """The likelihood chains' mixed objective: :class:`~.objectives.MixedObjective` of ``model.log_prob``."""
 
     def __init__(
         self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None,
         prior_precision: float = 0.0,
     ):  # fmt: skip
-        n = x.shape[0]
-        d = model.n_params
-        w = torch.full((n,), 1.0 / n, dtype=DTYPE)  # the weights of Expectations.data_mean
-        a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
-        if synthetic_weight is not None:  # docs/theory.md §10
-            a, b = 1.0 - synthetic_weight, synthetic_weight
-        synth = k > 0 and b > 0
-        beta = float(prior_precision)
-
-        def real(th):  # the (penalised) real-data term: the excess loss is measured on it
-            v = (w * model.log_prob(th, x)).sum()
-            return v - 0.5 * beta * (th * th).sum() if beta else v
-
-        def f(th, y):
-            v = a * real(th)
-            if synth:
-                v = v + b * model.log_prob(th, y).sum() / k
-            return v
-
-        def g_aux(th, y):
-            g, v = torch.func.grad_and_value(f)(th, y)
-            return g, (g, v)
-
-        # reverse-over-reverse: measured 1.6-1.9x faster than jacfwd(grad) here (d = 2 and 5)
-        self._all = torch.func.vmap(torch.func.jacrev(g_aux, has_aux=True), in_dims=(0, 0))
-        self._value = torch.func.vmap(real)
-        self.chunk = max(1, CHUNK_NUMBERS // ((n + k) * (d + 1)))
-        self.chunk_value = max(1, CHUNK_NUMBERS // n)
-
-    def __call__(self, theta: torch.Tensor, y: torch.Tensor):
-        """(values (C,), gradients (C, d), Hessians (C, d, d)) at theta (C, d) with synthetic points y (C, k, dim)."""
-        out_v, out_g, out_h = [], [], []
-        for i in range(0, theta.shape[0], self.chunk):  # chunks bound memory; each is vectorised
-            H, (g, v) = self._all(theta[i : i + self.chunk], y[i : i + self.chunk])
-            out_v.append(v)
-            out_g.append(g)
-            out_h.append(H)
-        return torch.cat(out_v), torch.cat(out_g), torch.cat(out_h)
-
-    def data_mean(self, theta: torch.Tensor) -> torch.Tensor:
-        r""":math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` for every row of theta (M, d)."""
-        step = self.chunk_value
-        with torch.no_grad():
-            return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
+        super().__init__(model.log_prob, model.n_params, x, lam, k, synthetic_weight, prior_precision)
 
 
 _refit = batched_newton  # the batched refit (stability.numerical.optim)
