@@ -280,7 +280,9 @@ def retrain_chains(
     ----------
     model : a model of :mod:`stability.numerical.models` (or its registered name, e.g.
         ``"student-t"``) with a twice-differentiable log-density and an exact sampler
-        ``sample(theta, n, generator)``.
+        ``sample(theta, n, generator)``; or a :class:`~stability.numerical.losses.LossModel`
+        (any training loss, docs/theory.md §13): then the refits minimise its loss and the chains
+        start at :math:`\theta^*_\lambda` (:func:`~stability.numerical.loss_chains.retrain_loss_chains`).
     real_sample : array (n,) or (n, data_dim), the fixed real sample, ``n >= 2``.
     lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term).
     generations : integer ``>= 0``; chains : integer ``>= 1``.
@@ -314,6 +316,15 @@ def retrain_chains(
     """
     from ..schemes import synthetic_count
 
+    if callable(getattr(model, "retrain_chains", None)):  # a model fitted by any loss (docs/theory.md §13)
+        if prior_precision or theta0 is not None:
+            raise ValueError(
+                "prior_precision and theta0 are not options of a loss model's chains (they start at theta*_lambda)"
+            )
+        return model.retrain_chains(
+            real_sample, lambda_, generations=generations, chains=chains, seed=seed, k=k, gtol=gtol,
+            max_iter=max_iter, allow_failure=allow_failure, synthetic_weight=synthetic_weight,
+        )  # fmt: skip
     model = _resolve_model(model)
     x = torch.as_tensor(_samples(real_sample), dtype=DTYPE)
     n, dim = x.shape
