@@ -204,9 +204,9 @@ class LossJacobian:
     r""":math:`J = -\lambda(A+\lambda H)^{-1}M` of retraining with any per-point loss (docs/theory.md §13).
 
     ``eigenvalues``: the spectrum of J (complex in general, sorted by modulus, ascending);
-    ``rate_exact``: its spectral radius; ``self_consistency``: :math:`\|H+M\|_2/\|H\|_2` (0 for a
+    ``rate_exact``: its spectral radius; ``self_consistency``: :math:`\|H+M\|_F/\|H\|_F` (0 for a
     self-consistent loss such as the likelihood, where :math:`M = -H` and J is the J of §3 with
-    :math:`B \to H`); ``norm2``: :math:`\|J\|_2`.
+    :math:`B \to H`; Frobenius norms); ``norm2``: :math:`\|J\|_2`.
     """
 
     lambda_: float
@@ -248,6 +248,6 @@ def loss_jacobian(A: ArrayLike, H: ArrayLike, M: ArrayLike, lambda_: float) -> L
     ev = ev[np.argsort(np.abs(ev), kind="stable")]
     if np.all(np.abs(ev.imag) <= 1e-12 * max(float(np.abs(ev).max()), 1e-300)):
         ev = ev.real
-    hn = float(np.linalg.norm(H, 2))
-    sc = float(np.linalg.norm(H + M, 2)) / hn if hn > 0 else math.inf
+    hn = float(np.linalg.norm(H, "fro"))
+    sc = float(np.linalg.norm(H + M, "fro")) / hn if hn > 0 else math.inf
     return LossJacobian(lam, J, ev, float(np.abs(ev).max()), float(np.linalg.norm(J, 2)), sc)

@@ -215,6 +215,10 @@ def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: A
         except TypeError as err:  # a user factory with another signature
             raise InputError(f"options {sorted(options)} are not accepted by model {model!r}: {err}") from None
     elif hasattr(model, "loss_report"):  # a model fitted by any loss (docs/theory.md §13): LossModel
+        accepted = getattr(model, "loss_options", None)
+        if accepted is not None and set(options) - set(accepted):
+            bad = sorted(set(options) - set(accepted))
+            raise InputError(f"a loss model does not take option(s) {bad} (it takes {', '.join(sorted(accepted))})")
         return model.loss_report(data, lambda_, **options)
     elif options:
         raise InputError(f"options {sorted(options)} are only accepted with a model name or a loss model")

@@ -462,6 +462,38 @@ def api_cases(tmp) -> list[ApiCase]:
         E,
         r"synthetic_weight must be in \[0, 1\) for retrain_chains",
     )
+    # any training loss (docs/theory.md §13)
+    from stability.numerical import LossModel
+
+    def _lm(**kw):
+        args = dict(loss=lambda th, x: (x[:, 0] - th[0]) ** 2, sample=lambda th, z: th[0] + z, theta0=[0.0])
+        args.update(kw)
+        return lambda: LossModel(args.pop("loss"), args.pop("sample"), args.pop("theta0"), **{"noise_dim": 1, **args})
+
+    lm_ok = LossModel(lambda th, x: (x[:, 0] - th[0]) ** 2, lambda th, z: th[0] + z, [0.0], noise_dim=1)
+    for id_, call, m in [
+        ("theta0-nan", _lm(theta0=[np.nan]), r"theta0 must be a finite non-empty 1-D array"),
+        ("theta0-empty", _lm(theta0=[]), r"theta0 must be a finite non-empty 1-D array"),
+        ("noise-dim-0", _lm(noise_dim=0), r"noise_dim must be an integer >= 1"),
+        ("data-dim-0", _lm(data_dim=0), r"data_dim must be an integer >= 1"),
+        ("loss-not-callable", _lm(loss=3), r"loss must be callable"),
+        ("n-noise-1", lambda: stability.analyze(lm_ok, x, 1.0, n_noise=1), r"n_noise must be an integer >= 2"),
+        ("lambda-inf", lambda: stability.analyze(lm_ok, x, np.inf), r"lambda_ must be finite"),
+        ("option", lambda: stability.analyze(lm_ok, x, 1.0, d=3), r"a loss model does not take option\(s\) \['d'\]"),
+        ("data-dim", lambda: stability.analyze(lm_ok, np.zeros((5, 2)), 1.0), r"data must have dimension 1"),
+        (
+            "chains-prior",
+            lambda: stability.retrain_chains(lm_ok, x, 1.0, generations=1, chains=1, prior_precision=1.0),
+            r"prior_precision and theta0 are not options of a loss model",
+        ),
+        (
+            "stationary-rate",
+            lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, M=-3 * np.eye(1)),
+            r"spectral radius of J must be < 1",
+        ),
+        ("stationary-S", lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, S=-np.eye(1)), r"S must be"),
+    ]:
+        add(f"api-loss-model-{id_}", call, E, m)
     add("api-optimal-weight-inf", lambda: stability.optimal_synthetic_weight(np.inf), E, r"lambda_ must be finite")
     add("api-optimal-weight-negative", lambda: stability.optimal_synthetic_weight(-1.0), E, r"lambda_ must be >= 0")
     add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains")

@@ -125,6 +125,8 @@ class LossModel:
 
     #: the base noise is symmetric (z and -z equally likely): the bank is then antithetic
     symmetric_noise: bool | None = None
+    #: the options of :func:`analyze_loss` (``stability.analyze(loss_model, data, lambda_, **options)``)
+    loss_options = ("gtol", "max_iter", "n_noise", "seed", "synthetic_weight")
 
     @property
     def gaussian_noise(self) -> bool:
@@ -456,7 +458,10 @@ class HyvarinenScoreMatching(LossModel):
         r"""A Latin-hypercube bank of the standard variable (McKay, Beckman & Conover 1979): in every
         coordinate the N midpoint quantiles :math:`F^{-1}((i - \tfrac12)/N)`, i = 1..N, in an
         independent random order per coordinate. Every marginal is stratified (its moments are those
-        of the distribution up to the truncation of the tails) and symmetric."""
+        of the distribution up to the truncation of the tails) and symmetric. Standard-normal noise
+        (the Gaussian model) gets :func:`noise_bank`'s moment-matched bank instead (exact there)."""
+        if self.gaussian_noise:
+            return noise_bank(self, N, generator)
         N = int(N)
         u = (np.arange(N) + 0.5) / N
         cols = [u[torch.randperm(N, generator=generator).numpy()] for _ in range(self.noise_dim)]
@@ -583,7 +588,7 @@ class LossReport:
 
     ``theta_star``: :math:`\theta^*_\lambda`; ``theta_hat``: the minimiser of the real-data loss
     :math:`R_n` (λ = 0); ``bias_loss``: :math:`R_n(\theta^*_\lambda) - R_n(\hat\theta) \ge 0`;
-    ``self_consistency``: :math:`\|H+M\|_2/\|H\|_2` (0 for a self-consistent loss);
+    ``self_consistency``: :math:`\|H+M\|_F/\|H\|_F` (Frobenius; 0 for a self-consistent loss);
     ``rate_exact``: the spectral radius of ``jacobian`` :math:`J = -\lambda(A+\lambda H)^{-1}M`;
     ``eigenvalues``: J's spectrum (by modulus); ``A, H, M, S``: the constants at
     :math:`\theta^*_\lambda`; ``theta_star_se``: the standard error an i.i.d. bank of ``n_noise``
@@ -645,10 +650,10 @@ class LossReport:
 
 
 def _bank_kind(loss_model: LossModel) -> str:
+    if isinstance(loss_model, HyvarinenScoreMatching) and not loss_model.gaussian_noise:
+        return "Latin hypercube of the standard variable's midpoint quantiles"
     if loss_model.gaussian_noise:
         return "moment-matched standard normal (antithetic, whitened)"
-    if isinstance(loss_model, HyvarinenScoreMatching):
-        return "Latin hypercube of the standard variable's midpoint quantiles"
     return "antithetic draws of the model's noise" if loss_model.antithetic else "i.i.d. draws of the model's noise"
 
 
