@@ -77,6 +77,7 @@ def main(argv=None):
     x = np.random.default_rng(0).standard_normal(N)
     r = chains_row(HyvarinenScoreMatching(StudentT(5.0)), x, 1.0, chains)
     rep, law, obs = r["rep"], r["law"], r["obs"]
+    pairs = zip(_upper(obs.cov), _upper(obs.cov_se), strict=True)
     lines += [
         f"## Student-t(5) by Hyvärinen score matching, N(0,1) data, n = {N}, lambda = 1, {chains} chains x "
         f"{GENERATIONS} generations (burn-in {obs.burn_in}; {r['seconds']:.0f} s)",
@@ -89,8 +90,7 @@ def main(argv=None):
         "",
         f"- sandwich law (predicted): {fmt_mat(law.cov, 1e3)}",
         f"- likelihood form S = H:    {fmt_mat(r['fisher'].cov, 1e3)}",
-        f"- simulated +- se:          "
-        + ", ".join(f"{a * 1e3:.3f} +- {b * 1e3:.3f}" for a, b in zip(_upper(obs.cov), _upper(obs.cov_se))),
+        "- simulated +- se:          " + ", ".join(f"{a * 1e3:.3f} +- {b * 1e3:.3f}" for a, b in pairs),
         f"- z vs sandwich:            {', '.join(f'{v:+.2f}' for v in _upper(r['z']))}",
         f"- z vs likelihood form:     {', '.join(f'{v:+.2f}' for v in _upper(r['zf']))}",
         "",

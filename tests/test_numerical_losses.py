@@ -166,7 +166,10 @@ def test_noise_bank_is_moment_matched():
     np.testing.assert_allclose((z.T @ z / 1001).numpy(), np.eye(11), atol=1e-12)
 
 
-@pytest.mark.parametrize("lam", [pytest.param(0.5, marks=pytest.mark.slow), 1.0, pytest.param(4.0, marks=pytest.mark.slow)])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("lam", [pytest.param(0.5, marks=SLOW), 1.0, pytest.param(4.0, marks=SLOW)])
 def test_linear_ddpm_matches_moment_map(lam):
     # Done when (issue 21): analyze's θ*_λ as moments to 1e-3 and rate_exact to 1 %, default n_noise,
     # against the closed-form moment map (numbers published in docs/theory.md §13 for λ = 1 and 4)
