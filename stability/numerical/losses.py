@@ -51,7 +51,7 @@ from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from ..errors import ConvergenceError, InputError
 from .expectations import _samples, as_generator
-from .optim import DTYPE, GTOL, HALVINGS, maximize
+from .optim import DTYPE, GTOL, maximize, newton_root
 
 __all__ = [
     "DEFAULT_N_NOISE",
@@ -673,33 +673,6 @@ def _fit_theta_hat(loss_model: LossModel, xp: torch.Tensor, x_raw: np.ndarray, g
     return fit.raise_if_failed(f"minimisation of the real-data loss of {loss_model.name}")
 
 
-def _solve_fixed_point(F, JF, theta0: torch.Tensor, tol: float, max_iter: int):
-    """Newton on F(θ) = 0 with backtracking on |F|_2 (the fixed-point equation of the expected operator)."""
-    th = theta0.clone()
-    f = F(th)
-    res = float(f.abs().max())
-    for it in range(max_iter + 1):
-        if not math.isfinite(res):
-            return th, res, it, False
-        if res <= tol:
-            return th, res, it, True
-        if it == max_iter:
-            break
-        p = -torch.linalg.solve(JF(th), f)
-        norm0, step = float(torch.linalg.vector_norm(f)), 1.0
-        for _ in range(HALVINGS):
-            trial = th + step * p
-            ft = F(trial)
-            if bool(torch.isfinite(ft).all()) and float(torch.linalg.vector_norm(ft)) < (1 - 1e-4 * step) * norm0:
-                break
-            step /= 2
-        else:
-            return th, res, it, False
-        th, f = trial, ft
-        res = float(f.abs().max())
-    return th, res, max_iter, False
-
-
 def analyze_loss(
     loss_model: LossModel,
     data,
@@ -771,16 +744,24 @@ def _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, ma
 
     JF = torch.func.jacrev(F)
     if rho == 0.0:
-        theta_star, res, its, ok = theta_hat, 0.0, 0, True
+        theta_star, solve = theta_hat, "lambda = 0: theta_hat"
     else:
-        theta_star, res, its, ok = _solve_fixed_point(
-            lambda th: F(th).detach(), lambda th: JF(th).detach(), theta_hat, gtol * (1.0 + rho), _FIXED_POINT_ITER
+        sol = newton_root(
+            lambda th: F(torch.as_tensor(th, dtype=DTYPE)).detach().numpy(),
+            lambda th: JF(torch.as_tensor(th, dtype=DTYPE)).detach().numpy(),
+            fit.theta,
+            gtol * (1.0 + rho),
+            _FIXED_POINT_ITER,
+            what="fixed-point equation",
+            method="Newton on grad R_n + lambda grad_theta g = 0 (autograd Jacobian A + lambda (H + M))",
         )
-        if not ok:
+        if not sol.converged:
             raise ConvergenceError(
-                f"the fixed point theta*_lambda of {loss_model.name} at lambda = {rho:g} was not found: "
-                f"|F|_inf = {res:.3g} after {its} Newton steps"
+                f"the fixed point theta*_lambda of {loss_model.name} at lambda = {rho:g} was not found: {sol.message} "
+                f"(|F|_inf = {sol.grad_norm:.3g} after {sol.iterations} Newton steps)"
             )
+        theta_star = torch.as_tensor(sol.theta, dtype=DTYPE)
+        solve = f"{sol.method}: |F|_inf = {sol.grad_norm:.3g} after {sol.iterations} steps"
     ts = theta_star.detach()
     A = torch.func.hessian(R)(ts).detach().numpy()
     H = torch.func.hessian(lambda th: g(th, ts))(ts).detach().numpy()
@@ -799,7 +780,7 @@ def _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, ma
         bias = float(R(ts) - R(theta_hat))
     details = {
         "theta_hat": f"{fit.method}: {fit.message} (|grad|_inf = {fit.grad_norm:.3g}, {fit.iterations} iterations)",
-        "theta_star": f"Newton on grad R_n + lambda grad_theta g = 0: |F|_inf = {res:.3g} after {its} steps",
+        "theta_star": solve,
         "bank": f"{_bank_kind(loss_model)}, n_noise = {N}",
         "A, H, M": "autograd at theta*_lambda (H, M through the sampler over the bank)",
         "S": "covariance of the per-sample loss gradients over the bank",

@@ -31,7 +31,7 @@ import torch
 from .._domains import check
 from .expectations import _density_log, build_expectations, data_kind
 from .operator import GTOL, OptimResult, iterate_operator
-from .optim import DTYPE
+from .optim import DTYPE, newton_root
 
 __all__ = ["FD_STEP", "NONSMOOTH_MASS_TOL", "NonSmoothRetraining", "curvature_nonsmooth"]
 
@@ -119,31 +119,7 @@ class NonSmoothRetraining:
 
     def _solve(self, F, th0: np.ndarray, gtol: float = GTOL, max_iter: int = 50) -> OptimResult:
         method = "Newton on the expected score (central-difference Jacobian) + backtracking"
-        th = th0.copy()
-        for it in range(max_iter + 1):
-            f = F(th)
-            gnorm = float(np.abs(f).max())
-            if not np.isfinite(gnorm):
-                return OptimResult(th, math.nan, gnorm, it, False, method, "expected score is NaN or infinite")
-            if gnorm <= gtol:
-                return OptimResult(th, math.nan, gnorm, it, True, method, "expected score below tolerance")
-            if it == max_iter:
-                break
-            try:
-                p = -np.linalg.solve(self._jac(F, th), f)
-            except np.linalg.LinAlgError:
-                return OptimResult(th, math.nan, gnorm, it, False, method, "singular Jacobian of the score")
-            step = 1.0
-            while step > 1e-10:
-                new = th + step * p
-                fn = F(new)
-                if np.all(np.isfinite(fn)) and np.abs(fn).max() < gnorm:
-                    break
-                step /= 2
-            else:
-                return OptimResult(th, math.nan, gnorm, it, False, method, "no step reduces the expected score")
-            th = new
-        return OptimResult(th, math.nan, gnorm, max_iter, False, method, f"no convergence in {max_iter} iterations")
+        return newton_root(F, lambda th: self._jac(F, th), th0, gtol, max_iter, what="expected score", method=method)
 
     def G(self, theta, lambda_, *, gtol: float = GTOL) -> OptimResult:
         """One retraining step: the root of the mixed expected score near ``theta``."""

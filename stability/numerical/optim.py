@@ -14,7 +14,9 @@ One place for the step rule every refit uses (:mod:`.operator`, :mod:`.chains`, 
 :func:`newton` is the dense single-problem form, :func:`batched_newton` runs many problems (chains)
 at once with their values, gradients and Hessians computed in one vectorised call, and
 :func:`maximize` picks :func:`newton` up to ``DENSE_MAX`` parameters and the matrix-free L-BFGS +
-Newton-CG polish above. ``DTYPE`` (float64) is the dtype of every torch tensor of the package.
+Newton-CG polish above; :func:`newton_root` solves equations F = 0 that are not gradients of an
+objective (expected scores, the fixed point of a loss). ``DTYPE`` (float64) is the dtype of every
+torch tensor of the package.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ __all__ = [
     "EIG_FLOOR",
     "GTOL",
     "HALVINGS",
+    "ROOT_HALVINGS",
     "ROUND",
     "OptimResult",
     "batched_newton",
     "maximize",
     "newton",
     "newton_direction",
+    "newton_root",
 ]
 
 DTYPE = torch.float64
@@ -52,6 +56,7 @@ GTOL = 1e-10
 ARMIJO = 1e-4  # sufficient-increase constant of the line search
 HALVINGS = 40  # backtracking: steps 1, 1/2, ..., 2**-39 ~ 1.8e-12
 EIG_FLOOR = 1e-8  # modified Hessian: |eigenvalues| floored at this fraction of the largest
+ROOT_HALVINGS = 34  # newton_root: steps 1, 1/2, ..., 2**-33 ~ 1.2e-10
 _POLISH = 10  # Newton-CG steps after L-BFGS
 ROUND = float(np.finfo(float).eps)
 
@@ -268,3 +273,43 @@ def batched_newton(
         gnorm[act] = g[act].abs().amax(-1)
         done[act] = gnorm[act] <= gtol
     return th, gnorm, iters, done & ~failed
+
+
+def newton_root(
+    F, jacobian, theta0: np.ndarray, tol: float, max_iter: int, *, what: str = "residual", method: str | None = None
+) -> OptimResult:
+    r"""Newton's method for a root of ``F`` (numpy (d,) -> (d,)), backtracking on :math:`\|F\|_\infty`.
+
+    Each step solves ``jacobian(theta) p = -F(theta)`` and halves the step (at most ``ROOT_HALVINGS``
+    times, smallest :math:`2^{-33} \approx 1.2\times10^{-10}`) until :math:`\|F\|_\infty` decreases;
+    converged when :math:`\|F\|_\infty \le` ``tol``. Used for the expected score of a non-smooth
+    likelihood (:mod:`.nonsmooth`) and the fixed point of retraining with a loss (:mod:`.losses`),
+    which are roots, not maxima. ``what`` names F in the messages.
+    """
+    method = method or "Newton on F = 0 + backtracking"
+    th = np.array(theta0, dtype=float)
+    gnorm = math.inf
+    for it in range(max_iter + 1):
+        f = F(th)
+        gnorm = float(np.abs(f).max())
+        if not np.isfinite(gnorm):
+            return OptimResult(th, math.nan, gnorm, it, False, method, f"{what} is NaN or infinite")
+        if gnorm <= tol:
+            return OptimResult(th, math.nan, gnorm, it, True, method, f"{what} below tolerance")
+        if it == max_iter:
+            break
+        try:
+            p = -np.linalg.solve(jacobian(th), f)
+        except np.linalg.LinAlgError:
+            return OptimResult(th, math.nan, gnorm, it, False, method, f"singular Jacobian of the {what}")
+        step = 1.0
+        for _ in range(ROOT_HALVINGS):
+            new = th + step * p
+            fn = F(new)
+            if np.all(np.isfinite(fn)) and np.abs(fn).max() < gnorm:
+                break
+            step /= 2
+        else:
+            return OptimResult(th, math.nan, gnorm, it, False, method, f"no step reduces the {what}")
+        th = new
+    return OptimResult(th, math.nan, gnorm, max_iter, False, method, f"no convergence in {max_iter} iterations")
