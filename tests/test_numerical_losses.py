@@ -258,7 +258,7 @@ def test_likelihood_report_fields():
 def test_loss_chains_basics():
     x = np.random.default_rng(9).standard_normal(100)
     lm = HyvarinenScoreMatching(M.StudentT(5.0))
-    r = lm.retrain_chains(x, 1.0, generations=2, chains=5, seed=3, n_noise=1024)
+    r = stability.retrain_chains(lm, x, 1.0, generations=2, chains=5, seed=3, n_noise=1024)
     assert r.theta.shape == (3, 5, 2) and r.k == 100
     assert bool(r.converged.all()) and float(r.grad_norm.max()) <= r.gtol
     np.testing.assert_array_equal(r.theta[0], np.broadcast_to(r.theta_star, (5, 2)))

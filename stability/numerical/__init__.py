@@ -5,9 +5,9 @@ expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` 
 matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
 log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
 attraction), :mod:`.chains` (finite-sample retraining chains, vectorised over chains), :mod:`.optim`
-(the optimiser), :mod:`.objectives` (per-point losses, the mixed objective), :mod:`.losses` and
-:mod:`.loss_chains` (models fitted by any loss: ``LossModel``, score matching, the linear DDPM;
-docs/theory.md §13). torch is
+(the optimiser), :mod:`.objectives` (per-point losses, the mixed objective), :mod:`.losses` (models
+fitted by any loss: ``LossModel``, score matching, the linear DDPM, their analysis; docs/theory.md
+§13; their chains are :func:`.chains.retrain_loss_chains`). torch is
 imported on first use, so ``import stability`` stays fast; the built-in models are registered
 with :func:`stability.register_model` by name here.
 """

@@ -170,12 +170,6 @@ class LossModel:
         """:func:`analyze_loss` of this model (what ``stability.analyze(loss_model, ...)`` calls)."""
         return analyze_loss(self, data, lambda_, **options)
 
-    def retrain_chains(self, real_sample, lambda_: float, **options: Any) -> Any:
-        """:func:`~stability.numerical.loss_chains.retrain_loss_chains` of this model."""
-        from .loss_chains import retrain_loss_chains
-
-        return retrain_loss_chains(self, real_sample, lambda_, **options)
-
     def __repr__(self) -> str:
         return f"LossModel({self.name!r}, d={self.n_params})"
 
