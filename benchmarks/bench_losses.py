@@ -8,8 +8,15 @@
    StudentT(5))`` against the likelihood chains of ``StudentT(5)``, N(0, 1) data, n = 400, lambda = 1,
    ``CHAINS`` chains. The per-generation cost is the difference between a run of ``GENERATIONS``
    generations and one of 0 (which leaves the fit of theta* / the analysis out of both), after a
-   warm-up (torch.func builds its transforms on first use). Aim: the loss chains at least half as
-   fast as the likelihood chains.
+   warm-up (torch.func builds its transforms on first use); best of ``REPEATS``. Aim: the loss
+   chains at least half as fast as the likelihood chains.
+
+Measured on the shared 2-core project machine (1 thread, CPU time; noisy to +-30 %): analyze at
+d = 20 in 0.75 s (rate equal to the moment map's to 8e-16), at d = 200 in 106 s (the Jacobians of
+the fixed-point equation, H and M vmap 200 cotangents through the 100-step sampler over the 2**14
+bank); throughput likelihood about 2,300-2,900 and HSM 1,200-2,200 chain-generations/s, ratio
+0.54-0.9 across runs (HSM refits take 3.54 Newton iterations on average against 3.00: the score
+matching loss is more curved in theta; per iteration the two cost about the same).
 
 Threads: torch on 1 thread (``BENCH_THREADS`` overrides). Times are CPU seconds of this process.
 """
@@ -24,7 +31,7 @@ import stability
 from stability.numerical import HyvarinenScoreMatching, LinearGaussianDDPM
 from stability.numerical.models import StudentT
 
-CHAINS, GENERATIONS, N = 300, 4, 400
+CHAINS, GENERATIONS, N, REPEATS = 300, 8, 400, 3
 
 
 def _cpu(fn):
@@ -60,13 +67,14 @@ def bench_throughput():
         ("HSM StudentT(5)", HyvarinenScoreMatching(StudentT(5.0))),
     ):
         stability.retrain_chains(model, x, 1.0, generations=1, chains=2, seed=0)  # warm-up
-        t0, _ = _cpu(lambda model=model: stability.retrain_chains(model, x, 1.0, generations=0, chains=CHAINS, seed=0))
-        t1, r = _cpu(
-            lambda model=model: stability.retrain_chains(model, x, 1.0, generations=GENERATIONS, chains=CHAINS, seed=0)
-        )
-        rates[name] = CHAINS * GENERATIONS / max(t1 - t0, 1e-9)
+        best = np.inf
+        for _ in range(REPEATS):  # the least disturbed of a few repeats (a shared machine)
+            t0, _ = _cpu(lambda m=model: stability.retrain_chains(m, x, 1.0, generations=0, chains=CHAINS))
+            t1, r = _cpu(lambda m=model: stability.retrain_chains(m, x, 1.0, generations=GENERATIONS, chains=CHAINS))
+            best = min(best, t1 - t0)
+        rates[name] = CHAINS * GENERATIONS / max(best, 1e-9)
         print(
-            f"{name}: {CHAINS} chains x {GENERATIONS} generations in {t1 - t0:.2f} CPU s (setup {t0:.2f} s) = "
+            f"{name}: {CHAINS} chains x {GENERATIONS} generations in {best:.2f} CPU s (best of {REPEATS}) = "
             f"{rates[name]:.0f} chain-generations/s, mean Newton iterations {r.iterations.mean():.2f}"
         )
     a, b = rates.values()
