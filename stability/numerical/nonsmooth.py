@@ -30,6 +30,7 @@ import torch
 
 from .._domains import check
 from .expectations import _density_log, build_expectations, data_kind
+from .objectives import objective_weights
 from .operator import GTOL, OptimResult, iterate_operator
 from .optim import DTYPE, newton_root
 
@@ -129,7 +130,7 @@ class NonSmoothRetraining:
             raise ValueError(f"theta must have shape ({self.model.n_params},), got {theta.shape}")
         if math.isinf(lam):
             return self._solve(lambda tp: self.score_model(theta, tp), theta, gtol)
-        a, b = 1 / (1 + lam), lam / (1 + lam)
+        a, b = objective_weights(lam)
         return self._solve(lambda tp: a * self.score_data(tp) + b * self.score_model(theta, tp), theta, gtol)
 
     def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:

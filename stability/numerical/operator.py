@@ -32,6 +32,7 @@ import torch
 
 from .._domains import check
 from .expectations import as_generator, build_expectations, fisher_diagonal
+from .objectives import objective_weights
 from .optim import DENSE_MAX, DTYPE, GTOL, ConvergenceError, OptimResult, maximize  # the optimiser: .optim
 
 __all__ = ["DENSE_MAX", "GTOL", "ConvergenceError", "OptimResult", "Retraining", "iterate_operator", "maximize"]
@@ -111,7 +112,7 @@ class Retraining:
             w = ex.model_weights(model, torch.as_tensor(np.asarray(theta, dtype=float), dtype=DTYPE))
         if math.isinf(lam):
             return lambda tp: ex.model_mean(model, w, tp)
-        a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
+        a, b = objective_weights(lam)  # the mixed objective's weights (.objectives)
         return lambda tp: a * ex.data_mean(model, tp) + b * ex.model_mean(model, w, tp)
 
     def G(self, theta, lambda_, *, gtol: float = GTOL) -> OptimResult:
@@ -128,7 +129,7 @@ class Retraining:
         with torch.no_grad():
             w = ex.model_weights(model, torch.as_tensor(theta, dtype=DTYPE))
         keep = w > 0
-        a, b = (0.0, 1.0) if math.isinf(lam) else (1.0 / (1.0 + lam), lam / (1.0 + lam))
+        a, b = (0.0, 1.0) if math.isinf(lam) else objective_weights(lam)
 
         def diagonal(tp):
             out = b * fisher_diagonal(model, ex.x_model[keep], w[keep], tp)
