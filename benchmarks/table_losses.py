@@ -10,7 +10,8 @@ Rows:
   ``analyze(...).stationary(n).cov``) and the simulated one with its standard error (spread of the
   per-chain time averages over independent chains), the z-score of every entry against the
   sandwich law and against the likelihood form of the law (S = H: what the likelihood formula
-  would predict with this loss's own curvature).
+  would predict with this loss's own curvature), and against the law of the same model fitted by
+  maximum likelihood (docs/theory.md §9: A and the Fisher information B at the MLE).
 - ``ddpm-T10``: ``LinearGaussianDDPM`` with T = 10, betas linearly from 1e-3 to 0.3, a real sample
   of n = 400 points standardised to mean 0.3 and variance 1.7, lambda in {0.5, 1, 4}: analyze's
   theta*_lambda read as moments (the (m, v) it is fitted to) against the fixed point of the
@@ -78,6 +79,9 @@ def main(argv=None):
     r = chains_row(HyvarinenScoreMatching(StudentT(5.0)), x, 1.0, chains)
     rep, law, obs = r["rep"], r["law"], r["obs"]
     pairs = zip(_upper(obs.cov), _upper(obs.cov_se), strict=True)
+    lc = StudentT(5.0).local_constants(x)  # the same model fitted by maximum likelihood (docs/theory.md §9)
+    mle = stability.stationary(lc.A, lc.B, 1.0, N)
+    zm = (obs.cov - mle.cov) / obs.cov_se
     lines += [
         f"## Student-t(5) by Hyvärinen score matching, N(0,1) data, n = {N}, lambda = 1, {chains} chains x "
         f"{GENERATIONS} generations (burn-in {obs.burn_in}; {r['seconds']:.0f} s)",
@@ -93,6 +97,7 @@ def main(argv=None):
         "- simulated +- se:          " + ", ".join(f"{a * 1e3:.3f} +- {b * 1e3:.3f}" for a, b in pairs),
         f"- z vs sandwich:            {', '.join(f'{v:+.2f}' for v in _upper(r['z']))}",
         f"- z vs likelihood form:     {', '.join(f'{v:+.2f}' for v in _upper(r['zf']))}",
+        f"- the MLE's law (§9, A, B): {fmt_mat(mle.cov, 1e3)}; z {', '.join(f'{v:+.2f}' for v in _upper(zm))}",
         "",
     ]
     ddpm = LinearGaussianDDPM(BETAS)
