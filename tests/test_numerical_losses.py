@@ -307,7 +307,7 @@ def test_linear_ddpm_chains_follow_lyapunov_law():
     rep = stability.analyze(ddpm, x, 1.0)
     law = rep.stationary(400)
     assert law.method == "lyapunov"
-    res = stability.retrain_chains(ddpm, x, 1.0, generations=30, chains=300, seed=1)
+    res = stability.retrain_chains(ddpm, x, 1.0, generations=20, chains=100, seed=1)
     obs = res.observed(default_burn_in(law.rate))
     z = (obs.cov - law.cov) / np.maximum(obs.cov_se, 1e-300)
     assert np.abs(z).max() <= 4.5
