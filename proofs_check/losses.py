@@ -110,9 +110,10 @@ def check_self_consistent() -> Outcome:
     :math:`y = \mu' + \tfrac32\sqrt{\tau'}z`, where :math:`H + M \ne 0`); :math:`H + M = 0`;
     for the likelihood :math:`H` equals the Fisher information :math:`B = E[\nabla\ell\nabla\ell^\top]`
     and :math:`S = \operatorname{Cov}_z\nabla_\theta\ell(\theta, T_\theta(z)) = B`; for score matching
-    :math:`S \ne H` (so the stationary noise is a sandwich).
+    :math:`S \ne H` (so the stationary noise is a sandwich), while its :math:`H^{-1}SH^{-1}` equals
+    the likelihood's :math:`B^{-1}` (for a Gaussian both losses fit the sample moments).
     """
-    out = []
+    out, sandwich = [], {}
     for name, (loss, sampler) in gaussian_losses().items():
         g = _g(loss, sampler)
         H, M = _blocks(g)
@@ -128,6 +129,8 @@ def check_self_consistent() -> Outcome:
         mean = score.applyfunc(lambda e: _normal_expectation(e, z))
         second = (score * score.T).applyfunc(lambda e: _normal_expectation(e, z))
         S = sp.simplify(second - mean * mean.T)
+        Hinv = H.subs(at).inv()
+        sandwich[name] = sp.simplify(Hinv * S * Hinv)
         if name == "likelihood":
             B = second  # Fisher information: the score has mean 0
             out += [
@@ -146,6 +149,9 @@ def check_self_consistent() -> Outcome:
             expect_zero(chain_b, f"{name}, biased sampler: d/dθ ∇_θ g(θ, θ) - (H+M)"),
             expect_true(sp.simplify((Hb + Mb).subs(at)) != sp.zeros(2, 2), f"{name}, biased sampler: H + M ≠ 0"),
         ]
+    if set(sandwich) == {"likelihood", "hyvarinen"}:
+        # both fit a Gaussian by its moments, so their noise H⁻¹SH⁻¹ (= B⁻¹ for the likelihood) agrees
+        out.append(expect_zero(sandwich["hyvarinen"] - sandwich["likelihood"], "score matching H⁻¹SH⁻¹ - B⁻¹"))
     return combine(*out)
 
 
