@@ -1,4 +1,4 @@
-"""proofs_check: mechanical verification of every step of the proofs in docs/theory.md §2–6 and §9–12.
+"""proofs_check: mechanical verification of every step of the proofs in docs/theory.md §2–6 and §9–13.
 
 ``python -m proofs_check`` runs every registered check and prints a table (result, step, method,
 status, residual or worst case); it exits non-zero if any check fails. Each module holds the
@@ -25,6 +25,7 @@ RESULTS = (
     "weighted",
     "setups",
     "regression",
+    "losses",
 )
 for _name in RESULTS:
     import_module(f".{_name}", __name__)
