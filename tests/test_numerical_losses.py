@@ -312,3 +312,28 @@ def test_linear_ddpm_chains_follow_lyapunov_law():
     z = (obs.cov - law.cov) / np.maximum(obs.cov_se, 1e-300)
     assert np.abs(z).max() <= 4.5
     assert np.trace(obs.cov) == pytest.approx(np.trace(law.cov), rel=0.1)
+
+
+def test_likelihood_as_a_loss_matches_the_likelihood_path():
+    # the negative log-likelihood is one loss: the general code (bank, autograd through the sampler)
+    # against local_constants' A, B (quadrature on the sample). Gaussian in natural parameters: the
+    # Hessian of -log p does not depend on x and the moment-matched bank has exact first and second
+    # moments, so H = B and M = -B hold to rounding; S = Cov(T(y)) involves E z^4 of the bank: S = B
+    # only to Monte Carlo accuracy (relative se ~ sqrt(2/N) ~ 1 % for N = 2**14).
+    model = M.Gaussian()
+    lm = LossModel(
+        negative_log_likelihood(model),
+        lambda th, z: th[0] * (-0.5 / th[1]) + torch.sqrt(-0.5 / th[1]) * z,
+        [0.0, -0.5],
+        noise_dim=1,
+    )
+    x = np.random.default_rng(10).standard_normal(300) * 0.8 + 0.2
+    r = stability.analyze(lm, x, 1.5)
+    lc = model.local_constants(x)
+    ref = stability.build_report(lc, 1.5)
+    np.testing.assert_allclose(r.theta_star, lc.theta_star, rtol=1e-8)
+    np.testing.assert_allclose(r.A, lc.A, rtol=1e-8)
+    np.testing.assert_allclose(r.H, lc.B, rtol=1e-8)
+    np.testing.assert_allclose(r.M, -lc.B, rtol=1e-8, atol=1e-10 * np.abs(lc.B).max())
+    assert r.rate_exact == pytest.approx(ref.rate_exact, rel=1e-8)
+    np.testing.assert_allclose(r.S, lc.B, rtol=0.05)
