@@ -750,7 +750,9 @@ def _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, ma
             gtol * (1.0 + rho),
             _FIXED_POINT_ITER,
             what="fixed-point equation",
-            method="Newton on grad R_n + lambda grad_theta g = 0 (autograd Jacobian A + lambda (H + M))",
+            method="Newton on grad R_n + lambda grad_theta g = 0 (autograd Jacobian A + lambda (H + M), reused "
+            "while it contracts)",
+            reuse_jacobian=True,
         )
         if not sol.converged:
             raise ConvergenceError(

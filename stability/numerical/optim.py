@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import linalg
 from scipy.sparse import linalg as splinalg
 
 from ..errors import ConvergenceError  # an optimisation needed for a reported quantity did not converge
@@ -37,6 +38,7 @@ __all__ = [
     "EIG_FLOOR",
     "GTOL",
     "HALVINGS",
+    "REUSE_CONTRACTION",
     "ROOT_HALVINGS",
     "ROUND",
     "OptimResult",
@@ -57,6 +59,7 @@ ARMIJO = 1e-4  # sufficient-increase constant of the line search
 HALVINGS = 40  # backtracking: steps 1, 1/2, ..., 2**-39 ~ 1.8e-12
 EIG_FLOOR = 1e-8  # modified Hessian: |eigenvalues| floored at this fraction of the largest
 ROOT_HALVINGS = 34  # newton_root: steps 1, 1/2, ..., 2**-33 ~ 1.2e-10
+REUSE_CONTRACTION = 4.0  # newton_root(reuse_jacobian=True): refresh the Jacobian below this contraction
 _POLISH = 10  # Newton-CG steps after L-BFGS
 ROUND = float(np.finfo(float).eps)
 
@@ -276,7 +279,15 @@ def batched_newton(
 
 
 def newton_root(
-    F, jacobian, theta0: np.ndarray, tol: float, max_iter: int, *, what: str = "residual", method: str | None = None
+    F,
+    jacobian,
+    theta0: np.ndarray,
+    tol: float,
+    max_iter: int,
+    *,
+    what: str = "residual",
+    method: str | None = None,
+    reuse_jacobian: bool = False,
 ) -> OptimResult:
     r"""Newton's method for a root of ``F`` (numpy (d,) -> (d,)), backtracking on :math:`\|F\|_\infty`.
 
@@ -284,11 +295,15 @@ def newton_root(
     times, smallest :math:`2^{-33} \approx 1.2\times10^{-10}`) until :math:`\|F\|_\infty` decreases;
     converged when :math:`\|F\|_\infty \le` ``tol``. Used for the expected score of a non-smooth
     likelihood (:mod:`.nonsmooth`) and the fixed point of retraining with a loss (:mod:`.losses`),
-    which are roots, not maxima. ``what`` names F in the messages.
+    which are roots, not maxima. ``what`` names F in the messages. ``reuse_jacobian``: keep the
+    last factorised Jacobian while full steps still shrink :math:`\|F\|_\infty` at least
+    ``REUSE_CONTRACTION``-fold (Shamanskii's variant: for expensive Jacobians; the stopping test is
+    unchanged).
     """
     method = method or "Newton on F = 0 + backtracking"
     th = np.array(theta0, dtype=float)
     gnorm = math.inf
+    lu, fresh = None, True  # the (factorised) Jacobian in use; fresh: evaluated at the current point
     for it in range(max_iter + 1):
         f = F(th)
         gnorm = float(np.abs(f).max())
@@ -299,8 +314,11 @@ def newton_root(
         if it == max_iter:
             break
         try:
-            p = -np.linalg.solve(jacobian(th), f)
-        except np.linalg.LinAlgError:
+            if not reuse_jacobian or lu is None:
+                lu = linalg.lu_factor(jacobian(th)) if reuse_jacobian else jacobian(th)
+                fresh = True
+            p = -(linalg.lu_solve(lu, f) if reuse_jacobian else np.linalg.solve(lu, f))
+        except (np.linalg.LinAlgError, ValueError):
             return OptimResult(th, math.nan, gnorm, it, False, method, f"singular Jacobian of the {what}")
         step = 1.0
         for _ in range(ROOT_HALVINGS):
@@ -310,6 +328,13 @@ def newton_root(
                 break
             step /= 2
         else:
+            if reuse_jacobian and lu is not None and not fresh:  # a stale Jacobian: refresh it and retry
+                lu, fresh = None, True
+                continue
             return OptimResult(th, math.nan, gnorm, it, False, method, f"no step reduces the {what}")
+        if reuse_jacobian:
+            fresh = False
+            if step < 1.0 or np.abs(fn).max() > gnorm / REUSE_CONTRACTION:
+                lu = None  # the old Jacobian no longer gives fast progress
         th = new
     return OptimResult(th, math.nan, gnorm, max_iter, False, method, f"no convergence in {max_iter} iterations")
