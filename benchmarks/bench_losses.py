@@ -12,11 +12,12 @@
    chains at least half as fast as the likelihood chains.
 
 Measured on the shared 2-core project machine (1 thread, CPU time; noisy to +-30 %): analyze at
-d = 20 in 0.75 s (rate equal to the moment map's to 8e-16), at d = 200 in 106 s (the Jacobians of
-the fixed-point equation, H and M vmap 200 cotangents through the 100-step sampler over the 2**14
-bank); throughput likelihood about 2,300-2,900 and HSM 1,200-2,200 chain-generations/s, ratio
-0.54-0.9 across runs (HSM refits take 3.54 Newton iterations on average against 3.00: the score
-matching loss is more curved in theta; per iteration the two cost about the same).
+d = 20 in 0.4-0.75 s (rate equal to the moment map's to 5e-13), at d = 200 in 85 s (H, M and the
+fixed-point equation's Jacobian vmap 200 cotangents through the 100-step sampler over the 2**14
+bank; the Jacobian is reused while Newton contracts); throughput likelihood about 2,300-2,900
+and HSM 1,200-2,200 chain-generations/s, ratio 0.54-0.9 across runs (HSM refits take 3.54 Newton
+iterations on average against 3.00: the score matching loss is more curved in theta; per
+iteration the two cost about the same).
 
 Threads: torch on 1 thread (``BENCH_THREADS`` overrides). Times are CPU seconds of this process.
 """
