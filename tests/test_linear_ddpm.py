@@ -170,3 +170,15 @@ def test_validate_betas():
         linear_ddpm_loss(torch.zeros(3, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), BETAS)
     with pytest.raises(ValueError, match=r"z must have shape \(N, T \+ 1\)"):
         linear_ddpm_sample(torch.zeros(20, dtype=torch.float64), torch.zeros(2, 10, dtype=torch.float64), BETAS)
+
+
+@pytest.mark.parametrize("lam", [0.5, 4.0, 1000.0, np.inf])
+def test_fixed_point_is_where_retraining_goes_from_the_real_data(lam):
+    # the map may have other fixed points (a collapsed one near v = 0 for large lambda): the one
+    # returned is the limit of the rounds themselves, iterated here from (m_hat, v_hat)
+    p = (M_HAT, V_HAT)
+    for _ in range(3000):  # rate <= 0.9 here: 0.9^3000 is far below rounding
+        p = linear_ddpm_moment_map(*p, lam, M_HAT, V_HAT, BETAS)
+    fp = linear_ddpm_fixed_point(lam, M_HAT, V_HAT, BETAS)
+    assert (fp.m, fp.v) == pytest.approx(p, abs=1e-12)
+    assert fp.spectral_radius < 0.9

@@ -79,12 +79,15 @@ __all__ = [
     "validate_betas",
 ]
 
-DTYPE = torch.float64
 _REAL = Interval(-math.inf, math.inf, low_closed=False)  # any finite number
 _VARIANCE = Interval(0.0)  # a variance: >= 0
 _POSITIVE = Interval(0.0, low_closed=False)  # the real data's variance: > 0
 _BETA = Interval(0.0, 1.0, low_closed=False)  # one step of the schedule: in (0, 1)
-_FIXED_POINT_TOL = 1e-13  # Newton on the 2-D moment map: |step| relative to (1 + |m|, 1 + v)
+# the fixed point: iterate the map until the residual is below _ITER_TOL, then polish with Newton to
+# _NEWTON_TOL (both relative to 1 + |m|, 1 + v); at most _MAX_ROUNDS iterations (a rate of 0.999 needs ~2e4)
+_ITER_TOL = 1e-8
+_NEWTON_TOL = 1e-13
+_MAX_ROUNDS = 100_000
 
 
 def validate_betas(betas) -> np.ndarray:
@@ -274,7 +277,8 @@ class LinearDDPMFixedPoint:
     ``sampler_mean``, ``sampler_var``: the sampler's output moments at :math:`\theta^*_\lambda`;
     ``theta``: :math:`\theta^*_\lambda` (2T,); ``jacobian``: the 2x2 Jacobian of the moment map at
     the fixed point; ``eigenvalues``: its eigenvalues (complex in general) and ``rate`` their moduli
-    in increasing order, the non-zero spectrum of the general J; ``iterations``: Newton steps.
+    in increasing order, the non-zero spectrum of the general J; ``iterations``: rounds of the map
+    iterated before Newton's polish.
     """
 
     lambda_: float
@@ -295,12 +299,17 @@ class LinearDDPMFixedPoint:
 
 
 def linear_ddpm_fixed_point(lambda_, m_hat, v_hat, betas) -> LinearDDPMFixedPoint:
-    r"""Solve :math:`(m, v) = F(m, v)` for the moment map :math:`F` of :func:`linear_ddpm_moment_map`.
+    r"""The fixed point of the moment map :math:`F` of :func:`linear_ddpm_moment_map` that retraining
+    reaches from the real data.
 
-    Newton's method on :math:`F(p) - p` with the exact (forward-mode) Jacobian, from
-    :math:`(\hat m, \hat v)`; steps are halved while they would make the variance non-positive.
-    ``lambda_ = 0`` returns :math:`(\hat m, \hat v)`. Raises
-    :class:`~stability.errors.ConvergenceError` when Newton does not converge in 100 steps.
+    The map can have several fixed points (for a large λ a collapsed one, v near 0, besides the one
+    retraining converges to); this is the limit of the iteration :math:`p_{t+1} = F(p_t)` from
+    :math:`p_0 = (\hat m, \hat v)` (the model fitted to the real data, where the chains of
+    docs/theory.md §13 start): iterated until the residual is below 1e-8, then polished by Newton's
+    method on :math:`F(p) - p` with the exact (forward-mode) Jacobian to 1e-13 (relative to
+    :math:`1 + |m|`, :math:`1 + v`). ``lambda_ = 0`` returns :math:`(\hat m, \hat v)`. Raises
+    :class:`~stability.errors.ConvergenceError` when the iteration has not settled in 100,000 rounds
+    (a spectral radius at or near 1, e.g. ``lambda_ = inf`` with a sampler that keeps the mean).
     """
     lam = check_scalar("lambda_", lambda_)
     m_hat = check_scalar("m_hat", m_hat, _REAL)
@@ -309,18 +318,34 @@ def linear_ddpm_fixed_point(lambda_, m_hat, v_hat, betas) -> LinearDDPMFixedPoin
     w = _share(lam)
     p = np.array([m_hat, v_hat])
     iterations = 0
-    for _ in range(100):
-        iterations += 1
+    while True:
         out, jac, _ = _map_and_jacobian(p[0], p[1], w, m_hat, v_hat, b, ab)
-        step = np.linalg.solve(np.eye(2) - jac, out - p)
-        while p[1] + step[1] <= 0.0:
-            step = step / 2.0
-        p = p + step
-        if np.all(np.abs(step) <= _FIXED_POINT_TOL * (1.0 + np.abs(p))):
+        resid = out - p
+        if np.all(np.abs(resid) <= _ITER_TOL * (1.0 + np.abs(p))):
             break
-    else:
+        if iterations == _MAX_ROUNDS:
+            rate = np.abs(np.linalg.eigvals(jac)).max()
+            raise ConvergenceError(
+                f"retraining's moment map did not settle in {_MAX_ROUNDS} rounds from (m_hat, v_hat) "
+                f"(lambda_={lam}, last residual {resid}, spectral radius of its Jacobian there {rate:.6f})"
+            )
+        p = out
+        iterations += 1
+    for _ in range(200):  # Newton near an attracting fixed point: quadratic convergence
+        try:
+            step = np.linalg.solve(np.eye(2) - jac, resid)
+        except np.linalg.LinAlgError:
+            step = resid
+        if not p[1] + step[1] > 0.0:  # towards v = 0 (a collapsing chain): a plain round instead
+            step = resid
+        p = p + step
+        out, jac, _ = _map_and_jacobian(p[0], p[1], w, m_hat, v_hat, b, ab)
+        resid = out - p
+        if np.all(np.abs(step) <= _NEWTON_TOL * (1.0 + np.abs(p))):
+            break
+    if not np.all(np.abs(resid) <= 1e3 * _NEWTON_TOL * (1.0 + np.abs(p))):
         raise ConvergenceError(
-            f"the moment map's fixed point was not found in 100 Newton steps (lambda_={lam}, last step {step})"
+            f"Newton's polish of the moment map's fixed point failed (lambda_={lam}, residual {resid})"
         )
     out, jac, (mu, s) = _map_and_jacobian(p[0], p[1], w, m_hat, v_hat, b, ab)
     eig = np.linalg.eigvals(jac)
