@@ -713,7 +713,17 @@ def api_cases(tmp) -> list[ApiCase]:
         (
             "chains-prior",
             lambda: stability.retrain_chains(lm_ok, x, 1.0, generations=1, chains=1, prior_precision=1.0),
-            r"prior_precision and theta0 are not options of a loss model",
+            r"prior_precision, theta0 and correction are not options of a loss model",
+        ),
+        (
+            "chains-correction",
+            lambda: stability.retrain_chains(lm_ok, x, 1.0, generations=1, chains=1, correction=1.0),
+            r"prior_precision, theta0 and correction are not options of a loss model",
+        ),
+        (
+            "stationary-correction",
+            lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, S=np.eye(1), correction=1.0),
+            r"correction must be 0 with S or M",
         ),
         (
             "stationary-rate",
