@@ -1,4 +1,4 @@
-"""proofs_check: mechanical verification of every step of the proofs in docs/theory.md §2–6, §9–12 and §15.
+"""proofs_check: mechanical verification of every step of the proofs in docs/theory.md §2–6 and §9–15.
 
 ``python -m proofs_check`` runs every registered check and prints a table (result, step, method,
 status, residual or worst case); it exits non-zero if any check fails. Each module holds the
@@ -32,6 +32,7 @@ RESULTS = (
     "regression",
     "correction",
     "curation",
+    "losses",
 )
 for _name in RESULTS:
     import_module(f".{_name}", __name__)

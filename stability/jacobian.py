@@ -11,6 +11,10 @@ whose eigenvalues are :math:`\lambda\gamma_i/(1+\lambda\gamma_i)` for the genera
 :math:`\rho_{exact} = \lambda\gamma_{max}/(1+\lambda\gamma_{max}) < 1` for every finite
 :math:`\lambda`. :math:`J` is self-adjoint in the :math:`(A+\lambda B)`-inner product, where its norm
 equals :math:`\rho_{exact}`; its Euclidean norm can be larger.
+
+Any per-point loss (docs/theory.md §13): :func:`loss_jacobian` gives the general, non-symmetric
+:math:`J = -\lambda(A+\lambda H)^{-1}M` (M the cross derivative through the sampler), whose
+eigenvalues may be complex; the likelihood is the case :math:`H = B`, :math:`M = -B`.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from ._domains import check
 
 __all__ = [
     "JacobianAnalysis",
+    "LossJacobian",
     "analyze_jacobian",
     "check_psd",
     "check_spd",
     "energy_norm",
     "fixed_point_jacobian",
     "generalized_eigenvalues",
+    "loss_jacobian",
     "rate_exact",
 ]
 
@@ -193,3 +199,57 @@ def analyze_jacobian(A: ArrayLike, B: ArrayLike, lambda_: float) -> JacobianAnal
         norm_energy=energy_norm(J, M),
         alpha=float(np.linalg.eigvalsh(A)[0]),
     )
+
+
+@dataclass(frozen=True)
+class LossJacobian:
+    r""":math:`J = -\lambda(A+\lambda H)^{-1}M` of retraining with any per-point loss (docs/theory.md §13).
+
+    ``eigenvalues``: the spectrum of J (complex in general, sorted by modulus, ascending);
+    ``rate_exact``: its spectral radius; ``self_consistency``: :math:`\|H+M\|_F/\|H\|_F` (0 for a
+    self-consistent loss such as the likelihood, where :math:`M = -H` and J is the J of §3 with
+    :math:`B \to H`; Frobenius norms); ``norm2``: :math:`\|J\|_2`.
+    """
+
+    lambda_: float
+    jacobian: np.ndarray
+    eigenvalues: np.ndarray
+    rate_exact: float
+    norm2: float
+    self_consistency: float
+
+
+def loss_jacobian(A: ArrayLike, H: ArrayLike, M: ArrayLike, lambda_: float) -> LossJacobian:
+    r"""The Jacobian of the retraining map of a loss at its fixed point, :math:`J = -\lambda(A+\lambda H)^{-1}M`.
+
+    ``A`` (d×d, symmetric positive definite): Hessian of the real-data loss; ``H`` (symmetric):
+    :math:`\partial^2_{\theta\theta} g`; ``M`` (any square matrix): the cross derivative
+    :math:`\partial^2_{\theta\theta'} g` through the sampler, :math:`g(\theta, \theta') = E_z\,\ell(\theta,
+    T_{\theta'}(z))`; ``lambda_`` finite and ``>= 0``. :math:`A + \lambda H` must be positive definite.
+    The likelihood is :math:`H = B`, :math:`M = -B`:
+
+    >>> r = loss_jacobian(np.eye(2), np.eye(2), -np.eye(2), 1.0)
+    >>> r.rate_exact, r.self_consistency
+    (0.5, 0.0)
+    >>> float(loss_jacobian(np.eye(1), np.eye(1), -0.5 * np.eye(1), 1.0).rate_exact)  # not self-consistent
+    0.25
+    """
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        raise ValueError("lambda_ must be finite for the Jacobian of a loss, got inf")
+    A = check_spd("A", A)
+    H = _square("H", H)
+    M = np.asarray(M, dtype=float)
+    if M.shape != A.shape or H.shape != A.shape:
+        raise ValueError(f"A, H and M must have the same shape, got {A.shape}, {H.shape} and {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise ValueError("M must be finite, got a matrix containing NaN or inf")
+    K = check_spd("A + lambda_ H", A + lam * H)
+    J = -lam * linalg.cho_solve(linalg.cho_factor(K, lower=True), M)
+    ev = np.linalg.eigvals(J)
+    ev = ev[np.argsort(np.abs(ev), kind="stable")]
+    if np.all(np.abs(ev.imag) <= 1e-12 * max(float(np.abs(ev).max()), 1e-300)):
+        ev = ev.real
+    hn = float(np.linalg.norm(H, "fro"))
+    sc = float(np.linalg.norm(H + M, "fro")) / hn if hn > 0 else math.inf
+    return LossJacobian(lam, J, ev, float(np.abs(ev).max()), float(np.linalg.norm(J, 2)), sc)

@@ -83,6 +83,22 @@ class StabilityReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    # The likelihood is self-consistent (docs/theory.md §13): theta*_lambda is theta* for every lambda.
+    @property
+    def theta_hat(self) -> np.ndarray:
+        """The λ = 0 fit: :math:`\theta^*` itself for the likelihood."""
+        return self.theta_star
+
+    @property
+    def bias_loss(self) -> float:
+        """Excess real-data loss of the fixed point over the λ = 0 fit: 0 for the likelihood."""
+        return 0.0
+
+    @property
+    def self_consistency(self) -> float:
+        r""":math:`\|H + M\|/\|H\|` with :math:`H = B`, :math:`M = -B`: 0 for the likelihood."""
+        return 0.0
+
     def stationary(self, n: int, k: int | None = None) -> StationaryLaw:
         r"""First-order stationary law of finite-sample retraining at this report's :math:`A, B, \lambda`.
 
@@ -185,7 +201,10 @@ def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: A
     """Analyse retraining of ``model`` on ``data`` at ratio ``lambda_``.
 
     ``model`` is a registered name (see :data:`MODELS`) or an object with
-    ``local_constants(data)``; ``options`` go to the named model's factory.
+    ``local_constants(data)``; ``options`` go to the named model's factory. A model fitted by any
+    loss (:class:`stability.numerical.LossModel`, docs/theory.md §13) has ``loss_report(data,
+    lambda_, **options)`` instead and returns a :class:`~stability.numerical.losses.LossReport`
+    (options ``n_noise``, ``seed``, ``synthetic_weight``, ``gtol``, ``max_iter``).
     """
     check("lambda_", lambda_)  # before any (possibly long) fit
     if isinstance(model, str):
@@ -201,8 +220,14 @@ def analyze(model: str | StabilityModel, data: Any, lambda_: float, **options: A
             model = factory(**options)
         except TypeError as err:  # a user factory with another signature
             raise InputError(f"options {sorted(options)} are not accepted by model {model!r}: {err}") from None
+    elif hasattr(model, "loss_report"):  # a model fitted by any loss (docs/theory.md §13): LossModel
+        accepted = getattr(model, "loss_options", None)
+        if accepted is not None and set(options) - set(accepted):
+            bad = sorted(set(options) - set(accepted))
+            raise InputError(f"a loss model does not take option(s) {bad} (it takes {', '.join(sorted(accepted))})")
+        return model.loss_report(data, lambda_, **options)
     elif options:
-        raise InputError(f"options {sorted(options)} are only accepted with a model name")
+        raise InputError(f"options {sorted(options)} are only accepted with a model name or a loss model")
     if not hasattr(model, "local_constants"):
         raise InputError(f"model must be a name or have a local_constants(data) method, got {type(model).__name__}")
     return build_report(model.local_constants(data), lambda_)

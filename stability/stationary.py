@@ -59,9 +59,9 @@ from scipy import linalg
 
 from ._domains import check, check_scalar
 from ._domains import count as _count
-from .jacobian import check_psd, check_spd
+from .jacobian import check_psd, check_spd, loss_jacobian
 
-__all__ = ["BASIS_COND_MAX", "StationaryLaw", "stationary"]
+__all__ = ["BASIS_COND_MAX", "StationaryLaw", "loss_stationary", "stationary"]
 
 # Above this condition number of the generalised eigenvector basis V, rounding in V diag(c) V^T
 # can exceed the 1e-10 relative accuracy promised for C; the Lyapunov solver is used instead.
@@ -117,6 +117,8 @@ def stationary(
     k: int | None = None,
     synthetic_weight: float | None = None,
     correction: float = 0.0,
+    S: ArrayLike | None = None,
+    M: ArrayLike | None = None,
 ) -> StationaryLaw:
     r"""Stationary law of finite-sample retraining around :math:`\theta^*` (docs/theory.md §9).
 
@@ -148,6 +150,15 @@ def stationary(
         :math:`C = V\,\mathrm{diag}(\rho^2\gamma_i/(k[(1+\rho\gamma_i)^2 - \rho^2\gamma_i^2/(1+\gamma)^2]))V^\top`.
         With :math:`\gamma > 0`, ``lambda_ = inf`` (purely synthetic, ``k`` default ``n``) has the
         stationary law :math:`C = \frac{(1+\gamma)^2}{k\gamma(2+\gamma)}B^{-1}` (B positive definite).
+    S : (d, d) array, symmetric positive semi-definite, optional
+        Any training loss (docs/theory.md §13; ``B`` then plays :math:`H = \partial^2_{\theta\theta}g`):
+        the covariance of the per-point loss gradient under the model, so that
+        :math:`Q = (\lambda^2/k)(A+\lambda H)^{-1}S(A+\lambda H)^{-1}` (a sandwich). Default ``B``
+        (the likelihood: the score's covariance is the Fisher information).
+    M : (d, d) array, optional
+        The cross derivative through the sampler, :math:`J = -\lambda(A+\lambda H)^{-1}M`. Default
+        :math:`-B` (a self-consistent loss, e.g. the likelihood). With ``S`` or ``M`` given the law is
+        :func:`loss_stationary`'s: the eigenbasis formula when :math:`H + M = 0`, else the Lyapunov solve.
 
     Examples
     --------
@@ -181,6 +192,10 @@ def stationary(
     ValueError: n must be an integer >= 1, got 0
     """
     g = _check_correction(correction)
+    if S is not None or M is not None:  # any training loss (docs/theory.md §13)
+        if g > 0.0:
+            raise ValueError(f"correction must be 0 with S or M (a general loss, docs/theory.md §13), got {g:g}")
+        return loss_stationary(A, B, lambda_, n, k=k, synthetic_weight=synthetic_weight, S=S, M=M)
     if g > 0.0 and _purely_synthetic(lambda_, synthetic_weight):
         return _replace_law(A, B, n, k, g, synthetic_weight)
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
@@ -288,3 +303,86 @@ def _ratio_and_counts(lambda_: float, n: int, k: int | None) -> tuple[float, int
             f"for lambda_ = {lam:g}, n = {n_int}; pass k explicitly or use lambda_ = 0"
         )
     return lam, n_int, k_int
+
+
+def loss_stationary(
+    A: ArrayLike,
+    H: ArrayLike,
+    lambda_: float,
+    n: int,
+    *,
+    k: int | None = None,
+    synthetic_weight: float | None = None,
+    S: ArrayLike | None = None,
+    M: ArrayLike | None = None,
+) -> StationaryLaw:
+    r"""Stationary law of retraining with any per-point loss and sampler (docs/theory.md §13).
+
+    :math:`C = JCJ^\top + Q` with :math:`J = -\rho(A+\rho H)^{-1}M` and the sandwich
+    :math:`Q = (\rho^2/k)(A+\rho H)^{-1}S(A+\rho H)^{-1}` (:math:`\rho = \lambda`, or
+    :math:`w/(1-w)`). ``S`` defaults to ``H`` and ``M`` to :math:`-H`.
+
+    - :math:`M = -H` (``M`` omitted, or :math:`\|H+M\| \le 10^{-12}\|H\|`: a self-consistent
+      loss): in the basis :math:`V^\top AV = I`, :math:`V^\top HV = \Gamma`, with
+      :math:`\tilde S = V^\top SV`, the equation is entrywise
+      :math:`\tilde C_{ij} = d_id_j\tilde C_{ij} + \tilde Q_{ij}` with :math:`d_i = \rho\gamma_i/(1+\rho\gamma_i)`,
+      :math:`\tilde Q_{ij} = \rho^2\tilde S_{ij}/(k(1+\rho\gamma_i)(1+\rho\gamma_j))`, so
+      :math:`C = V[\rho^2\tilde S_{ij}/(k(1+\rho\gamma_i)(1+\rho\gamma_j) - k\rho^2\gamma_i\gamma_j)]V^\top`
+      and :math:`\tfrac12\operatorname{tr}(AC) = \sum_i\rho^2\tilde S_{ii}/(2k(1+2\rho\gamma_i))`
+      (``method = "eigenbasis"``; with :math:`S = H` it is :func:`stationary`'s diagonal form);
+    - otherwise J is not symmetric in any inner product and may have complex eigenvalues: ``C`` from
+      :func:`scipy.linalg.solve_discrete_lyapunov` (``method = "lyapunov"``).
+
+    ``rate`` is the spectral radius of J (a law exists only below 1); ``gammas`` the generalised
+    eigenvalues of :math:`(H, A)`; ``excess_loss`` is :math:`\tfrac12\operatorname{tr}(AC)`, the
+    expected excess real-data loss at stationarity (second order, about :math:`\theta^*_\lambda`).
+
+    >>> law = loss_stationary(np.eye(1), np.eye(1), 1.0, 100, S=3 * np.eye(1))  # 3 x (1/300)
+    >>> law.method, round(float(law.cov[0, 0]), 8)
+    ('eigenbasis', 0.01)
+    >>> law = loss_stationary(np.eye(1), np.eye(1), 1.0, 100, M=-0.5 * np.eye(1))  # J = 1/4, Q = 1/400
+    >>> law.method, round(float(law.cov[0, 0]) * 1500, 8), law.rate  # (1/400)/(1 - 1/16) = 1/375
+    ('lyapunov', 4.0, 0.25)
+    """
+    lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
+    rho = _weight_ratio(lam, k_int, synthetic_weight)
+    A = check_spd("A", A)
+    H = check_psd("H", H) if M is None else np.asarray(H, dtype=float)
+    if H.shape != A.shape:
+        raise ValueError(f"A and H (B) must have the same shape, got {A.shape} and {H.shape}")
+    H = (H + H.T) / 2
+    S = H if S is None else check_psd("S", S)
+    if S.shape != A.shape:
+        raise ValueError(f"S must have the shape of A {A.shape}, got {S.shape}")
+    Mm = -H if M is None else np.asarray(M, dtype=float)
+    jac = loss_jacobian(A, H, Mm, rho)
+    d = A.shape[0]
+    w = None if synthetic_weight is None else float(synthetic_weight)
+    gammas = linalg.eigh(H, A, eigvals_only=True)
+    if jac.rate_exact >= 1.0:
+        raise ValueError(
+            f"the spectral radius of J must be < 1 for a stationary law, got {jac.rate_exact:.6g}: retraining "
+            "with this loss and sampler does not contract at this lambda_"
+        )
+    relax = 0.0 if jac.rate_exact == 0.0 else float(-1.0 / math.log(jac.rate_exact))
+    if rho == 0.0:
+        return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, 0.0, 0.0, gammas, "eigenbasis", w)
+    hn = float(np.linalg.norm(H, 2))
+    consistent = M is None or float(np.linalg.norm(H + Mm, 2)) <= 1e-12 * hn
+    g, V = linalg.eigh(H, A)
+    if consistent and np.linalg.cond(V) <= BASIS_COND_MAX:
+        St = V.T @ S @ V
+        denom = k_int * (1.0 + rho * (g[:, None] + g[None, :]))
+        Ct = rho**2 * St / denom
+        C = V @ Ct @ V.T
+        excess = 0.5 * float(np.trace(Ct))
+        method = "eigenbasis"
+    else:
+        K = linalg.cho_factor(A + rho * H, lower=True)
+        KS = linalg.cho_solve(K, S)
+        Q = (rho**2 / k_int) * linalg.cho_solve(K, KS.T)
+        C = linalg.solve_discrete_lyapunov(jac.jacobian, (Q + Q.T) / 2)
+        excess = 0.5 * float(np.trace(A @ C))
+        method = "lyapunov"
+    C = (C + C.T) / 2
+    return StationaryLaw(lam, n_int, k_int, C, excess, jac.rate_exact, relax, gammas, method, w)

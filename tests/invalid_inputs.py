@@ -691,6 +691,48 @@ def api_cases(tmp) -> list[ApiCase]:
         E,
         r"synthetic_weight must be in \[0, 1\) for retrain_chains",
     )
+    # any training loss (docs/theory.md §13)
+    from stability.numerical import LossModel
+
+    def _lm(**kw):
+        args = dict(loss=lambda th, x: (x[:, 0] - th[0]) ** 2, sample=lambda th, z: th[0] + z, theta0=[0.0])
+        args.update(kw)
+        return lambda: LossModel(args.pop("loss"), args.pop("sample"), args.pop("theta0"), **{"noise_dim": 1, **args})
+
+    lm_ok = LossModel(lambda th, x: (x[:, 0] - th[0]) ** 2, lambda th, z: th[0] + z, [0.0], noise_dim=1)
+    for id_, call, m in [
+        ("theta0-nan", _lm(theta0=[np.nan]), r"theta0 must be a finite non-empty 1-D array"),
+        ("theta0-empty", _lm(theta0=[]), r"theta0 must be a finite non-empty 1-D array"),
+        ("noise-dim-0", _lm(noise_dim=0), r"noise_dim must be an integer >= 1"),
+        ("data-dim-0", _lm(data_dim=0), r"data_dim must be an integer >= 1"),
+        ("loss-not-callable", _lm(loss=3), r"loss must be callable"),
+        ("n-noise-1", lambda: stability.analyze(lm_ok, x, 1.0, n_noise=1), r"n_noise must be an integer >= 2"),
+        ("lambda-inf", lambda: stability.analyze(lm_ok, x, np.inf), r"lambda_ must be finite"),
+        ("option", lambda: stability.analyze(lm_ok, x, 1.0, d=3), r"a loss model does not take option\(s\) \['d'\]"),
+        ("data-dim", lambda: stability.analyze(lm_ok, np.zeros((5, 2)), 1.0), r"data must have dimension 1"),
+        (
+            "chains-prior",
+            lambda: stability.retrain_chains(lm_ok, x, 1.0, generations=1, chains=1, prior_precision=1.0),
+            r"prior_precision, theta0 and correction are not options of a loss model",
+        ),
+        (
+            "chains-correction",
+            lambda: stability.retrain_chains(lm_ok, x, 1.0, generations=1, chains=1, correction=1.0),
+            r"prior_precision, theta0 and correction are not options of a loss model",
+        ),
+        (
+            "stationary-correction",
+            lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, S=np.eye(1), correction=1.0),
+            r"correction must be 0 with S or M",
+        ),
+        (
+            "stationary-rate",
+            lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, M=-3 * np.eye(1)),
+            r"spectral radius of J must be < 1",
+        ),
+        ("stationary-S", lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, S=-np.eye(1)), r"S must be"),
+    ]:
+        add(f"api-loss-model-{id_}", call, E, m)
     add("api-optimal-weight-inf", lambda: stability.optimal_synthetic_weight(np.inf), E, r"lambda_ must be finite")
     add("api-optimal-weight-negative", lambda: stability.optimal_synthetic_weight(-1.0), E, r"lambda_ must be >= 0")
     add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains")
@@ -755,6 +797,22 @@ def api_cases(tmp) -> list[ApiCase]:
     add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
     add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
     _issue20_api(add, tmp)
+    # the linear DDPM anchor (docs/theory.md §13)
+    from stability.numerical import linear_ddpm as ld
+
+    betas = np.linspace(1e-3, 0.3, 4)
+    for id_, call, m in [
+        ("betas-one", lambda: ld.validate_betas([0.1, 1.0]), r"betas must be in \(0, 1\), got 1.0"),
+        ("betas-empty", lambda: ld.validate_betas([]), r"betas must be a non-empty 1-D"),
+        ("betas-2d", lambda: ld.validate_betas([[0.1]]), r"betas must be a non-empty 1-D"),
+        ("betas-nan", lambda: ld.validate_betas([np.nan]), r"betas must be in \(0, 1\), got nan"),
+        ("v-negative", lambda: ld.linear_ddpm_optimal_params(0.0, -1.0, betas), r"v must be >= 0"),
+        ("v-hat-zero", lambda: ld.linear_ddpm_fixed_point(1.0, 0.0, 0.0, betas), r"v_hat must be > 0"),
+        ("lambda", lambda: ld.linear_ddpm_fixed_point(-1.0, 0.0, 1.0, betas), r"lambda_ must be >= 0"),
+        ("theta-shape", lambda: ld.linear_ddpm_sampler_moments(np.zeros(3), betas), r"theta must have shape \(2T,\)"),
+        ("T-zero", lambda: ld.linear_ddpm_noise_dim(0), r"T must be an integer >= 1"),
+    ]:
+        add(f"api-linear-ddpm-{id_}", call, E, m)
     return cases
 
 

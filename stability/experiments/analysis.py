@@ -62,11 +62,11 @@ import torch
 from torch import nn
 
 from ..numerical.models import LikelihoodModel
+from ..numerical.optim import DTYPE
 from ..report import LocalConstants
 
 __all__ = ["MASS_TOL", "QUOTIENT_RTOL", "FlowLikelihood", "fisher", "flow_constants", "w1_samples"]
 
-DTYPE = torch.float64
 # Eigenvalues of A below this fraction of its largest are treated as null directions in the
 # quotient analysis. Rounding in autograd Hessians is ~1e-13 relative; the symmetry directions of a
 # ReLU flow sit at that level, the identifiable ones well above 1e-8 (see the report's spectrum).

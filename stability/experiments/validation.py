@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from ..numerical.operator import OptimResult, maximize
+from ..numerical.optim import ARMIJO, DTYPE, EIG_FLOOR
 
 __all__ = [
     "FlowProblem",
@@ -65,7 +66,6 @@ __all__ = [
     "theorem_constants",
 ]
 
-DTYPE = torch.float64
 # theta* must satisfy ||grad||_2 <= GRAD_REL x (RMS per-point score norm): the gradient of the mean
 # log-likelihood is then 1e-7 of what a single point contributes (the "1e-7 relative").
 GRAD_REL = 1e-7
@@ -524,7 +524,7 @@ def _chord(f, theta0, *, gtol: float = REFIT_GTOL, max_iter: int = 40) -> OptimR
     th = _t(theta0)
     H = torch.autograd.functional.hessian(f, th)
     ev, V = torch.linalg.eigh(-(H + H.T) / 2)
-    ev = ev.abs().clamp(min=1e-8 * float(ev.abs().max()))
+    ev = ev.abs().clamp(min=EIG_FLOOR * float(ev.abs().max()))
     method = "chord Newton (Hessian of the start, modified) + Armijo"
     gnorm, val = math.inf, math.nan
     for it in range(max_iter + 1):
@@ -543,7 +543,7 @@ def _chord(f, theta0, *, gtol: float = REFIT_GTOL, max_iter: int = 40) -> OptimR
         while step > 1e-8:
             with torch.no_grad():
                 fv = float(f(th + step * p))
-            if math.isfinite(fv) and fv >= val + 1e-4 * step * slope - 8 * 2.2e-16 * abs(val):
+            if math.isfinite(fv) and fv >= val + ARMIJO * step * slope - 8 * 2.2e-16 * abs(val):
                 break
             step /= 2
         else:

@@ -4,7 +4,10 @@ Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data 
 expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and
 matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
 log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
-attraction), :mod:`.chains` (finite-sample retraining chains, vectorised over chains). torch is
+attraction), :mod:`.chains` (finite-sample retraining chains, vectorised over chains), :mod:`.optim`
+(the optimiser), :mod:`.objectives` (per-point losses, the mixed objective), :mod:`.losses` (models
+fitted by any loss: ``LossModel``, score matching, the linear DDPM, their analysis; docs/theory.md
+§13; their chains are :func:`.chains.retrain_loss_chains`). torch is
 imported on first use, so ``import stability`` stays fast; the built-in models are registered
 with :func:`stability.register_model` by name here.
 """
@@ -20,9 +23,15 @@ __all__ = [
     "BUILTIN_MODELS",
     "ChainsResult",
     "ConvergenceError",
+    "HyvarinenScoreMatching",
+    "LinearGaussianDDPM",
+    "LossModel",
+    "LossReport",
+    "PointDrawsLoss",
     "MatrixFreeCurvature",
     "NonSmoothRetraining",
     "Retraining",
+    "analyze_loss",
     "basin_radius",
     "check_stationary",
     "dense_curvature",
@@ -36,6 +45,12 @@ __all__ = [
 _WHERE = {
     "ChainsResult": "chains",
     "ConvergenceError": "operator",
+    "HyvarinenScoreMatching": "losses",
+    "LinearGaussianDDPM": "losses",
+    "LossModel": "losses",
+    "LossReport": "losses",
+    "PointDrawsLoss": "losses",
+    "analyze_loss": "losses",
     "MatrixFreeCurvature": "curvature",
     "NonSmoothRetraining": "nonsmooth",
     "Retraining": "operator",

@@ -59,29 +59,26 @@ from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from ..errors import check_memory
 from .expectations import _samples, as_generator, fisher_diagonal
-from .operator import GTOL, ROUND, ConvergenceError, OptimResult, maximize
+from .objectives import CHUNK_NUMBERS, MixedObjective
+from .operator import GTOL, ConvergenceError, OptimResult, maximize
+from .optim import DTYPE, batched_newton
 
 __all__ = [
     "BURN_IN_DEFICIT",
     "CHUNK_NUMBERS",
     "ChainsResult",
+    "LossChainsResult",
     "ObservedStationary",
     "StationaryCheck",
     "Theorem2Radius",
     "check_stationary",
     "default_burn_in",
     "retrain_chains",
+    "retrain_loss_chains",
     "theorem2_radius",
 ]
 
-DTYPE = torch.float64
-# Chains per vectorised evaluation: at most this many numbers per intermediate tensor,
-# chains_in_chunk * (n + k) * (d + 1) (values and d cotangents): 2**21 float64 = 16 MiB, a few
-# dozen of which are alive inside jacrev(grad) of a log-density.
-CHUNK_NUMBERS = 2**21
 MAX_NEWTON = 50  # Newton iterations per refit; from a warm start 2-5 are typical
-_HALVINGS = 40  # Armijo backtracking: steps down to 2**-40 ~ 1e-12, as maximize()
-_ARMIJO = 1e-4
 # Burn-in of check_stationary: chains start at theta*, where the error covariance is 0; it approaches
 # C like rho^(2t) (rho = rate_exact), so after b generations with rho^(2b) <= BURN_IN_DEFICIT the
 # remaining deficit is below 1e-3 of C.
@@ -232,105 +229,17 @@ def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> tor
     return y
 
 
-class _Objective:
-    """Value, gradient and Hessian of every chain's mixed objective, vectorised over chains in chunks."""
+class _Objective(MixedObjective):
+    """The likelihood chains' mixed objective: :class:`~.objectives.MixedObjective` of ``model.log_prob``."""
 
     def __init__(
         self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None,
         prior_precision: float = 0.0,
     ):  # fmt: skip
-        n = x.shape[0]
-        d = model.n_params
-        w = torch.full((n,), 1.0 / n, dtype=DTYPE)  # the weights of Expectations.data_mean
-        a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
-        if synthetic_weight is not None:  # docs/theory.md §10
-            a, b = 1.0 - synthetic_weight, synthetic_weight
-        synth = k > 0 and b > 0
-        beta = float(prior_precision)
-
-        def real(th):  # the (penalised) real-data term: the excess loss is measured on it
-            v = (w * model.log_prob(th, x)).sum()
-            return v - 0.5 * beta * (th * th).sum() if beta else v
-
-        def f(th, y):
-            v = a * real(th)
-            if synth:
-                v = v + b * model.log_prob(th, y).sum() / k
-            return v
-
-        def g_aux(th, y):
-            g, v = torch.func.grad_and_value(f)(th, y)
-            return g, (g, v)
-
-        # reverse-over-reverse: measured 1.6-1.9x faster than jacfwd(grad) here (d = 2 and 5)
-        self._all = torch.func.vmap(torch.func.jacrev(g_aux, has_aux=True), in_dims=(0, 0))
-        self._value = torch.func.vmap(real)
-        self.chunk = max(1, CHUNK_NUMBERS // ((n + k) * (d + 1)))
-        self.chunk_value = max(1, CHUNK_NUMBERS // n)
-
-    def __call__(self, theta: torch.Tensor, y: torch.Tensor):
-        """(values (C,), gradients (C, d), Hessians (C, d, d)) at theta (C, d) with synthetic points y (C, k, dim)."""
-        out_v, out_g, out_h = [], [], []
-        for i in range(0, theta.shape[0], self.chunk):  # chunks bound memory; each is vectorised
-            H, (g, v) = self._all(theta[i : i + self.chunk], y[i : i + self.chunk])
-            out_v.append(v)
-            out_g.append(g)
-            out_h.append(H)
-        return torch.cat(out_v), torch.cat(out_g), torch.cat(out_h)
-
-    def data_mean(self, theta: torch.Tensor) -> torch.Tensor:
-        r""":math:`\frac1n\sum_i\log p_\theta(x_i) - \frac\beta2\|\theta\|^2` for every row of theta (M, d)."""
-        step = self.chunk_value
-        with torch.no_grad():
-            return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
+        super().__init__(model.log_prob, model.n_params, x, lam, k, synthetic_weight, prior_precision)
 
 
-def _newton_direction(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Ascent direction from the eigenvalue-modified Hessian (as operator._newton), batched."""
-    ev, V = torch.linalg.eigh(-(H + H.transpose(-1, -2)) / 2)
-    floor = 1e-8 * ev.abs().amax(-1, keepdim=True).clamp(min=1e-300)
-    ev = torch.maximum(ev.abs(), floor)
-    return (V @ ((V.transpose(-1, -2) @ g[..., None])[..., 0] / ev)[..., None])[..., 0]
-
-
-def _finite(v, g, H):
-    return torch.isfinite(v) & torch.isfinite(g).all(-1) & torch.isfinite(H).flatten(1).all(-1)
-
-
-def _refit(obj: _Objective, theta0: torch.Tensor, y: torch.Tensor, gtol: float, max_iter: int):
-    """Batched Newton + Armijo from theta0 (C, d): (theta, grad_norm, iterations, converged)."""
-    th = theta0.clone()
-    v, g, H = obj(th, y)
-    gnorm = g.abs().amax(-1)
-    iters = torch.zeros(th.shape[0], dtype=torch.long)
-    ok = _finite(v, g, H)
-    done = ok & (gnorm <= gtol)
-    failed = ~ok
-    for _ in range(max_iter):
-        act = torch.nonzero(~done & ~failed)[:, 0]
-        if act.numel() == 0:
-            break
-        p = _newton_direction(H[act], g[act])
-        slope = (g[act] * p).sum(-1)
-        step = torch.ones(act.numel(), dtype=DTYPE)
-        pend = torch.arange(act.numel())
-        for _ in range(_HALVINGS):
-            idx = act[pend]
-            trial = th[idx] + step[pend, None] * p[pend]
-            vn, gn, Hn = obj(trial, y[idx])
-            v0 = v[idx]
-            good = _finite(vn, gn, Hn) & (vn >= v0 + _ARMIJO * step[pend] * slope[pend] - 8 * ROUND * v0.abs())
-            acc = idx[good]
-            th[acc], v[acc], g[acc], H[acc] = trial[good], vn[good], gn[good], Hn[good]
-            pend = pend[~good]
-            if pend.numel() == 0:
-                break
-            step[pend] /= 2
-        failed[act[pend]] = True  # line search found no ascent (empty unless it ran out of halvings)
-        iters[act] += 1
-        gnorm[act] = g[act].abs().amax(-1)
-        done[act] = gnorm[act] <= gtol
-    return th, gnorm, iters, done & ~failed
+_refit = batched_newton  # the batched refit (stability.numerical.optim)
 
 
 def _fit_theta_star(model, x: torch.Tensor, beta: float = 0.0) -> OptimResult:
@@ -392,6 +301,7 @@ def retrain_chains(
     synthetic_weight: float | None = None,
     prior_precision: float = 0.0,
     correction: float = 0.0,
+    n_noise: int | None = None,
 ) -> ChainsResult:
     r"""Run ``chains`` independent chains of finite-sample retraining for ``generations`` rounds.
 
@@ -399,7 +309,10 @@ def retrain_chains(
     ----------
     model : a model of :mod:`stability.numerical.models` (or its registered name, e.g.
         ``"student-t"``) with a twice-differentiable log-density and an exact sampler
-        ``sample(theta, n, generator)``.
+        ``sample(theta, n, generator)``; or a :class:`~stability.numerical.losses.LossModel`
+        (any training loss, docs/theory.md §13): then the refits minimise its loss and the chains
+        start at :math:`\theta^*_\lambda` (:func:`retrain_loss_chains`; ``n_noise``: the bank of its
+        analysis; ``theta0`` and ``prior_precision`` are not options then).
     real_sample : array (n,) or (n, data_dim), the fixed real sample, ``n >= 2``.
     lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term).
     generations : integer ``>= 0``; chains : integer ``>= 1``.
@@ -439,7 +352,18 @@ def retrain_chains(
     (True, 0.0)
     """
     from ..schemes import synthetic_count
+    from .losses import LossModel
 
+    if isinstance(model, LossModel):  # a model fitted by any loss (docs/theory.md §13)
+        if prior_precision or theta0 is not None or correction:
+            raise ValueError(
+                "prior_precision, theta0 and correction are not options of a loss model's chains "
+                "(they start at theta*_lambda; self-correction is implemented for likelihood models)"
+            )
+        return retrain_loss_chains(
+            model, real_sample, lambda_, generations=generations, chains=chains, seed=seed, k=k, gtol=gtol,
+            max_iter=max_iter, allow_failure=allow_failure, synthetic_weight=synthetic_weight, n_noise=n_noise,
+        )  # fmt: skip
     model = _resolve_model(model)
     x = torch.as_tensor(_samples(real_sample), dtype=DTYPE)
     n, dim = x.shape
@@ -704,3 +628,128 @@ def check_stationary(
         delta=delta,
     )
     return StationaryCheck(law, obs, se, t2, consts, result)
+
+
+@dataclass(frozen=True, eq=False)
+class LossChainsResult(ChainsResult):
+    r""":class:`~.chains.ChainsResult` of a loss model: ``theta_star`` is :math:`\theta^*_\lambda`,
+    ``excess_nll`` the excess real-data loss over it, ``fit`` the fit of :math:`\hat\theta`, and
+    ``report`` the :class:`~.losses.LossReport` of the same real points and seed."""
+
+    report: object = None
+
+
+def retrain_loss_chains(
+    loss_model,
+    real_sample: ArrayLike,
+    lambda_: float,
+    *,
+    generations: int,
+    chains: int,
+    seed: int | np.random.Generator | torch.Generator = 0,
+    k: int | None = None,
+    gtol: float = GTOL,
+    max_iter: int = MAX_NEWTON,
+    allow_failure: bool = False,
+    synthetic_weight: float | None = None,
+    n_noise: int | None = None,
+) -> LossChainsResult:
+    r"""Run ``chains`` chains of finite-sample retraining with a loss for ``generations`` rounds.
+
+    Any training loss (docs/theory.md §13). Every chain starts at the fixed point
+    :math:`\theta^*_\lambda` of the expected operator (:func:`~stability.numerical.losses.analyze_loss`,
+    same seed) and each generation draws base noise afresh, pushes it through the sampler,
+    :math:`y_j = T_{\theta_t}(z_j)` (``torch.func.vmap`` over chains; no gradient through y), and
+    refits, warm-started at :math:`\theta_t`, to the minimum of the mixed objective of
+    :mod:`.objectives`, :math:`\frac{1}{1+\lambda}\frac1n\sum_i\ell(\theta, x_i) +
+    \frac{\lambda}{1+\lambda}\frac1k\sum_j\ell(\theta, y_j)` (or the weights :math:`(1-w, w)`), by the
+    batched Newton of :mod:`.optim` to :math:`\|\nabla\|_\infty \le` ``gtol``. The result's
+    ``observed()`` is about :math:`\theta^*_\lambda`, its ``excess_nll`` the excess real-data loss
+    :math:`R_n(\theta_t) - R_n(\theta^*_\lambda)` (negative values are possible when the loss is not
+    self-consistent: :math:`\theta^*_\lambda` is not the minimiser of :math:`R_n`); the law it follows
+    to first order is ``result.report.stationary(n)``.
+
+    Parameters are those of :func:`retrain_chains` (``k`` default :math:`\lfloor\lambda n\rfloor`;
+    ``synthetic_weight`` in [0, 1)), plus ``n_noise``, the bank of the analysis that gives the start
+    :math:`\theta^*_\lambda` (default :data:`~stability.numerical.losses.DEFAULT_N_NOISE`). ``seed``
+    drives, in order, the real points' attached draws, the bank and the chains' base noise. Same seed,
+    same numbers.
+
+    >>> from stability.numerical.losses import HyvarinenScoreMatching
+    >>> from stability.numerical.models import StudentT
+    >>> x = np.random.default_rng(0).standard_normal(200)
+    >>> r = retrain_loss_chains(HyvarinenScoreMatching(StudentT(5)), x, 1.0, generations=2, chains=3, n_noise=1024)
+    >>> r.theta.shape, bool(r.converged.all()), bool(np.allclose(r.theta[0], r.theta_star))
+    ((3, 3, 2), True, True)
+    """
+    from ..schemes import synthetic_count
+    from ..stationary import _weight_ratio
+    from .losses import DEFAULT_N_NOISE, LossModel, _analyze, _as_points
+    from .objectives import MixedObjective
+
+    if n_noise is None:
+        n_noise = DEFAULT_N_NOISE
+    if not isinstance(loss_model, LossModel):
+        raise ValueError(f"loss_model must be a LossModel, got {type(loss_model).__name__}")
+    x_raw = _samples(real_sample)
+    x = _as_points(loss_model, real_sample)
+    n = x.shape[0]
+    lam = float(check("lambda_", lambda_))
+    if math.isinf(lam):
+        raise ValueError("lambda_ must be finite, got inf: purely synthetic retraining has no real data")
+    G = int(check("generations", generations))
+    C = int(check("chains", chains))
+    k_int = synthetic_count(n, lam) if k is None else _count("k", k)
+    if lam > 0 and k_int < 1:
+        raise ValueError(
+            f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} for lambda_ = "
+            f"{lam:g}, n = {n}; pass k explicitly or use lambda_ = 0"
+        )
+    rho = lam
+    if synthetic_weight is not None:
+        rho = _weight_ratio(lam, k_int, synthetic_weight, "retrain_chains")
+        synthetic_weight = float(synthetic_weight)
+    gtol = float(check("gtol", gtol, Interval(0.0, low_closed=False)))
+    max_iter = _count("max_iter", max_iter)
+    N = int(check("n_noise", n_noise, Interval(2.0, integer=True)))
+    gen = as_generator(seed)
+    xp = loss_model.prepare(x, gen)
+    report, fit = _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, 100)
+    d = loss_model.n_params
+    loss, sample = loss_model.loss, loss_model.sample
+    obj = MixedObjective(lambda th, pts: -loss(th, pts), d, xp, lam, k_int, synthetic_weight)
+    push = torch.func.vmap(sample, in_dims=(0, 0))
+    th_star = torch.as_tensor(report.theta_star, dtype=DTYPE)
+    theta = torch.empty(G + 1, C, d, dtype=DTYPE)
+    theta[0] = th_star.expand(C, d)
+    grad_norm = torch.empty(G, C, dtype=DTYPE)
+    iterations = torch.empty(G, C, dtype=torch.long)
+    converged = torch.empty(G, C, dtype=torch.bool)
+    pdim = loss_model.point_dim
+    for t in range(G):
+        if k_int > 0:
+            z = loss_model.noise(C * k_int, gen).reshape(C, k_int, loss_model.noise_dim)
+            with torch.no_grad():
+                y = push(theta[t], z).reshape(C, k_int, pdim)
+        else:
+            y = torch.empty(C, 0, pdim, dtype=DTYPE)
+        theta[t + 1], grad_norm[t], iterations[t], converged[t] = batched_newton(obj, theta[t], y, gtol, max_iter)
+    ref = obj.data_mean(th_star[None])[0]
+    excess = (ref - obj.data_mean(theta.reshape(-1, d))).reshape(G + 1, C)
+    result = LossChainsResult(
+        model=repr(loss_model),
+        lambda_=lam,
+        n=n,
+        k=k_int,
+        gtol=gtol,
+        theta=theta.numpy(),
+        theta_star=report.theta_star,
+        excess_nll=excess.numpy(),
+        grad_norm=grad_norm.numpy(),
+        iterations=iterations.numpy(),
+        converged=converged.numpy(),
+        fit=fit,
+        synthetic_weight=synthetic_weight,
+        report=report,
+    )
+    return result if allow_failure else result.raise_if_failed()

@@ -31,6 +31,7 @@ from ..report import LocalConstants
 from .curvature import dense_curvature
 from .expectations import _density_log, _samples, _sinh_rule, _tensor, data_kind
 from .operator import Retraining
+from .optim import DTYPE
 
 __all__ = [
     "LIP_GRID",
@@ -43,7 +44,6 @@ __all__ = [
     "wasserstein",
 ]
 
-DTYPE = torch.float64
 LIP_QUANTILE = 1e-6  # mass left outside the box where L is estimated, per side and coordinate
 LIP_GRID = {1: 801, 2: 61}  # grid points per coordinate
 LIP_LOCAL, LIP_REFINE = 21, 3  # zoom: points per coordinate over +-1 cell around the maximum, rounds

@@ -35,10 +35,10 @@ from scipy.sparse import linalg as splinalg
 
 from .._domains import check
 from .expectations import fisher_diagonal
+from .optim import DTYPE
 
 __all__ = ["MatrixFreeCurvature", "SpectrumResult", "dense_curvature"]
 
-DTYPE = torch.float64
 # LOBPCG residual tolerance (relative to the eigenvalue): for a symmetric pencil the Ritz value's
 # error is at most residual^2 / spectral gap (Knyazev 2001), i.e. ~1e-12 / gap here.
 EIG_TOL = 1e-6

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .optim import DTYPE
+
 __all__ = ["MASS_TOL", "Expectations", "as_generator", "build_expectations", "data_kind", "fisher_diagonal"]
 
-DTYPE = torch.float64
 
 # A quadrature rule whose total mass misses 1 by more than this is refined: 1e-9 keeps quadrature
 # errors in A, B and G_lambda far below the finite-difference and Monte Carlo tolerances of tests.

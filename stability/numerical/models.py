@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..report import LocalConstants
+from .optim import DTYPE
 
 __all__ = [
     "Bernoulli",
@@ -48,8 +49,6 @@ __all__ = [
     "ProductStudentT",
     "StudentT",
 ]
-
-DTYPE = torch.float64
 
 
 def _wmean_std(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,11 +30,12 @@ import torch
 
 from .._domains import check
 from .expectations import _density_log, build_expectations, data_kind
+from .objectives import objective_weights
 from .operator import GTOL, OptimResult, iterate_operator
+from .optim import DTYPE, newton_root
 
 __all__ = ["FD_STEP", "NONSMOOTH_MASS_TOL", "NonSmoothRetraining", "curvature_nonsmooth"]
 
-DTYPE = torch.float64
 _T = np.arange(-40.0, 6.0 + 1e-9, 0.02)  # t-grid: e^-40 s to e^6 s ~ 400 s from the kink
 # Central differences of the expected score: truncation O(h^2 S''') ~ 1e-10 and rounding
 # (quadrature accurate to ~1e-13) / h ~ 1e-8 for h = 1e-5.
@@ -119,31 +120,7 @@ class NonSmoothRetraining:
 
     def _solve(self, F, th0: np.ndarray, gtol: float = GTOL, max_iter: int = 50) -> OptimResult:
         method = "Newton on the expected score (central-difference Jacobian) + backtracking"
-        th = th0.copy()
-        for it in range(max_iter + 1):
-            f = F(th)
-            gnorm = float(np.abs(f).max())
-            if not np.isfinite(gnorm):
-                return OptimResult(th, math.nan, gnorm, it, False, method, "expected score is NaN or infinite")
-            if gnorm <= gtol:
-                return OptimResult(th, math.nan, gnorm, it, True, method, "expected score below tolerance")
-            if it == max_iter:
-                break
-            try:
-                p = -np.linalg.solve(self._jac(F, th), f)
-            except np.linalg.LinAlgError:
-                return OptimResult(th, math.nan, gnorm, it, False, method, "singular Jacobian of the score")
-            step = 1.0
-            while step > 1e-10:
-                new = th + step * p
-                fn = F(new)
-                if np.all(np.isfinite(fn)) and np.abs(fn).max() < gnorm:
-                    break
-                step /= 2
-            else:
-                return OptimResult(th, math.nan, gnorm, it, False, method, "no step reduces the expected score")
-            th = new
-        return OptimResult(th, math.nan, gnorm, max_iter, False, method, f"no convergence in {max_iter} iterations")
+        return newton_root(F, lambda th: self._jac(F, th), th0, gtol, max_iter, what="expected score", method=method)
 
     def G(self, theta, lambda_, *, gtol: float = GTOL) -> OptimResult:
         """One retraining step: the root of the mixed expected score near ``theta``."""
@@ -153,7 +130,7 @@ class NonSmoothRetraining:
             raise ValueError(f"theta must have shape ({self.model.n_params},), got {theta.shape}")
         if math.isinf(lam):
             return self._solve(lambda tp: self.score_model(theta, tp), theta, gtol)
-        a, b = 1 / (1 + lam), lam / (1 + lam)
+        a, b = objective_weights(lam)
         return self._solve(lambda tp: a * self.score_data(tp) + b * self.score_model(theta, tp), theta, gtol)
 
     def iterate(self, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> tuple[np.ndarray, list[OptimResult]]:

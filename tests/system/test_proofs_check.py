@@ -548,3 +548,111 @@ def test_curation_toolkit_checks_fail_on_a_wrong_toolkit(monkeypatch):
 
     monkeypatch.setattr(tk, "_linear_fixed_point", linear_wrong)
     assert not status("curation.linear_fixed_point").passed
+
+
+# ---------------------------------------------------------------- §13: any training loss
+
+
+def test_losses_self_consistency_fails_on_a_biased_sampler(monkeypatch):
+    from proofs_check import losses
+
+    real = losses.gaussian_losses()
+
+    def biased():  # planted: the score-matching sampler's scale is off by 10 %
+        loss, _ = real["hyvarinen"]
+        return {"hyvarinen": (loss, losses.mu1 + sp.Rational(11, 10) * sp.sqrt(losses.tau1) * losses.z)}
+
+    monkeypatch.setattr(losses, "gaussian_losses", biased)
+    out = status("losses.self_consistent")
+    assert not out.passed and "hyvarinen: H + M at θ' = θ" in out.detail
+
+
+def test_losses_likelihood_identities_fail_on_a_scaled_loss(monkeypatch):
+    from proofs_check import losses
+
+    real = losses.gaussian_losses()
+
+    def doubled():  # planted: twice the negative log-likelihood (self-consistent, but H = 2B_true, B = 4B_true)
+        loss, sampler = real["likelihood"]
+        return {"likelihood": (2 * loss, sampler)}
+
+    monkeypatch.setattr(losses, "gaussian_losses", doubled)
+    out = status("losses.self_consistent")
+    failed = [part for part in out.detail.split("; ") if part.startswith("FAILED")]
+    assert not out.passed and any("likelihood: H - B" in part for part in failed)
+
+
+@pytest.mark.slow
+def test_losses_jacobian_fails_on_the_likelihood_formula(monkeypatch):
+    from proofs_check import losses
+
+    # planted: J = λ(A+λH)⁻¹H, right only for self-consistent losses (M = -H)
+    monkeypatch.setattr(losses, "jacobian_formula", lambda A, H, M, lam_: lam_ * (A + lam_ * H).inv() * H)
+    out = status("losses.jacobian_ift")
+    assert not out.passed and out.detail.startswith("FAILED: ∂G_λ/∂θ'")
+
+
+def test_losses_sandwich_fails_on_a_missing_cross_term(monkeypatch):
+    from scipy import linalg
+
+    from proofs_check import losses
+
+    def no_cross(A, H, S, lam_, k_):  # planted: denominators k(1+λγ_i)(1+λγ_j), without - kλ²γ_iγ_j
+        gamma, V = linalg.eigh(H, A)
+        gi, gj = gamma[:, None], gamma[None, :]
+        return V @ (lam_**2 * (V.T @ S @ V) / (k_ * (1 + lam_ * gi) * (1 + lam_ * gj))) @ V.T
+
+    monkeypatch.setattr(losses, "sandwich_covariance", no_cross)
+    assert not status("losses.sandwich_eigenbasis").passed
+
+    monkeypatch.undo()
+    # planted: §9's law (S taken as H) for a loss whose gradient covariance is not H
+    real = losses.sandwich_covariance
+    monkeypatch.setattr(losses, "sandwich_covariance", lambda A, H, S, lam_, k_: real(A, H, H, lam_, k_))
+    assert not status("losses.sandwich_eigenbasis").passed
+
+
+def test_losses_excess_loss_fails_on_wrong_forms(monkeypatch):
+    from proofs_check import losses
+
+    real_mf, real_eig = losses.excess_loss_matrix_free, losses.excess_loss_eigenbasis
+    # planted: (A + λH) for (A + 2λH) in the matrix-free form
+    monkeypatch.setattr(losses, "excess_loss_matrix_free", lambda A, H, S, lam_, k_: real_mf(A, H / 2, S, lam_, k_))
+    out = status("losses.sandwich_excess_loss")
+    assert not out.passed and out.detail.startswith("FAILED: (λ²/2k) tr")
+    monkeypatch.undo()
+    # planted: the eigenbasis sum with S̃ replaced by Γ (§9's likelihood term)
+    monkeypatch.setattr(losses, "excess_loss_eigenbasis", lambda A, H, S, lam_, k_: real_eig(A, H, H, lam_, k_))
+    out = status("losses.sandwich_excess_loss")
+    assert not out.passed and out.detail.startswith("FAILED: Σ λ²S̃_ii")
+
+
+def test_losses_linear_ddpm_fails_on_a_wrong_moment_map(monkeypatch):
+    from proofs_check import losses
+
+    tk = losses.toolkit_ddpm
+    real = tk._map_and_jacobian
+
+    def no_between_means(m, v, w, m_hat, v_hat, b, ab):  # planted: the mixture variance without λ(m̂-m_s)²/(1+λ)²
+        out, jac, (mu, s) = real(m, v, w, m_hat, v_hat, b, ab)
+        out = out - np.array([0.0, w * (1 - w) * (m_hat - mu) ** 2])
+        jac = jac.copy()
+        jac[1] += 2.0 * w * (1.0 - w) * (m_hat - mu) * jac[0] / w
+        return out, jac, (mu, s)
+
+    monkeypatch.setattr(tk, "_map_and_jacobian", no_between_means)
+    out = status("losses.linear_ddpm_moment_map")
+    assert not out.passed and "|∇R_n + λ∇_θ g| at θ*_λ" in out.detail.split(";")[0]
+    monkeypatch.undo()
+
+    real_fp = tk.linear_ddpm_fixed_point
+
+    def wrong_eigs(*a, **kw):  # planted: the moment map's eigenvalues 1 % too large
+        import dataclasses
+
+        fp = real_fp(*a, **kw)
+        return dataclasses.replace(fp, eigenvalues=1.01 * fp.eigenvalues)
+
+    monkeypatch.setattr(tk, "linear_ddpm_fixed_point", wrong_eigs)
+    out = status("losses.linear_ddpm_moment_map")
+    assert not out.passed and "eig J (top 2)" in out.detail.split(";")[0]
