@@ -4,8 +4,8 @@ Every test and doctest of a file that needs torch (the entries of :data:`NEEDS` 
 ``torch``) is marked ``torch``, as are single tests of other files (``@pytest.mark.torch``), so
 ``pytest -m "not torch"`` is the numpy-only tier: it runs with the core install plus the ``test``
 extra. Where an optional module is not installed, the files of :data:`NEEDS` that need it are not
-collected (the collection report says which) and the tests marked ``torch`` or ``pot`` (POT, W1 in
-d >= 2) are skipped with the extra to install.
+collected (the collection report says which) and the tests marked ``torch``, ``pot`` (POT, W1 in
+d >= 2) or ``proofs`` (sympy) are skipped with the extra to install.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 # marker -> (module, extra): a marked test is skipped, with the extra to install, where it is missing
-MARKERS = {"torch": ("torch", "numerical"), "pot": ("ot", "ot")}
+MARKERS = {"torch": ("torch", "numerical"), "pot": ("ot", "ot"), "proofs": ("sympy", "proofs")}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -313,6 +313,7 @@ def _check(name):
 
 
 @pytest.mark.slow
+@pytest.mark.proofs
 def test_proofs_check_regression_passes_and_fails_on_planted_errors(monkeypatch):
     from proofs_check import regression as pc
 
@@ -336,6 +337,7 @@ def test_proofs_check_regression_passes_and_fails_on_planted_errors(monkeypatch)
 
 
 @pytest.mark.slow
+@pytest.mark.proofs
 def test_proofs_check_closed_forms_fail_when_wrong(monkeypatch):
     from proofs_check import regression as pc
 

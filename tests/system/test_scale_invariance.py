@@ -17,7 +17,10 @@ X = np.random.default_rng(3).standard_normal(200)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["gaussian", "gaussian-diag", "student-t", "logistic"])
+@pytest.mark.parametrize(
+    "model",
+    ["gaussian", "gaussian-diag", *(pytest.param(m, marks=pytest.mark.torch) for m in ("student-t", "logistic"))],
+)
 def test_rate_is_scale_and_shift_invariant(model):
     base = stability.analyze(model, X, 0.5)
     for a in (1e-12, 1e12):

@@ -245,6 +245,7 @@ def test_invalid_inputs_of_the_closed_forms():
 
 
 @pytest.mark.slow
+@pytest.mark.proofs
 def test_proofs_check_setups_fail_on_planted_errors(monkeypatch):
     """The §11 checks can fail: the sketch without -(1-a')v2 is not the fixed point (Gaussian, v2 = -1),
     and a toolkit limit without the finite-population correction differs from the independent value."""

@@ -58,6 +58,7 @@ def test_ctrl_c_in_simulate_exits_130_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.torch
 def test_ctrl_c_in_retrain_leaves_only_complete_files(tmp_path):
     from stability.experiments.runs import read_config, read_metrics
 
