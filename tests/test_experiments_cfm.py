@@ -7,6 +7,7 @@ v*(y, s) = E[x - x0 | x_s = y], is the linear regression
 and the loss at v* is E_s[1 + sigma^2 - c(s)^2 / V(s)] per coordinate (the residual variance).
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -18,7 +19,7 @@ from torch import nn
 from stability.cli import main
 from stability.cli._main import build_parser
 from stability.experiments import default_config, retrain
-from stability.experiments.models import CFM, MODELS, GenerativeModel, make_model
+from stability.experiments.models import CFM, MODELS, GenerativeModel, make_model, ot_pairing
 from stability.experiments.registry import MODEL_KINDS, MODEL_REGISTRY
 
 MU, SIGMA, D = 1.5, 0.5, 2
@@ -73,7 +74,9 @@ def test_unknown_model_is_a_clear_error(capsys):
     assert "invalid choice: 'gan' (choose from" in capsys.readouterr().err
     with pytest.raises(ValueError, match="K must be an integer >= 1"):
         make_model("cfm", (2,), K=0)
-    with pytest.raises(ValueError, match=r"options for model 'cfm' must be among \['K', 'hidden', 'width'\]"):
+    with pytest.raises(
+        ValueError, match=r"options for model 'cfm' must be among \['K', 'hidden', 'pairing', 'width'\]"
+    ):
         make_model("cfm", (2,), T=30)
     with pytest.raises(ValueError, match="shape must be"):
         make_model("cfm", (1, 7, 7))
@@ -157,3 +160,26 @@ def test_cfm_on_images_uses_the_unet(tmp_path):
     assert type(result.rows[-1]["fd"]) is float and math.isfinite(result.rows[-1]["fd"])
     model = make_model("cfm", (1, 12, 12), K=3, width=8)
     assert type(model.net).__name__ == "UNetDenoiser" and model.sample(2).shape == (2, 1, 12, 12)
+
+
+def test_ot_pairing_is_the_optimal_assignment():
+    g = torch.Generator().manual_seed(3)
+    x0, x = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    paired = ot_pairing(x0, x)
+    assert sorted(map(tuple, paired.tolist())) == sorted(map(tuple, x0.tolist()))  # a reordering of x0
+    # independent reference: the cheapest of all 720 pairings, by enumeration
+    best = min(float(((x0[list(p)] - x) ** 2).sum()) for p in itertools.permutations(range(6)))
+    assert math.isclose(float(((paired - x) ** 2).sum()), best, rel_tol=1e-6)
+    # in one dimension the optimal plan for a convex cost is the monotone (sorted) matching
+    a, b = torch.randn(300, 1, generator=g), torch.randn(300, 1, generator=g)
+    matched = ot_pairing(a, b).flatten()
+    assert torch.equal(matched[b.flatten().argsort()], a.flatten().sort().values)
+
+
+def test_cfm_with_ot_pairing_trains_and_keeps_the_default_hash():
+    torch.manual_seed(0)
+    model = make_model("cfm", (2,), K=4, hidden=16, pairing="ot")
+    assert model.pairing == "ot" and math.isfinite(model.loss(torch.randn(64, 2)).item())
+    with pytest.raises(ValueError, match="pairing must be one of 'independent', 'ot'"):
+        make_model("cfm", (2,), pairing="sinkhorn")
+    assert "pairing" not in default_config("cfm", "moons").model_options  # independent: the stored runs' setting
