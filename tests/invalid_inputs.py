@@ -780,6 +780,10 @@ def api_cases(tmp) -> list[ApiCase]:
 
     add("api-flow-params-no-run", lambda: flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
     add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of")
+    from stability.experiments.models import make_model
+
+    add("api-cfm-K", lambda: make_model("cfm", (2,), K=0), E, r"K must be an integer >= 1")
+    add("api-cfm-pairing", lambda: make_model("cfm", (2,), pairing="sinkhorn"), E, r"pairing must be one of")
     add("api-retrain-config-lambda", lambda: loop.default_config("flow", "moons", lambdas=["-1"]), E, r"lambda")
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
