@@ -192,7 +192,7 @@ class MLPDDPM(_MLPLoss):
 
     >>> m = MLPDDPM(hidden=4, T=10, draws=2)
     >>> m.n_params, m.noise_dim, m.point_dim
-    (22, 28, 8)
+    (26, 28, 8)
     """
 
     def __init__(self, *, hidden: int = 8, T: int = 20, draws: int = 8, beta: float = 0.0, betas=None, seed: int = 0):
@@ -219,7 +219,7 @@ class MLPFlowMatching(_MLPLoss):
 
     >>> m = MLPFlowMatching(hidden=4, K=10, draws=2)
     >>> m.n_params, m.noise_dim, m.point_dim
-    (22, 8, 8)
+    (26, 8, 8)
     """
 
     def __init__(
