@@ -188,16 +188,27 @@ def stage_chains(model, x, lam, an: dict, path: Path, log):
         n_noise=CONFIG["n_noise"], allow_failure=True,
     )  # fmt: skip
     obs = res.observed(cfg["burn_in"])
+    # the split of the observed excess about theta*: grad R_n(theta*) . mean(e) (not 0 when the loss is not
+    # self-consistent: theta* is not the minimiser of R_n) plus the quadratic part mean(1/2 e'Ae)
+    xp, _ = _prepared(model, x)
+    ts = torch.as_tensor(res.theta_star)
+    R = lambda t: model.loss(t, xp).mean()  # noqa: E731
+    gR, A = torch.func.grad(R)(ts).numpy(), torch.func.hessian(R)(ts).numpy()
+    e = res.theta[cfg["burn_in"] :] - res.theta_star
+    lin_term = float(gR @ e.mean((0, 1)))
+    quad_term = float(0.5 * np.einsum("tci,ij,tcj->", e, A, e) / (e.shape[0] * e.shape[1]))
     out = {
         "lambda": lam, "excess_obs_theta_star": obs.excess_loss, "excess_se": obs.excess_loss_se,
         "half_tr_AC": an["half_tr_AC"], "bias_loss": an["bias_loss"],
         "excess_pred": an["bias_loss"] + an["half_tr_AC"], "excess_obs": an["bias_loss"] + obs.excess_loss,
         "all_converged": bool(res.converged.all()), "max_grad": float(np.max(res.grad_norm)),
-        "mean_offset_norm": float(np.linalg.norm(res.theta[cfg["burn_in"]:].mean((0, 1)) - res.theta_star)),
+        "mean_offset_norm": float(np.linalg.norm(e.mean((0, 1)))), "grad_term": lin_term, "quad_term": quad_term,
+        "theta_star_norm": float(np.linalg.norm(res.theta_star)),
         "seconds": time.perf_counter() - t0,
     }  # fmt: skip
     log(f"  chains lambda {lam:g}: excess over theta* obs {obs.excess_loss:.3g} +- {obs.excess_loss_se:.2g}, "
-        f"1/2 tr AC {an['half_tr_AC']:.3g}; converged {out['all_converged']} in {out['seconds']:.0f} s")  # fmt: skip
+        f"1/2 tr AC {an['half_tr_AC']:.3g} (grad term {lin_term:.3g}, quadratic {quad_term:.3g}); "
+        f"converged {out['all_converged']} in {out['seconds']:.0f} s")  # fmt: skip
     _save(path, out)
     return out
 
@@ -233,7 +244,31 @@ def summary(out: Path) -> list[dict]:
                     row.update({k: ch[k] for k in ("excess_pred", "excess_obs", "excess_se")})
                 rows.append(row)
     _save(out / "summary.json", rows)
+    (out / "table.md").write_text(table(rows))
     return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The measured rows as a markdown table (excess values x 1e3; '-' where not computed)."""
+
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    def k(v):
+        return "-" if v is None else f"{1e3 * v:.3f}"
+
+    head = (
+        "| model | data | lambda | self-cons | bias_loss | rate_exact | ratio slowest | ratio random | linear "
+        "| excess pred (1e-3) | excess obs +- se (1e-3) |\n|" + "---|" * 11 + "\n"
+    )
+    body = "".join(
+        f"| {r['model']} | {r['data']} | {r['lambda']:g} | {f(r['self_consistency'], '.3f')} | "
+        f"{f(r['bias_loss'], '.3g')} | {f(r['rate_exact'], '.5f')} | {f(r['observed_ratio_slowest'], '.5f')} | "
+        f"{f(r['observed_ratio'], '.5f')} | {f(r['linear_ratio'], '.5f')} | {k(r['excess_pred'])} | "
+        f"{k(r['excess_obs'])} +- {k(r['excess_se'])} |\n"
+        for r in rows
+    )
+    return head + body
 
 
 def main(argv=None) -> None:
