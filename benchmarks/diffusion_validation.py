@@ -46,6 +46,7 @@ CONFIG = {
     "operator": {"delta": 1e-3, "steps_slowest": 4, "steps_random": 8, "gtol": 1e-12},
     "chains": {"chains": 5, "generations": 14, "burn_in": 4},
     "budget": {"steps": 50, "lr": 1e-3},
+    "step_counts": {"counts": [5, 10, 20, 50], "lambdas": [0.25, 1.0]},
 }
 KEYS = (
     "model", "data", "lambda", "n", "d", "grad_rel", "self_consistency", "bias_loss", "rate_exact", "observed_ratio",
@@ -53,10 +54,12 @@ KEYS = (
 )  # fmt: skip
 
 
-def _model(kind: str):
+def _model(kind: str, steps: int | None = None):
     from stability.numerical.generative import MLPDDPM, MLPFlowMatching
 
-    opts = CONFIG["models"][kind]
+    opts = dict(CONFIG["models"][kind])
+    if steps is not None:
+        opts["T" if kind == "ddpm" else "K"] = steps
     return MLPDDPM(**opts) if kind == "ddpm" else MLPFlowMatching(**opts)
 
 
@@ -258,6 +261,25 @@ def stage_budget(model, x, lam, an: dict, path: Path, log):
     return out
 
 
+def stage_steps(kind, x, base: Path, log) -> None:
+    """Prediction 4: the sampler's step count (T for the DDPM, whose loss then changes too and theta_hat is
+    refitted; K for the CFM, whose loss does not: theta_hat is the same) against bias and rate."""
+    sc = CONFIG["step_counts"]
+    for steps in sc["counts"]:
+        model = _model(kind, steps)
+        fpath = base / f"steps_{steps}_fit.json"
+        if kind == "ddpm":
+            fit = _load(fpath) or stage_fit(model, x, fpath, log)
+        else:
+            fit = _load(base / "fit.json")
+        model.theta0 = np.asarray(fit["theta_hat"])
+        for lam in sc["lambdas"]:
+            path = base / f"steps_{steps}_{lam:g}.json"
+            if not path.exists():
+                log(f"  steps {steps}:")
+                stage_analysis(model, x, lam, path, log)
+
+
 def _load(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -292,7 +314,27 @@ def summary(out: Path) -> list[dict]:
                     row["excess_obs_budget"] = bu["excess_obs_budget"]
                 rows.append(row)
     _save(out / "summary.json", rows)
-    (out / "table.md").write_text(table(rows))
+    steps = []
+    for kind in CONFIG["models"]:
+        for name in ("moons", "eight_gaussians"):
+            for count in CONFIG["step_counts"]["counts"]:
+                for lam in CONFIG["step_counts"]["lambdas"]:
+                    an = _load(out / f"{kind}_{name}" / f"steps_{count}_{lam:g}.json")
+                    if an is None:
+                        continue
+                    row = {"model": kind, "data": name, "steps": count, "lambda": lam, "error": an.get("error")}
+                    row.update({k: an.get(k) for k in ("self_consistency", "bias_loss", "rate_exact", "half_tr_AC")})
+                    steps.append(row)
+    _save(out / "steps.json", steps)
+    text = table(rows) + "\n\nThe sampler's step count (T for ddpm, K for cfm):\n\n"
+    text += "| model | data | steps | lambda | self-cons | bias_loss | rate_exact |\n|" + "---|" * 7 + "\n"
+    for r in steps:
+        if r["error"]:
+            text += f"| {r['model']} | {r['data']} | {r['steps']} | {r['lambda']:g} | not found | | |\n"
+        else:
+            text += (f"| {r['model']} | {r['data']} | {r['steps']} | {r['lambda']:g} | {r['self_consistency']:.3f} | "
+                     f"{r['bias_loss']:.3g} | {r['rate_exact']:.4f} |\n")  # fmt: skip
+    (out / "table.md").write_text(text)
     return rows
 
 
@@ -352,6 +394,8 @@ def main(argv=None) -> None:
                     stage_chains(model, x, lam, an, base / f"chains_{lam:g}.json", print)
                 if "budget" in stages and not (base / f"budget_{lam:g}.json").exists():
                     stage_budget(model, x, lam, an, base / f"budget_{lam:g}.json", print)
+            if "steps" in stages:
+                stage_steps(kind, x, base, print)
     summary(out)
 
 
