@@ -32,6 +32,9 @@ RUNS = (  # folder, title, metrics (key, label, lower is better?)
     ("ddpm_moons", "DDPM on two moons", (("w2", "W2 to held-out"),)),
     ("ddpm_moons_seed1", "DDPM on two moons, seed 1", (("w2", "W2 to held-out"),)),
     ("ddpm_moons_seed2", "DDPM on two moons, seed 2", (("w2", "W2 to held-out"),)),
+    ("cfm_moons", "OT conditional flow matching on two moons", (("w2", "W2 to held-out"),)),
+    ("cfm_moons_seed1", "OT conditional flow matching on two moons, seed 1", (("w2", "W2 to held-out"),)),
+    ("cfm_moons_seed2", "OT conditional flow matching on two moons, seed 2", (("w2", "W2 to held-out"),)),
     (
         "ddpm_digits",
         "DDPM on 8×8 digits",

@@ -1,4 +1,4 @@
-"""Iterative retraining of a normalizing flow and a DDPM on two moons, three seeds, the lambda grid.
+"""Iterative retraining of a normalizing flow, a DDPM and OT-CFM on two moons, three seeds, the lambda grid.
 
 The toolkit's analogue of the 2-D retraining experiment of Bertrand et al. 2024 (arXiv 2310.00429),
 from real runs of the CPU quick profile (``stability retrain``; the protocol of
@@ -6,14 +6,15 @@ docs/theory.md §8): generation 0 is pretrained on n = 1000 real points; each ge
 on the real points plus floor(lambda n) fresh samples of the current model (``replace``: n samples of
 the model only). Seeds 0, 1 and 2 change the data draw, the split, the initialisation and the
 sampling. Top: W2 to held-out data (exact OT on 1000-point subsamples) and the flow's held-out NLL
-per generation; line and markers = mean over the seeds, band = the seeds' min-max range (three
+per generation, and the W2 of the DDPM and of conditional flow matching (OT path, Heun sampler);
+line and markers = mean over the seeds, band = the seeds' min-max range (three
 seeds: the full spread, not a standard error); grey dotted line = the generation-0 mean, the level
 the local theory says a stable chain stays near. Bottom: the flow's samples (seed 0) at the last
 generation over the held-out points (grey). Claim checked: lambda = 0 is flat, small lambda stays
-close to it, fully synthetic retraining drifts away; the theory is a heuristic for the DDPM (§8).
+close to it, fully synthetic retraining drifts away; the theory is a heuristic for the DDPM and CFM (§8).
 
-Reuse: each (model, seed) run is stored in ``results/cpu/{flow,ddpm}_moons`` (seed 0) and
-``results/cpu/{flow,ddpm}_moons_seed{1,2}`` (metrics and last-generation samples) and drawn when its
+Reuse: each (model, seed) run is stored in ``results/cpu/{flow,ddpm,cfm}_moons`` (seed 0) and
+``results/cpu/{flow,ddpm,cfm}_moons_seed{1,2}`` (metrics and last-generation samples) and drawn when its
 configuration hash equals the quick profile's; otherwise it is computed in ``runs/fig_retrain_2d``
 (resumable) and stored there. ``--full`` (``make figures FULL=1``) recomputes them from scratch
 (5-9 min per run on 2 cores at load average 4-6, measured 2026-12-01; several times that on a busier
@@ -35,6 +36,7 @@ from stability.experiments import default_config, load_dataset, load_samples, re
 ROOT = Path(__file__).resolve().parent.parent
 GPU = ROOT / "results" / "gpu"
 SEEDS = (0, 1, 2)
+MODELS = ("flow", "ddpm", "cfm")
 TINY = {"n": 200, "generations": 2, "pretrain_steps": 60, "finetune_steps": 10, "eval_samples": 200}
 
 
@@ -103,8 +105,8 @@ def main(argv=None):
     profile = "tiny" if args.fast else "quick"
     base = Path(tempfile.mkdtemp(dir=args.out)) if args.fast else ROOT / "runs" / "fig_retrain_2d"
     overrides = TINY if args.fast else {}
-    runs, samples = {"flow": [], "ddpm": []}, {}
-    for model in ("flow", "ddpm"):
+    runs, samples = {m: [] for m in MODELS}, {}
+    for model in MODELS:
         for seed in SEEDS:
             cfg = default_config(model, "moons", profile, seed=seed, **overrides)
             rows, smp = _rows_and_samples(model, cfg, base, args)
@@ -118,11 +120,12 @@ def main(argv=None):
 
     fig = plt.figure(figsize=(max(13.0, 2.6 * len(chains)), 6.4), layout="constrained")
     upper, lower = fig.subfigures(2, 1, height_ratios=[1.2, 1])
-    top = upper.subplots(1, 3 + len(gpu_runs))
+    top = upper.subplots(1, 4 + len(gpu_runs))
     _panel(top[0], runs["flow"], chains, "w2", "flow: W2 to held-out data", "W2")
     _panel(top[1], runs["flow"], chains, "nll", "flow: held-out NLL", "NLL (nats)")
     _panel(top[2], runs["ddpm"], chains, "w2", "DDPM: W2 to held-out data", "W2")
-    for ax, run in zip(top[3:], gpu_runs, strict=True):
+    _panel(top[3], runs["cfm"], chains, "w2", "OT-CFM: W2 to held-out data", "W2")
+    for ax, run in zip(top[4:], gpu_runs, strict=True):
         g_rows = read_metrics(run)
         key = "w2" if "w2" in g_rows[0] else "fd"
         _panel(ax, [g_rows], list(dict.fromkeys(r["chain"] for r in g_rows)), key, f"GPU {run.name}", key)

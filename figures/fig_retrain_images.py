@@ -88,10 +88,11 @@ def _gpu_rows(curves, grids, run: Path) -> None:
     machine = prov.get("machine", {})
     where = machine.get("gpu") or machine.get("device") or "device unknown"
     status = "" if prov.get("status", "complete") == "complete" else f", incomplete ({len(prov['remaining'])} left)"
-    head = f"{run.name} on {where}, commit {prov.get('commit', 'unknown')}{status}"
+    commit = str(prov.get("commit", "unknown"))[:12]
+    curves.suptitle(f"{run.name} on {where} (make gpu-validation), commit {commit}{status}", fontsize=10)
     axes = curves.subplots(1, len(KEYS))
     for ax, (key, title, ylabel) in zip(axes, KEYS, strict=True):
-        _panel(ax, g_rows, g_chains, key, f"{head}: {title}", ylabel)
+        _panel(ax, g_rows, g_chains, key, f"{run.name}: {title}", ylabel)
     axes[0].legend(fontsize=7)
     if (run / "samples.npz").is_file():
         with np.load(run / "samples.npz") as z:

@@ -780,6 +780,10 @@ def api_cases(tmp) -> list[ApiCase]:
 
     add("api-flow-params-no-run", lambda: flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
     add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of")
+    from stability.experiments.models import make_model
+
+    add("api-cfm-K", lambda: make_model("cfm", (2,), K=0), E, r"K must be an integer >= 1")
+    add("api-cfm-pairing", lambda: make_model("cfm", (2,), pairing="sinkhorn"), E, r"pairing must be one of")
     add("api-retrain-config-lambda", lambda: loop.default_config("flow", "moons", lambdas=["-1"]), E, r"lambda")
     add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
     add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
@@ -813,6 +817,20 @@ def api_cases(tmp) -> list[ApiCase]:
         ("T-zero", lambda: ld.linear_ddpm_noise_dim(0), r"T must be an integer >= 1"),
     ]:
         add(f"api-linear-ddpm-{id_}", call, E, m)
+
+    from stability.numerical import generative as gm
+
+    for id_, call, m in [
+        ("hidden", lambda: gm.MLPDDPM(hidden=0), r"hidden must be an integer >= 1"),
+        ("T", lambda: gm.MLPDDPM(T=0), r"T must be an integer >= 1"),
+        ("beta", lambda: gm.MLPDDPM(beta=-1.0), r"beta must be >= 0"),
+        ("betas-shape", lambda: gm.MLPDDPM(T=3, betas=[0.1, 0.2]), r"betas must have shape \(T,\)"),
+        ("betas-one", lambda: gm.MLPDDPM(T=2, betas=[0.1, 1.0]), r"betas must be in \(0, 1\)"),
+        ("K", lambda: gm.MLPFlowMatching(K=0), r"K must be an integer >= 1"),
+        ("method", lambda: gm.MLPFlowMatching(method="euler"), r"method must be 'heun' or 'midpoint'"),
+        ("draws", lambda: gm.MLPFlowMatching(draws=0), r"draws must be an integer >= 1"),
+    ]:
+        add(f"api-generative-{id_}", call, E, m)
     return cases
 
 

@@ -70,14 +70,22 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..experiments.registry import MODEL_REGISTRY  # torch-free: the one list of models
+
     p = sub.add_parser(
         "retrain",
-        help="iteratively retrain a flow or DDPM on its own samples (the paper's protocol)",
+        help=f"iteratively retrain a generative model ({', '.join(MODEL_REGISTRY)}) on its own samples "
+        "(the paper's protocol)",
         description="Pretrain on real data (generation 0), then for each lambda retrain on the real set "
         "plus floor(lambda n) fresh samples (or fully synthetic: replace; or accumulate), fine-tuning from "
         "the current weights, and evaluate each generation against held-out data. Resumable.",
     )
-    p.add_argument("--model", choices=["flow", "ddpm"], required=True)
+    p.add_argument(
+        "--model",
+        choices=list(MODEL_REGISTRY),
+        required=True,
+        help="; ".join(f"{name}: {summary}" for name, (_, summary) in MODEL_REGISTRY.items()),
+    )
     p.add_argument(
         "--data", required=True, help="moons, circles, eight_gaussians, checkerboard, digits or an image file"
     )

@@ -1,6 +1,7 @@
 """Iterative retraining of deep generative models on their own samples (docs/theory.md §8).
 
-Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow and DDPM), metrics
+Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow, DDPM and OT-CFM, one
+protocol and the registry of :mod:`.registry`), metrics
 (:mod:`.metrics`), a run's configuration (:mod:`.config`), the paper's retraining protocol
 (:mod:`.loop`), resumable run directories (:mod:`.runs`, on atomic writes in :mod:`._io`) and a
 trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
@@ -12,6 +13,7 @@ Names are imported on first use (PEP 562), so the command line does not import t
 import importlib
 
 __all__ = [
+    "CFM",
     "DATASETS_2D",
     "DDPM",
     "DEFAULT_LAMBDAS",
@@ -19,6 +21,8 @@ __all__ = [
     "Dataset",
     "Flow",
     "FlowLikelihood",
+    "GenerativeModel",
+    "MODELS",
     "RetrainConfig",
     "RetrainResult",
     "chain_label",
@@ -46,8 +50,11 @@ _WHERE = {
     "default_config": "config",
     "retrain": "loop",
     "summary_table": "loop",
+    "CFM": "models",
     "DDPM": "models",
     "Flow": "models",
+    "GenerativeModel": "models",
+    "MODELS": "models",
     "make_model": "models",
     "parameter_vector": "models",
     "CheckpointError": "runs",

@@ -12,13 +12,11 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import torch
-
 from .._domains import Interval, check, check_choice, check_seed
 from ..errors import InputError
 from ..schemes import SCHEMES, Scheme
 from ._io import config_hash
-from .models import MODEL_KINDS, make_model
+from .models import MODEL_KINDS, MODELS, GenerativeModel, make_model
 
 __all__ = [
     "DEFAULT_LAMBDAS",
@@ -69,7 +67,8 @@ def chain_scheme(label: str) -> tuple[Scheme, float]:
 class RetrainConfig:
     """Everything that determines a retraining run's numbers (its hash is the run's identity).
 
-    ``model``: ``"flow"`` or ``"ddpm"``; ``data``: a data-set name or image-file path;
+    ``model``: a name of the registry :data:`~stability.experiments.models.MODELS` (``"flow"``,
+    ``"ddpm"``, ``"cfm"``); ``data``: a data-set name or image-file path;
     ``lambdas``: chain labels (see :func:`chain_label`); ``generations`` >= 1; ``n``: size of the
     real training set (``None``: the loader's default); ``heldout`` in (0, 1); ``pretrain_steps``,
     ``finetune_steps`` >= 1 (Adam steps); ``batch_size`` >= 1; ``lr`` > 0: pretraining's initial
@@ -140,19 +139,15 @@ _PROFILES = {
     }.items()
 }
 _PROFILES["image", "tiny"]["classifier_steps"] = 150
-# DDPM steps are ~3x cheaper than flow steps and it needs more of them to fit the moons.
-_MODEL_PROFILES = {("ddpm", "2d", "quick"): dict(pretrain_steps=8000)}
-_MODEL_OPTIONS = {
-    ("ddpm", "2d"): {"T": 100, "hidden": 128},
-    ("ddpm", "image"): {"T": 50, "width": 16},
-    ("flow", "2d"): {"transforms": 3, "hidden": [64, 64]},
-    ("flow", "image"): {"transforms": 3, "hidden": [256, 256]},
-}
+# Per-model default options and profile changes are declared by each model class
+# (GenerativeModel.defaults / .profiles) and read here through the registry MODELS.
 
 
 def default_config(model: str, data: str, profile: str = "quick", **overrides) -> RetrainConfig:
     """A :class:`RetrainConfig` with the profile's defaults for the data's kind, then ``overrides``.
 
+    The model's options and its changes to the profile's sizes come from its class in the registry
+    :data:`~stability.experiments.models.MODELS` (``default_options``, ``profiles``).
     ``profile``: ``"quick"`` (the CPU quick profile) or ``"tiny"`` (seconds; smoke tests).
 
     >>> default_config("flow", "moons", "tiny", generations=3).generations
@@ -163,18 +158,16 @@ def default_config(model: str, data: str, profile: str = "quick", **overrides) -
     check_choice("profile", profile, ("quick", "tiny"))
     check_choice("model", model, MODEL_KINDS)
     kind = "2d" if data in DATASETS_2D else "image"
-    options = dict(_MODEL_OPTIONS[model, kind])
-    if model == "flow" and kind == "image":  # the grid spacing of the scaled pixels: 2 / 16 or 2 / 255
-        options["dequantize"] = 2.0 / 16.0 if data == "digits" else 2.0 / 255.0
+    cls = MODELS[model]
     values = {
         **_PROFILES[kind, profile],
-        **_MODEL_PROFILES.get((model, kind, profile), {}),
-        "model_options": options,
+        **cls.profiles.get((kind, profile), {}),
+        "model_options": cls.default_options(kind, str(data)),
         **overrides,
     }
     return RetrainConfig(model=model, data=str(data), **values)
 
 
-def build_model(config: RetrainConfig, shape) -> torch.nn.Module:
+def build_model(config: RetrainConfig, shape) -> GenerativeModel:
     """The model of ``config`` for samples of ``shape`` (parameters from the global torch RNG)."""
     return make_model(config.model, shape, **config.model_options)

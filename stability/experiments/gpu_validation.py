@@ -11,8 +11,9 @@ coverage and ``||theta_t - theta_0||``.
 Profiles (:data:`PROFILES`): ``gpu`` (sized for one call of at most 9 minutes on one H200, see the
 Makefile's comment for the measurements and the extrapolation behind it) and ``tiny`` (the same
 code path in seconds on a CPU; its numbers mean nothing). Only the DDPM: the flow needs zuko, which
-the GPU machine lacks, and the code has no OT-CFM model. The path needs torch and numpy only (no
-zuko, POT, prdc or scikit-learn: precision and recall are computed by :func:`.metrics.prdc_metrics`).
+the GPU machine lacks, and the OT-CFM model (:class:`.models.CFM`) is not sized for the window yet.
+The path needs torch and numpy only (no zuko, POT, prdc or scikit-learn: precision and recall are
+computed by :func:`.metrics.prdc_metrics`).
 
 A call starts the run in ``out/ddpm_<data stem>/`` or resumes it (the run's configuration hash must
 match), stops cleanly before ``time_budget`` seconds (every finished generation is checkpointed
