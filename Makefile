@@ -26,12 +26,12 @@ SMALL_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # more. 2.13.0 is the version the tests and figures were run with.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test test-fast lint figures gallery docs docs-check proofs-report results bench clean
+.PHONY: install test test-fast test-core lint figures gallery docs docs-check proofs-report results bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test,experiments,distributed]'
+	$(PY) -m pip install -q -e '.[all]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,6 +48,14 @@ test: lint
 # the quick tier while editing: skips the tests marked slow (under a minute on 2 cores)
 test-fast: $(STAMP)
 	$(SMALL_THREADS) $(PY) -m pytest -q -m "not slow"
+
+# the numpy-only tier: a separate venv with the core install and the test extra (no torch, POT,
+# sympy or matplotlib), the tests not marked torch or slow (conftest.py says what it leaves out)
+CORE_VENV ?= .venv-core
+test-core:
+	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q -e '.[test]'
+	$(SMALL_THREADS) $(CORE_VENV)/bin/python -m pytest -q -m "not torch and not slow"
 
 # Each script prints what it ran or reused (the deep-model runs come from results/cpu/ when their
 # configuration matches; FULL=1 recomputes them) and the loop prints each script's wall time.
@@ -82,7 +90,7 @@ results: $(STAMP)
 # GPU, torch/CUDA versions, commit, command and the wall time of every phase. A call starts the run or
 # continues it, and stops cleanly (exit 0, a line saying what remains) before TIME_BUDGET seconds; the
 # same command continues it. `make gpu-validation PROFILE=tiny DEVICE=cpu` is the same path in seconds
-# (tests/test_gpu_validation.py). Needs torch and numpy only (no zuko, POT, prdc or scikit-learn), run
+# (tests/experiments/test_gpu_validation.py). Needs torch and numpy only (no zuko, POT, prdc or scikit-learn), run
 # from this checkout without installing it (PYTHONPATH), with .venv's python if present, else python3.
 #
 # Sizing of the gpu profile: an EXTRAPOLATION, not a GPU measurement (no GPU was lent when it was set).

@@ -7,7 +7,12 @@ checks of one result; importing this package registers them all, in the order of
 
 from importlib import import_module
 
-from .registry import REGISTRY, Check, Outcome, Report, run, select
+from stability._optional import require
+
+require("sympy", "the proof checks (python -m proofs_check)")
+require("mpmath", "the proof checks (python -m proofs_check)")
+
+from .registry import REGISTRY, Check, Outcome, Report, run, select  # noqa: E402 - after the check for the extra
 
 __all__ = ["Check", "Outcome", "REGISTRY", "RESULTS", "Report", "run", "select"]
 

@@ -22,9 +22,9 @@ from .weights import optimal_synthetic_weight
 def __getattr__(name):
     # torch-backed: imported on first use, so ``import stability`` stays fast
     if name == "retrain_chains":
-        from .numerical.chains import retrain_chains
+        from . import numerical
 
-        return retrain_chains
+        return numerical.retrain_chains
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

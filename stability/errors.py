@@ -134,7 +134,7 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
 
 
 # A single library call (one simulation, one moment recursion) whose estimated time on one core exceeds
-# this is refused up front with the estimate (README, "Limits"). Half an hour: well above every
+# this is refused up front with the estimate (docs/guide/dynamics.md). Half an hour: well above every
 # documented use (figures, tables and benchmarks run each call in seconds to minutes), short enough
 # that a typo (generations=1e9) fails at once instead of hanging. Raise it with the environment
 # variable STABILITY_TIME_LIMIT (seconds; "inf" turns the check off), e.g. on a sweep's workers.

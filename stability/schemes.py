@@ -8,14 +8,14 @@ draws (:meth:`Scheme.synthetic`). Every place that mixes data (the exact and nai
 the moment recursions, deep retraining) reads these declarations and builds its training set with
 :meth:`Scheme.training_set`; none branches on the scheme's name.
 
-==============  ==========  ==========  ================================  ===============================
-scheme          real        accumulate  synthetic points per round        source
-==============  ==========  ==========  ================================  ===============================
+==============  ==========  ==========  ===================================  ===============================
+scheme          real        accumulate  synthetic points per round           source
+==============  ==========  ==========  ===================================  ===============================
 ``fixed-real``  ``fixed``   no          :math:`k` (:func:`synthetic_count`)  Bertrand et al. 2024
-``fresh-real``  ``fresh``   no          :math:`k`                         a new real sample every round
-``replace``     ``none``    no          :math:`n`                         Shumailov et al. 2024
-``accumulate``  ``fixed``   yes         :math:`k`                         Gerstgrasser et al. 2024
-==============  ==========  ==========  ================================  ===============================
+``fresh-real``  ``fresh``   no          :math:`k`                            a new real sample every round
+``replace``     ``none``    no          :math:`n`                            Shumailov et al. 2024
+``accumulate``  ``fixed``   yes         :math:`k`                            Gerstgrasser et al. 2024
+==============  ==========  ==========  ===================================  ===============================
 
 Two more set-ups (docs/theory.md §11):
 

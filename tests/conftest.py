@@ -1,6 +1,7 @@
 """Test configuration: hypothesis profiles (CI: derandomized) and ``np`` in doctests.
 
-Doctests that draw random numbers pass their own seed or ``numpy.random.Generator``.
+Doctests that draw random numbers pass their own seed or ``numpy.random.Generator``. The ``torch``
+marker and the files that need an optional module: the repository's ``conftest.py``.
 """
 
 import os

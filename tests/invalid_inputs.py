@@ -4,7 +4,7 @@
 (CLI: 2 for a usage error, 1 for a runtime failure) or the exception type (API) and a regular
 expression the one-line message must match. Files the cases need are written under ``tmp``.
 ``benchmarks/hardening_probe.py`` runs the table against any checkout and counts tracebacks, unclear
-messages and silent acceptances; ``tests/test_invalid_inputs.py`` pins every message.
+messages and silent acceptances; ``tests/system/test_invalid_inputs.py`` pins every message.
 """
 
 from __future__ import annotations

@@ -26,14 +26,14 @@ def test_report_orders_rates_and_matches_bounds():
     assert "rate_exact" in text and "Theorem 1" in text
 
 
-def test_analyze_by_object_and_by_name():
+def test_analyze_by_object_and_by_name(monkeypatch):
+    # a copy of the registry for this test: register_model and analyze read the module's MODELS
+    monkeypatch.setattr(stability.report, "MODELS", dict(MODELS))
     register_model("_fixed_for_test", _Fixed)
-    try:
-        a = analyze(_Fixed(), None, 0.5)
-        b = analyze("_fixed_for_test", None, 0.5)
-        assert a.rate_exact == b.rate_exact
-    finally:
-        MODELS.pop("_fixed_for_test")
+    a = analyze(_Fixed(), None, 0.5)
+    b = analyze("_fixed_for_test", None, 0.5)
+    assert a.rate_exact == b.rate_exact
+    assert "_fixed_for_test" not in MODELS  # the global registry is untouched
 
 
 def test_undefined_constants_give_nan_bounds():

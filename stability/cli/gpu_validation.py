@@ -34,6 +34,9 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .._optional import require
+
+    require("torch", "the deep experiments (stability gpu-validation)", "experiments")
     from ..experiments import gpu_validation as gv
 
     device = args.device or "cuda"

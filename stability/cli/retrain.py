@@ -48,6 +48,9 @@ def _flag_message(message: str, flags: dict[str, str]) -> str:
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
     from .._jsonable import jsonable
+    from .._optional import require
+
+    require("torch", "the deep experiments (stability retrain)", "experiments")
     from ..experiments.loop import default_config, retrain
 
     overrides = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}

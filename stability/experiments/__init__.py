@@ -67,6 +67,9 @@ _WHERE = {
 
 def __getattr__(name):
     if name in _WHERE:
+        from .._optional import require
+
+        require("torch", "the deep experiments (stability.experiments)", "experiments")
         return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -168,7 +168,9 @@ class FlowLikelihood(LikelihoodModel):
 
 def w1_samples(x: np.ndarray, y: np.ndarray) -> float:
     """Exact ``W1`` between two equal-weight point clouds (POT ``emd2``, Euclidean cost)."""
-    import ot
+    from .._optional import require
+
+    ot = require("ot", "W1 between samples", "experiments")
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))

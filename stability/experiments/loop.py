@@ -166,7 +166,9 @@ class _Evaluator:
 
 
 def _plot(samples: torch.Tensor, path: Path, title: str) -> None:
-    import matplotlib
+    from .._optional import require
+
+    matplotlib = require("matplotlib", "the sample plots of a run (--plot)")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -52,7 +52,9 @@ def w2(x, y, m: int = 1000, seed=0) -> float:
     >>> w2(x, y)
     5.0
     """
-    import ot
+    from .._optional import require
+
+    ot = require("ot", "W2 between samples", "experiments")
 
     m = int(check("m", m, Interval(1, integer=True)))
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -19,7 +19,7 @@ operator by maximising the retraining objective numerically (trust-region Newton
 by central finite differences of the closed-form :math:`G_\lambda`, the fixed point by iterating
 :math:`G_\lambda`, the moments of a distribution by quadrature or summation, the mean map by
 finite differences of the log-partition and the Fisher information by finite differences of the
-mean map. ``tests/test_families.py`` checks every pair for every family.
+mean map. ``tests/families/test_base.py`` checks every pair for every family.
 """
 
 from __future__ import annotations

@@ -111,8 +111,10 @@ def w1_integer(cdf_a, cdf_b, lo: int, hi: int, tail_bound: float = 0.0) -> tuple
 def w1_pot(x: np.ndarray, y: np.ndarray) -> float:
     """Exact optimal-transport cost between the uniform empirical measures of ``x`` ``(n, d)`` and
     ``y`` ``(m, d)`` with Euclidean ground cost (``ot.emd2``; memory and time O(n m) and about
-    O(n^3) for the network simplex, so keep n, m to a few thousand)."""
-    import ot
+    O(n^3) for the network simplex, so keep n, m to a few thousand). Needs POT: the ``ot`` extra."""
+    from .._optional import require
+
+    ot = require("ot", "W1 between samples in d >= 2")
 
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     y = np.asarray(y, dtype=float).reshape(len(y), -1)

@@ -80,8 +80,15 @@ BUILTIN_MODELS = dict(
 )
 
 
+def _require_torch() -> None:
+    from .._optional import require
+
+    require("torch", "the numerical models (stability.numerical)")
+
+
 def __getattr__(name):
     if name in _WHERE:
+        _require_torch()
         return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -104,9 +111,11 @@ def _factory(cls_name: str):
     def make(seed=0, **options):
         from .._domains import check_seed
         from ..errors import InputError
-        from . import models
 
         check_seed("seed", seed, allow_generator=False)
+        _require_torch()
+        from . import models
+
         allowed = _MODEL_OPTIONS.get(cls_name, ())
         bad = sorted(set(options) - set(allowed))
         if bad:

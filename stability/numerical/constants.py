@@ -199,7 +199,9 @@ def _w1_1d(problem) -> tuple[float, str]:
 
 
 def _w1_2d(problem, seed) -> tuple[float, str]:
-    import ot
+    from .._optional import require
+
+    ot = require("ot", "W1 of a 2-D numerical model")
 
     model, data = problem.model, problem.data
     th = torch.as_tensor(problem.theta_star, dtype=DTYPE)

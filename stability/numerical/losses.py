@@ -534,7 +534,7 @@ class LinearGaussianDDPM(LossModel):
         return linear_ddpm_moment_map(m, v, lambda_, m_hat, v_hat, self.betas)
 
     def fixed_point(self, lambda_: float, m_hat: float, v_hat: float) -> tuple[float, float, np.ndarray]:
-        """The moment map's fixed point: (m*, v*, |eigenvalues of its Jacobian| ascending); see
+        """The moment map's fixed point: (m*, v*, the moduli of its Jacobian's eigenvalues, ascending); see
         :func:`~.linear_ddpm.linear_ddpm_fixed_point` for the full result."""
         from .linear_ddpm import linear_ddpm_fixed_point
 
