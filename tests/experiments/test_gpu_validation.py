@@ -149,7 +149,8 @@ def test_tiny_profile_artefacts_and_resume_after_the_time_budget(tmp_path):
     fig_mod["_gpu_rows"](curves, grids, run_dir)
     axes = fig.get_axes()
     assert len(axes) == 3 + len(chains)
-    assert axes[0].get_title().startswith("ddpm_digits28 on cpu, commit ")
+    assert curves._suptitle.get_text().startswith("ddpm_digits28 on cpu (make gpu-validation), commit ")
+    assert axes[0].get_title() == "ddpm_digits28: Fréchet distance (classifier features)"
     assert [len(line.get_xdata()) for line in axes[0].get_lines()] == [gens + 1] * len(chains)
     assert axes[3].get_title() == f"ddpm_digits28: $\\lambda$=0, generation {gens}"
     plt.close(fig)
