@@ -75,15 +75,17 @@ class GenerativeModel(nn.Module):
     profiles: ClassVar[dict] = {}
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The training loss on a batch ``x`` (every model of the registry defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss(x) (the GenerativeModel protocol)")
 
     def sample(self, m: int) -> torch.Tensor:
-        raise NotImplementedError
+        """``m`` samples of the model (every model of the registry defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} must define sample(m) (the GenerativeModel protocol)")
 
     @classmethod
     def build(cls, shape: tuple, **options) -> GenerativeModel:
         """The model for samples of ``shape`` (options already checked against ``options``)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{cls.__name__} must define build(shape, **options) (the GenerativeModel protocol)")
 
     @classmethod
     def default_options(cls, data_kind: str, data: str) -> dict:

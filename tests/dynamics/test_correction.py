@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from stability import retrain_chains, simulate, stationary
 from stability.dynamics.correction import gaussian_stats_counts, wishart_factor_counts
@@ -22,7 +21,8 @@ from stability.dynamics.moments import (
     gaussian_stationary,
     stationary_closed_form,
 )
-from stability.numerical.models import FunctionModel
+
+from ..torch_models import unit_gaussian
 
 Z_OK, Z_PLANTED = 4.5, 8.0
 
@@ -239,19 +239,6 @@ def test_stationary_closed_forms():
     assert law.cov[0, 0] == pytest.approx(0.25 / (100 * (2.25 - 0.0625)))
 
 
-def _unit_gaussian():
-    """N(theta, 1) in one dimension, with a batched exact sampler (as tests/numerical/test_chains.py)."""
-
-    def log_prob(th, x):
-        return -0.5 * (x[:, 0] - th[0]) ** 2 - 0.5 * math.log(2 * math.pi)
-
-    def sample(th, m, gen):
-        th = torch.as_tensor(th, dtype=torch.float64)
-        return th[..., None, :1] + torch.randn(*th.shape[:-1], m, 1, generator=gen, dtype=torch.float64)
-
-    return FunctionModel(log_prob, [0.0], sample=sample, batched_sample=True)
-
-
 @pytest.mark.slow  # ~5 s (torch)
 def test_retrain_chains_with_correction_follows_the_corrected_law():
     # N(theta, 1): theta* = xbar, A = B = 1; one round is e' = lambda/(1+lambda) (ybar - theta*) exactly, ybar from
@@ -259,7 +246,7 @@ def test_retrain_chains_with_correction_follows_the_corrected_law():
     # term, a relative 2.5e-3 here (below the SE, ~2e-2); the uncorrected law is 25% higher.
     x = np.random.default_rng(5).standard_normal(100)
     g, lam, C, G, burn = 1.0, 1.0, 500, 10, 3
-    r = retrain_chains(_unit_gaussian(), x, lam, generations=G, chains=C, seed=11, correction=g)
+    r = retrain_chains(unit_gaussian(), x, lam, generations=G, chains=C, seed=11, correction=g)
     assert r.correction == g
     e2 = (r.theta[burn:, :, 0] - x.mean()) ** 2
     law = stationary(np.eye(1), np.eye(1), lam, 100, correction=g).cov[0, 0]

@@ -159,7 +159,7 @@ def test_tiny_profile_artefacts_and_resume_after_the_time_budget(tmp_path):
 @pytest.mark.slow  # a subprocess importing torch: several seconds on a busy machine
 def test_cuda_missing_is_one_line(tmp_path):
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+        pytest.skip("this machine has CUDA: the error for a missing CUDA device cannot be produced here")
     data = tmp_path / "x.npz"
     np.savez(data, images=np.zeros((20, 28, 28), np.uint8), labels=np.arange(20) % 10)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

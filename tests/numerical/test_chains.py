@@ -20,6 +20,8 @@ from stability.numerical.models import (
 )
 from stability.numerical.operator import maximize
 
+from ..torch_models import unit_gaussian
+
 RNG = np.random.default_rng(3)
 NORMAL_300 = RNG.standard_normal(300)
 
@@ -306,19 +308,6 @@ def test_simulate_excess_nll_closed_form_and_stationary_value():
 # --- prior_precision: the penalised real-data term ----------------------------------------------------
 
 
-def _unit_gaussian():
-    """N(theta, 1) in one dimension, with a batched exact sampler."""
-
-    def log_prob(th, x):
-        return -0.5 * (x[:, 0] - th[0]) ** 2 - 0.5 * math.log(2 * math.pi)
-
-    def sample(th, m, gen):
-        th = torch.as_tensor(th, dtype=torch.float64)
-        return th[..., None, :1] + torch.randn(*th.shape[:-1], m, 1, generator=gen, dtype=torch.float64)
-
-    return FunctionModel(log_prob, [0.0], sample=sample, batched_sample=True)
-
-
 def test_prior_precision_gaussian_mean_closed_form():
     r"""N(theta, 1), real term mean log p - (beta/2) theta^2: theta* = xbar/(1+beta), A = 1 + beta, B = 1.
 
@@ -328,7 +317,7 @@ def test_prior_precision_gaussian_mean_closed_form():
     k = n = 100 it is 1/(8k) (without the prior, 1/(3k): ~45 standard errors apart with 500 chains x 4 generations).
     stationary(A + beta I, B) must give the same number, and the excess of the penalised term is exactly
     (1+beta)/2 e^2 (the objective is quadratic)."""
-    model, beta, lam = _unit_gaussian(), 1.0, 1.0
+    model, beta, lam = unit_gaussian(), 1.0, 1.0
     x = NORMAL_300[:100]
     n = k = x.size
     C, G, burn = 500, 8, 4  # start at theta*: the deficit rho^(2 burn) = 3^-8 ~ 2e-4 of the variance
@@ -348,7 +337,7 @@ def test_prior_precision_gaussian_mean_closed_form():
 
 
 def test_prior_precision_errors():
-    model = _unit_gaussian()
+    model = unit_gaussian()
     for bad in (-1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="prior_precision must be >= 0"):
             retrain_chains(model, NORMAL_300[:50], 1.0, generations=1, chains=1, prior_precision=bad)
