@@ -24,6 +24,7 @@ NEEDS = {
     "tests/numerical": "torch",
     "tests/experiments": "torch",
     "tests/dynamics/test_correction.py": "torch",
+    "tests/torch_models.py": "torch",
     "tests/system/test_figures_stored.py": "torch",
     "tests/system/test_invalid_inputs.py": "torch",  # the table has numerical models and experiments
     "tests/system/test_numerical_vs_closed_forms.py": "torch",
