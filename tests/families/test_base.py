@@ -12,7 +12,6 @@ from scipy import stats
 import stability
 from stability.families import (
     FAMILIES,
-    analytic_families,
     Bernoulli,
     Categorical,
     Exponential,
@@ -22,6 +21,7 @@ from stability.families import (
     GaussianMixture,
     Moments,
     Poisson,
+    analytic_families,
     family,
     solve_gamma_shape,
 )
@@ -344,7 +344,6 @@ def test_sampling_matches_the_mean_parameters(case):
 def test_each_family_declares_its_numerical_twin_once():
     """The '<name>-numerical' models are the twins the families declare, and each twin names itself so."""
     import stability.numerical as numerical
-    from stability.families import FAMILIES
     from stability.numerical import models
 
     twins = {f"{name}-numerical": cls.numerical_model for name, cls in FAMILIES.items() if cls.numerical_model}
