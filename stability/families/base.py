@@ -413,7 +413,7 @@ class ExponentialFamily(ABC):
     def params_from_mean(cls, eta: np.ndarray, shape: float) -> dict:
         """The parameters (a dict :meth:`parse_params` reads) of the mean parameter ``eta``."""
         (key,) = cls.keys()
-        return {key: eta[0]}
+        return {key: float(eta[0])}
 
     @classmethod
     def params_from_statistic(cls, fam: ExponentialFamily, mu: np.ndarray) -> dict:

@@ -51,7 +51,7 @@ class Gamma(ExponentialFamily):
 
     @classmethod
     def params_from_mean(cls, eta, shape) -> dict:
-        return {"shape": shape, "mean": eta[0]}
+        return {"shape": shape, "mean": float(eta[0])}
 
     @classmethod
     def params_from_statistic(cls, fam, mu) -> dict:
