@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from .._domains import check, check_seed
 from ..report import LocalConstants
 from ._simulation import FamilySpec, positive
 from .data import Moments, is_distribution
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["ExponentialFamily", "FixedPointResult", "MeanMapSolve"]
 
@@ -91,8 +94,12 @@ class ExponentialFamily(ABC):
     #: whether the self-correcting corrector (docs/theory.md §14) and curation (§15) run on it
     corrects: ClassVar[bool] = True
     curates: ClassVar[bool] = False
-    #: the family's torch model class (``"<name>-numerical"``), a function returning it, or None
-    numerical_model: ClassVar[Any] = None
+    #: whether it defines the torch hooks (:meth:`torch_statistic`, :meth:`torch_log_partition`, ...):
+    #: then :mod:`stability.numerical` derives its torch model, registered as ``"<name>-numerical"``
+    numerical: ClassVar[bool] = False
+    #: the support of x in :mod:`stability.numerical.models`' terms (``"real"``, ``"positive"``,
+    #: ``"count"`` or the tuple of values)
+    model_support: ClassVar[str | tuple] = "real"
     #: options of :func:`stability.simulate` only some families take (e.g. ``noise_scale``)
     options: ClassVar[tuple[str, ...]] = ()
     #: a family with its own chains, moments and stationary law sets these (none here: the
@@ -451,6 +458,26 @@ class ExponentialFamily(ABC):
         r""":math:`E[V(\eta)]`, :math:`V(\eta) = \mathrm{Cov}_\eta T(x)`, from :math:`E\eta` and
         :math:`E\eta\eta^\top` (the variance function is at most quadratic in these families)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ the torch hooks
+    # (stability.numerical.models.FamilyModel): the log-density log h(x) + theta . T(x) - A(theta)
+    # in these natural parameters, written with torch (imported by the caller: ``x`` and ``theta``
+    # are float64 tensors, ``x`` of shape (N, 1)); outside the natural domain A is NaN.
+    def torch_statistic(self, x) -> torch.Tensor:
+        """:math:`T(x)` of torch points ``x`` (N, 1), shape (N, :attr:`dim`)."""
+        raise NotImplementedError(f"family {self.name!r} has no torch model")
+
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        """:math:`A(\\theta)` of a torch parameter vector (NaN outside the natural domain)."""
+        raise NotImplementedError(f"family {self.name!r} has no torch model")
+
+    def torch_log_base(self, x) -> torch.Tensor | None:
+        """:math:`\\log h(x)` of torch points, or ``None`` for :math:`h = 1`."""
+        return None
+
+    def initial_theta(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """A starting point of the maximum-likelihood fit from points ``x`` (N, 1) with weights ``w``."""
+        return self.reference_point()
 
     @staticmethod
     def edge(eta: np.ndarray) -> np.ndarray:

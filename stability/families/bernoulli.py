@@ -4,6 +4,8 @@ r"""The Bernoulli family (docs/theory.md §3): :math:`\theta = \log\frac{p}{1-p}
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special
 
@@ -12,6 +14,9 @@ from ._simulation import per_chain, support_kl
 from .base import ExponentialFamily
 from .data import Moments, is_scipy_distribution
 from .discrete import _discrete_dist, _integer_sample, _scalar_theta
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Bernoulli"]
 
@@ -27,13 +32,20 @@ class Bernoulli(ExponentialFamily):
     name = "bernoulli"
     dim = 1
     defaults = {"p": 0.3}
+    numerical = True
+    model_support = (0.0, 1.0)
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"bernoulli-numerical"``)."""
-        from ..numerical.models import Bernoulli
+    # --- the torch hooks: T = x, A = log(1 + e^theta)
+    def torch_statistic(self, x) -> torch.Tensor:
+        return x[:, :1]
 
-        return Bernoulli
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        return torch.nn.functional.softplus(theta[0])
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        return np.zeros(1)
 
     # --- the simulator's hooks: eta = p, V(eta) = eta (1 - eta), counts are binomial
     @classmethod

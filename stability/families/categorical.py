@@ -7,6 +7,8 @@ r"""The categorical family on :math:`\{0, \dots, k-1\}` (docs/theory.md §3).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special
 
@@ -16,6 +18,9 @@ from ._simulation import FamilySpec, simplex, support_kl
 from .base import ExponentialFamily
 from .data import Moments, float_array, is_scipy_distribution
 from .discrete import _discrete_dist, _integer_sample
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Categorical"]
 
@@ -31,13 +36,25 @@ class Categorical(ExponentialFamily):
     name = "categorical"
     size_option = "k"
     defaults = {"probs": [0.5, 0.3, 0.2]}
+    numerical = True
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"categorical-numerical"``)."""
-        from ..numerical.models import Categorical
+    @property
+    def model_support(self) -> tuple:
+        return tuple(float(i) for i in range(self.k))
 
-        return Categorical
+    # --- the torch hooks: T_j = 1{x = j} (j = 1..k-1), A = log(1 + sum_j e^theta_j)
+    def torch_statistic(self, x) -> torch.Tensor:
+        import torch
+
+        return (x[:, :1] == torch.arange(1, self.k, dtype=x.dtype)).to(x.dtype)
+
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        return torch.logsumexp(torch.cat([theta.new_zeros(1), theta]), 0)
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        return np.zeros(self.k - 1)
 
     @classmethod
     def infer_size(cls, data) -> int:

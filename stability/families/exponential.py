@@ -5,6 +5,8 @@ Gamma(:math:`m`, scale :math:`\mu`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats
 
@@ -15,6 +17,9 @@ from .base import ExponentialFamily
 from .data import Moments, is_scipy_distribution
 from .positive import _continuous_positive, _positive_sample
 from .wasserstein import w1_cdf_quadrature, w1_sample_continuous
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Exponential"]
 
@@ -29,13 +34,20 @@ class Exponential(ExponentialFamily):
 
     name = "exponential"
     defaults = {"mean": 1.0}
+    numerical = True
+    model_support = "positive"
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"exponential-numerical"``)."""
-        from ..numerical.models import Exponential
+    # --- the torch hooks: T = x, A = -log(-theta) (NaN for theta >= 0)
+    def torch_statistic(self, x) -> torch.Tensor:
+        return x[:, :1]
 
-        return Exponential
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        return -torch.log(-theta[0])
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
 
     # --- the simulator's hooks: the gamma's with shape a = 1 (eta = mean, V(eta) = eta^2)
 

@@ -8,6 +8,8 @@ form, so no exact sampler exists for it. The sum of :math:`m` points is Gamma(:m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats
 
@@ -18,6 +20,9 @@ from .base import ExponentialFamily, MeanMapSolve
 from .data import Moments, is_scipy_distribution
 from .positive import _MEAN_LOG, S_FLOOR, _continuous_positive, _positive_sample, solve_gamma_shape
 from .wasserstein import w1_cdf_quadrature, w1_sample_continuous
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Gamma"]
 
@@ -34,13 +39,25 @@ class Gamma(ExponentialFamily):
     name = "gamma"
     defaults = {"shape": 2.0, "mean": 1.0}
     known = ("shape",)
+    numerical = True
+    model_support = "positive"
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"gamma-numerical"``)."""
-        from ..numerical.models import Gamma
+    # --- the torch hooks: T = (log x, x), A = log Gamma(theta_1 + 1) - (theta_1 + 1) log(-theta_2)
+    def torch_statistic(self, x) -> torch.Tensor:
+        import torch
 
-        return Gamma
+        return torch.stack([torch.log(x[:, 0]), x[:, 0]], 1)
+
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        return torch.lgamma(theta[0] + 1) - (theta[0] + 1) * torch.log(-theta[1])
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        m = (w * x[:, 0]).sum()
+        s = np.sqrt((w * (x[:, 0] - m) ** 2).sum())
+        a = m**2 / max(s**2, 1e-300)  # the moment estimate of the shape
+        return np.array([a - 1, -a / m])
 
     # --- the simulator's hooks: known shape a, eta = mean, V(eta) = eta^2 / a, the sum of m points
     # is Gamma(m a, scale mean / a)

@@ -22,6 +22,8 @@ the data are (a mixture, a sample, ...).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import linalg, stats
 
@@ -34,6 +36,9 @@ from ._simulation import NAIVE_BLOCK_FLOATS, Points
 from .base import ExponentialFamily
 from .data import GaussianMixture, Moments, as_sample, check_real, is_scipy_distribution
 from .wasserstein import w1_cdf_quadrature, w1_pot, w1_sample_continuous
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Gaussian", "GaussianDiag", "GaussianSimulation", "gaussian_params"]
 
@@ -235,13 +240,48 @@ class Gaussian(_GaussianBase):
     defaults = {"mean": None, "cov": None}  # N(0, I_d)
     curates = True
     sum_statistic = False  # mean and scatter matrix (GaussianSimulation)
+    numerical = True
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"gaussian-numerical"``)."""
-        from ..numerical.models import Gaussian
+    # --- the torch hooks: T = (x_i, -c_ij x_i x_j), A = eta^T Lambda^-1 eta / 2 - log det Lambda / 2
+    # + d log(2 pi) / 2; NaN where Lambda is not positive definite
+    def torch_statistic(self, x) -> torch.Tensor:
+        return torch_cat(x, -torch_as(self._c, x) * x[:, self._I] * x[:, self._J])
 
-        return Gaussian
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        d = self.d
+        eta, rest = theta[:d], theta[d:]
+        if d == 1:  # Lambda is the scalar theta_2 (log of a negative: NaN)
+            return eta[0] ** 2 / (2 * rest[0]) - 0.5 * torch.log(rest[0]) + 0.5 * np.log(2 * np.pi)
+        idx = (torch.as_tensor(self._I), torch.as_tensor(self._J))
+        P = theta.new_zeros((d, d)).index_put(idx, rest).index_put(idx[::-1], rest)
+        L, info = torch.linalg.cholesky_ex(P)
+        if int(info) != 0:
+            return theta.new_tensor(float("nan"))
+        y = torch.linalg.solve_triangular(L, eta[:, None], upper=False)[:, 0]
+        return 0.5 * y @ y - torch.log(torch.diagonal(L)).sum() + 0.5 * d * np.log(2 * np.pi)
+
+    def torch_sample(self, theta, n: int, generator) -> torch.Tensor:
+        r"""Exact draws :math:`x = \Lambda^{-1}\eta + \Lambda^{-1/2}z` (d = 1).
+
+        ``theta`` (2,) or (..., 2); returns (..., n, 1).
+        """
+        import torch
+
+        if self.d != 1:
+            raise NotImplementedError("the torch Gaussian samples in d = 1 only")
+        var = 1.0 / theta[..., 1]
+        z = torch.randn((*theta.shape[:-1], int(n)), generator=generator, dtype=theta.dtype)
+        return (theta[..., 0, None] * var[..., None] + torch.sqrt(var)[..., None] * z)[..., None]
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        m = (w[:, None] * x).sum(0)
+        if self.d == 1:  # the weighted moments, the variance floored (all points equal: huge, finite)
+            v = max(np.sqrt((w * (x[:, 0] - m[0]) ** 2).sum()) ** 2, 1e-300)
+            return np.array([m[0] / v, 1.0 / v])
+        C = (w[:, None, None] * (x - m)[:, :, None] * (x - m)[:, None, :]).sum(0)
+        return self.natural_from(m, C)
 
     @classmethod
     def simulation(cls, params=None, dim: int | None = None) -> GaussianSimulation:
@@ -469,6 +509,18 @@ class GaussianDiag(_GaussianBase):
     def _integrate_statistic(self, dist) -> np.ndarray:
         m, S = self._quad_mean_second(dist)
         return np.concatenate([m, -0.5 * np.diag(S)])
+
+
+def torch_cat(a, b):
+    import torch
+
+    return torch.cat([a, b], 1)
+
+
+def torch_as(v: np.ndarray, like):
+    import torch
+
+    return torch.as_tensor(v, dtype=like.dtype)
 
 
 # ---------------------------------------------------------------- the simulator's Gaussian (docs/theory.md §6)

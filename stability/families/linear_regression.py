@@ -27,7 +27,7 @@ class LinearRegression:
     corrects: ClassVar[bool] = False
     curates: ClassVar[bool] = False
     size_option: ClassVar[str | None] = None
-    numerical_model: ClassVar[Any] = None
+    numerical: ClassVar[bool] = False
     #: the family's own chains / moments / stationary law (set by :mod:`stability.dynamics.regression`)
     simulate: ClassVar[Callable[..., Any] | None] = None
     moments: ClassVar[Callable[..., Any] | None] = None

@@ -4,6 +4,8 @@ r"""The Poisson family (docs/theory.md §3): :math:`\theta = \log r`, :math:`T(x
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats
 
@@ -14,6 +16,9 @@ from .base import ExponentialFamily
 from .data import Moments, is_scipy_distribution
 from .discrete import TAIL, _discrete_dist, _integer_sample, _or_normal, _scalar_theta
 from .wasserstein import w1_integer
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["Poisson"]
 
@@ -28,13 +33,25 @@ class Poisson(ExponentialFamily):
 
     name = "poisson"
     defaults = {"rate": 3.0}
+    numerical = True
+    model_support = "count"
 
-    @staticmethod
-    def numerical_model() -> type:
-        """Its torch model (:mod:`stability.numerical.models`, registered as ``"poisson-numerical"``)."""
-        from ..numerical.models import Poisson
+    # --- the torch hooks: T = x, A = e^theta, log h = -log x!
+    def torch_statistic(self, x) -> torch.Tensor:
+        return x[:, :1]
 
-        return Poisson
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        return torch.exp(theta[0])
+
+    def torch_log_base(self, x) -> torch.Tensor:
+        import torch
+
+        return -torch.lgamma(x[:, 0] + 1)
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        return np.zeros(1)
 
     # --- the simulator's hooks: eta = rate, V(eta) = eta, the sum of m points is Poisson(m rate)
     @staticmethod

@@ -72,14 +72,18 @@ def _models():
     return models
 
 
+def _family_model(cls):
+    return lambda: _models().FamilyModel.of(cls)
+
+
 # registered name -> a function returning the model class (torch is imported on first use). The
 # exponential families' torch models come from the registry stability.families.FAMILIES (each
-# family's ``numerical_model``) and carry a "-numerical" suffix: their plain names belong to the
+# family with ``numerical = True``) and carry a "-numerical" suffix: their plain names belong to the
 # closed forms.
 BUILTIN_MODELS = dict(
     sorted(
         {
-            **{f"{name}-numerical": cls.numerical_model for name, cls in FAMILIES.items() if cls.numerical_model},
+            **{f"{name}-numerical": _family_model(cls) for name, cls in FAMILIES.items() if cls.numerical},
             "gaussian-mixture": lambda: _models().GaussianMixture,
             "laplace": lambda: _models().Laplace,
             "logistic": lambda: _models().Logistic,

@@ -88,6 +88,6 @@ def test_every_choice_is_read_off_the_registry():
 
     assert set(analytic_families()) <= set(MODELS)
     numerical = {name for name in BUILTIN_MODELS if name.endswith("-numerical")}
-    assert numerical == {f"{n}-numerical" for n, cls in FAMILIES.items() if cls.numerical_model}
+    assert numerical == {f"{n}-numerical" for n, cls in FAMILIES.items() if cls.numerical}
     assert set(simulated_families()) == {n for n, cls in FAMILIES.items() if cls.defaults}
     assert "linear-regression" in simulated_families() and "linear-regression" not in simulated_families(False)
