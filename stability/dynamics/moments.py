@@ -58,7 +58,7 @@ import numpy as np
 
 from .._domains import check, check_choice
 from .._domains import count as _count
-from ..families import FAMILIES, simulated_families
+from ..families import FAMILIES, Gaussian, simulated_families
 from ..families.gaussian import gaussian_params as _gaussian_params
 from ..schemes import SCHEMES, Scheme, as_scheme
 from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
@@ -316,7 +316,7 @@ def _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n):
         return (mu_d, Sd) if ct is None else _gaussian_params(ct, mu_d.size, "correction_target")
 
     return _correction(
-        correction, correction_target, scheme, "gaussian", A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
+        correction, correction_target, scheme, Gaussian, A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
         fixed_target=fixed,
     )  # fmt: skip
 

@@ -100,6 +100,8 @@ class ExponentialFamily(ABC):
     #: the support of x in :mod:`stability.numerical.models`' terms (``"real"``, ``"positive"``,
     #: ``"count"`` or the tuple of values)
     model_support: ClassVar[str | tuple] = "real"
+    #: the constructor options its torch model takes by name (``"<name>-numerical"``, e.g. ``k``)
+    numerical_options: ClassVar[tuple[str, ...]] = ()
     #: options of :func:`stability.simulate` only some families take (e.g. ``noise_scale``)
     options: ClassVar[tuple[str, ...]] = ()
     #: a family with its own chains, moments and stationary law sets these (none here: the

@@ -37,6 +37,7 @@ class Categorical(ExponentialFamily):
     size_option = "k"
     defaults = {"probs": [0.5, 0.3, 0.2]}
     numerical = True
+    numerical_options = ("k",)
 
     @property
     def model_support(self) -> tuple:

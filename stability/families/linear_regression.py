@@ -28,6 +28,7 @@ class LinearRegression:
     curates: ClassVar[bool] = False
     size_option: ClassVar[str | None] = None
     numerical: ClassVar[bool] = False
+    numerical_options: ClassVar[tuple[str, ...]] = ()
     #: the family's own chains / moments / stationary law (set by :mod:`stability.dynamics.regression`)
     simulate: ClassVar[Callable[..., Any] | None] = None
     moments: ClassVar[Callable[..., Any] | None] = None

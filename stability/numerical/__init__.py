@@ -107,7 +107,11 @@ def __getattr__(name):
 
 
 # options of each built-in model's constructor; ``d`` is the command line's name for ``dim``
-_MODEL_OPTIONS = {"gaussian-mixture": ("d", "dim"), "student-t": ("df",), "categorical-numerical": ("k",)}
+_MODEL_OPTIONS = {
+    "gaussian-mixture": ("d", "dim"),
+    "student-t": ("df",),
+    **{f"{name}-numerical": cls.numerical_options for name, cls in FAMILIES.items() if cls.numerical},
+}
 
 
 class _Configured:
