@@ -24,7 +24,7 @@ chain starts at ``theta0`` (default :math:`\theta^*`) and each generation
    penalised). :math:`\theta^*` is then the penalised maximum, still the fixed point of the expected
    map, and the first-order law of :func:`stability.stationary` holds with :math:`A + \beta I` in
    place of A (B unchanged). Needed where the likelihood has no finite maximum (a tanh-conditioned
-   flow on moons, :mod:`stability.experiments.validation`).
+   flow on moons, the smooth-flow study ``studies/smooth_flow.py``).
 
 To first order around :math:`\theta^*` the chains then follow the stationary law of
 :func:`stability.stationary` (covariance :math:`C`, excess loss :math:`\tfrac12\operatorname{tr}(AC)`);
