@@ -57,21 +57,21 @@ def output_path(path, name: str, suffix: str | None = None) -> Path:
     folder or is not writable, or when ``path`` is a folder.
     """
     if path is None or str(path).strip() == "":
-        raise InputError(f"{name} must be a file name, got {str(path)!r}")
+        raise InputError(f"{name} must be a file name, got {str(path)!r}", param=name)
     p = Path(path)
     if p.is_dir():
-        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it")
+        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it", param=name)
     if suffix and p.suffix != suffix:
         p = p.with_name(p.name + suffix)
     parent = p.parent
     if p.is_dir():
-        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it")
+        raise OutputError(f"{name} {str(p)!r} is a folder: give a file name inside it", param=name)
     if not parent.exists():
-        raise OutputError(f"{name} {str(p)!r}: folder {str(parent)!r} does not exist (create it first)")
+        raise OutputError(f"{name} {str(p)!r}: folder {str(parent)!r} does not exist (create it first)", param=name)
     if not parent.is_dir():
-        raise OutputError(f"{name} {str(p)!r}: {str(parent)!r} is a file, not a folder")
+        raise OutputError(f"{name} {str(p)!r}: {str(parent)!r} is a file, not a folder", param=name)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{name} {str(p)!r}: no permission to write in folder {str(parent)!r}")
+        raise OutputError(f"{name} {str(p)!r}: no permission to write in folder {str(parent)!r}", param=name)
     return p
 
 

@@ -421,8 +421,8 @@ def _gaussian_params(params, dim, name):
     cov = params.get("cov")
     if dim is None:
         dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
-    d = int(check_scalar("d", dim))
-    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension d = {d}", "lower the dimension (--dim)")
+    d = int(check_scalar("dim", dim))
+    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension dim = {d}", "lower dim", param="dim")
     for key, value in (("mean", mean), ("cov", cov)):
         check_real(value, f"{name}[{key!r}]")
         try:
@@ -566,8 +566,10 @@ def simulate(
         if per_round < d + 1:
             what = "n" if run.fixed_size else "n + floor(lambda_ n)"
             what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
-            raise ValueError(
-                f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), got {per_round}"
+            raise InputError(
+                f"{what} must be >= dim + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), "
+                f"got {per_round}",
+                param="n" if weight is None else "synthetic_weight",
             )
         mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
         K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point

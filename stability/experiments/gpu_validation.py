@@ -108,7 +108,7 @@ def config_for(data, profile: str = "gpu", device: str = "cuda", **overrides) ->
     """The :class:`RetrainConfig` of the check: the DDPM, :data:`LAMBDAS`, the profile's sizes, then ``overrides``."""
     check_choice("profile", profile, tuple(PROFILES))
     if str(data) in DATASETS_2D:
-        raise InputError(f"data must be an image data set (digits or an image file), got {data!r}")
+        raise InputError(f"data must be an image data set (digits or an image file), got {data!r}", param="data")
     values = {**PROFILES[profile], "lambdas": LAMBDAS, "device": device, **overrides}
     return default_config("ddpm", str(data), "quick", **values)
 

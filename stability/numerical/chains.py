@@ -169,7 +169,7 @@ class ChainsResult:
 
     def observed(self, burn_in: int) -> ObservedStationary:
         """Stationary statistics over generations ``burn_in..generations`` (see :class:`ObservedStationary`)."""
-        b = int(check("generations", burn_in))
+        b = int(check("burn_in", burn_in, Interval(0.0, integer=True)))
         if b > self.generations:
             raise ValueError(f"burn_in must be <= generations = {self.generations}, got {b}")
         e = self.theta[b:] - self.theta_star  # (T, C, d)
