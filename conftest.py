@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parent
 NEEDS = {
     "stability/numerical": "torch",
     "stability/experiments": "torch",
+    "studies": "torch",  # scripts over the torch models (doctests collected from testpaths)
     "tests/numerical": "torch",
     "tests/experiments": "torch",
+    "tests/studies": "torch",
     "tests/dynamics/test_correction.py": "torch",
     "tests/torch_models.py": "torch",
     "tests/system/test_figures_stored.py": "torch",

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from stability._io import atomic_bytes, atomic_write_npz, atomic_write_text, config_hash, git_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE = ROOT / "results" / "cpu"
@@ -28,7 +29,6 @@ __all__ = [
     "STORE",
     "compute_seconds",
     "full_requested",
-    "git_commit",
     "provenance",
     "reuse_line",
     "store_json",
@@ -42,23 +42,6 @@ __all__ = [
 def full_requested(args) -> bool:
     """``--full`` on the command line or ``FULL=1`` in the environment (``make figures FULL=1``)."""
     return bool(getattr(args, "full", False)) or os.environ.get("FULL", "") not in ("", "0")
-
-
-def git_commit() -> str:
-    """The checkout's commit (short hash, ``+dirty`` when the tracked code differs), or ``unknown``."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "stability", "figures"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 def provenance(folder: Path) -> dict:
@@ -127,8 +110,8 @@ def store_run(name: str, run_dir: Path, samples: dict[str, np.ndarray], seconds:
     folder = STORE / name
     folder.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "metrics.jsonl"):
-        shutil.copyfile(Path(run_dir) / f, folder / f)
-    np.savez_compressed(folder / "samples.npz", **{k: np.asarray(v, dtype=np.float32) for k, v in samples.items()})
+        atomic_bytes((Path(run_dir) / f).read_bytes(), folder / f)
+    atomic_write_npz(folder / "samples.npz", **{k: np.asarray(v, dtype=np.float32) for k, v in samples.items()})
     write_provenance(folder, seconds, command)
     print(f"stored {folder.relative_to(ROOT)}")
     return folder
@@ -144,8 +127,6 @@ def compute_seconds(rows: list[dict]) -> float:
 def stored_json(name: str, config: dict) -> dict | None:
     """The ``data`` of ``results/cpu/<name>.json`` if it was computed for exactly ``config`` (a plain dict
     of the script's settings: same hash and same dict), else None."""
-    from stability.experiments.runs import config_hash
-
     try:
         blob = json.loads((STORE / f"{name}.json").read_text())
         if blob["hash"] != config_hash(config) or blob["config"] != json.loads(json.dumps(config)):
@@ -157,25 +138,22 @@ def stored_json(name: str, config: dict) -> dict | None:
 
 def store_json(name: str, config: dict, data: dict, seconds: float, command: str) -> Path:
     """Write ``results/cpu/<name>.json``: ``config``, its hash, ``data`` and a ``provenance`` entry."""
-    from stability.experiments.runs import config_hash
-
     path = STORE / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"config": config, "hash": config_hash(config), "data": data, "provenance": _provenance(seconds, command)}
-    path.write_text(json.dumps(blob, indent=1) + "\n")
+    atomic_write_text(json.dumps(blob, indent=1) + "\n", path)
     print(f"stored {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
 
 
 def write_provenance(folder: Path, seconds: float, command: str) -> None:
-    (folder / "provenance.json").write_text(json.dumps(_provenance(seconds, command), indent=1) + "\n")
+    atomic_write_text(json.dumps(_provenance(seconds, command), indent=1) + "\n", folder / "provenance.json")
 
 
 def _provenance(seconds: float, command: str) -> dict:
     import torch
 
     return {
-        "commit": git_commit(),
+        "commit": git_commit(short=True) or "unknown",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": command,
         "compute_seconds": round(seconds, 1),  # the run's own training + evaluation time (metrics rows)

@@ -1,13 +1,13 @@
 """Three predictions of the local theory against observation, for a smooth flow at a true maximum theta*.
 
 The flow: zuko's masked autoregressive flow with C-infinity affine transforms and tanh conditioners
-(``stability.experiments.smooth_flow``), float64, fitted to n standardised points of two moons and of eight
-Gaussians with a Gaussian prior of weight beta on the real-data term (``stability.experiments.validation``;
+(``studies/smooth_flow.py``), float64, fitted to n standardised points of two moons and of eight
+Gaussians with a Gaussian prior of weight beta on the real-data term (``stability.numerical.fit_theta_star``;
 without it the maximum likelihood drifts to infinite weights). theta* is a true local maximum (Adam, then
 the library's L-BFGS + Newton-CG, then Newton; relative gradient below 1e-7).
 (a) Prediction 1: per-step ratio ||theta_{t+1} - theta*|| / ||theta_t - theta*|| of the expected operator
 G_lambda (model expectation by the library's deterministic quadrature; Monte Carlo with common random
-numbers was tried and its Jacobian's radius was 2.4 at lambda = 0.25, see stability.experiments.validation)
+numbers was tried and its Jacobian's radius was 2.4 at lambda = 0.25, see studies/smooth_flow.py)
 from theta* + delta along the slowest mode (markers) and a random direction (lines), lambda = 0.25, 1, 4,
 against rate_exact (dashed).
 (b) Predictions 2 and 3: stationary excess NLL on the real sample against lambda: first-order law
@@ -28,8 +28,8 @@ every lambda; the fixed budget ends at 50-65 % of it; E||theta_t - theta*||_A^2 
 chains jump to neighbouring near-maxima; results/cpu/README.md); Theorems 1/2 are infinite on the whole grid
 (kappa >= 1e6).
 
-The numbers come from the stored, resumable run ``results/cpu/flow_validation`` (``run`` of
-``stability.experiments.flow_validation``; the first full run takes tens of minutes on a contended
+The numbers come from the stored, resumable run ``results/cpu/flow_validation`` (``run`` of the study
+``studies/smooth_flow.py``; the first full run takes tens of minutes on a contended
 2-core CPU, later runs only read it). ``--fast``: a tiny configuration in a temporary folder.
 """
 
@@ -44,8 +44,9 @@ import torch
 from _common import parse_args, save
 from matplotlib.ticker import NullFormatter
 
-from stability.experiments.flow_validation import CHAIN_KEYS, DEFAULT, FAST, _hash, load_problem, run
+from stability._io import atomic_write_text
 from stability.stationary import stationary
+from studies.smooth_flow import DEFAULT, FAST, load_part, load_problem, part_key, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,17 +106,14 @@ def main(argv=None):
         ax.legend(fontsize=7)
         # (c) samples
         gen = torch.Generator().manual_seed(0)
-        key = _hash({k: cfg[k] for k in CHAIN_KEYS})
+        key = part_key(cfg)  # the chains' key
         panels = [("real data", None)]
         panels.append((r"$\theta^*$", problem.theta_star))
         last = ((r"$\lambda$=1, refit", "refit_1.pt"), (r"purely synthetic ($\lambda=\infty$)", "refit_inf.pt"))
         for label, fname in last:
             path = out / name / "chains" / fname
             if path.exists():
-                obj = torch.load(path, weights_only=False)
-                if obj["config"] != key:
-                    raise ValueError(f"{path} belongs to another configuration")
-                th = obj["thetas"]
+                th = load_part(path, key)["thetas"]
                 panels.append((f"{label}, t={th.shape[1] - 1}", th[0, -1]))
         for j, (label, th) in enumerate(panels[:4]):
             ax = axes[r, 2 + j]
@@ -135,7 +133,7 @@ def main(argv=None):
     )
     fig.tight_layout()
     save(fig, args, "fig_flow_contraction")
-    (args.out / "fig_flow_contraction.json").write_text(json.dumps(rows, indent=1, default=_nan))
+    atomic_write_text(json.dumps(rows, indent=1, default=_nan), args.out / "fig_flow_contraction.json")
 
 
 def _nan(x):

@@ -87,6 +87,11 @@ DOMAINS: dict[str, Interval] = {
     "rate": Interval(0.0, low_closed=False),  # Poisson / exponential / gamma rate
     "shape": Interval(0.0, low_closed=False),  # gamma shape
     "w1_points": Interval(2.0, integer=True),  # sample size of a POT estimate of W1
+    # the same domains under the public parameter names that spell them differently
+    "dim": Interval(1.0, integer=True),  # dimension (simulate, theorem2_check, ...); d in the formulas
+    "sigma": Interval(0.0, low_closed=False),  # initial standard deviation; sigma0 in the formulas
+    "steps": Interval(0.0, integer=True),  # iterations of a deterministic map (finite)
+    "probs": Interval(0.0, 1.0, low_closed=False, high_closed=False),  # categorical probabilities
 }
 
 
@@ -94,34 +99,35 @@ def check(name: str, value, domain: Interval | None = None) -> np.ndarray:
     """Return ``value`` as a float array after checking it lies in its domain.
 
     Raises :class:`~stability.errors.InputError` (a ``ValueError``) naming the parameter, its valid
-    range and the first offending value.
+    range and the first offending value; ``name`` is the parameter as the caller spelled it (the
+    error's ``param``), ``domain`` defaults to ``DOMAINS[name]``.
     """
     domain = DOMAINS[name] if domain is None else domain
     if np.iscomplexobj(value) or isinstance(value, complex):
-        raise InputError(f"{name} must be a real number {domain.describe()}, got a complex value {value!r}")
+        raise InputError(f"{name} must be a real number {domain.describe()}, got a complex value {value!r}", param=name)
     try:
         x = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a real number {domain.describe()}, got {value!r}") from None
+        raise InputError(f"{name} must be a real number {domain.describe()}, got {value!r}", param=name) from None
     ok = domain.contains(x)
     if not np.all(ok):
         bad = float(x[~ok].flat[0]) if x.ndim else float(x)
         where = "" if x.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(~ok)[0])})"
-        raise InputError(f"{name} must be {domain.describe()}, got {bad!r}{where}")
+        raise InputError(f"{name} must be {domain.describe()}, got {bad!r}{where}", param=name)
     return x
 
 
 def check_scalar(name: str, value, domain: Interval | None = None) -> float:
     """:func:`check` for a parameter that must be a single number; returns a Python float."""
     if np.ndim(value) != 0:
-        raise InputError(f"{name} must be a single number, got {value!r}")
+        raise InputError(f"{name} must be a single number, got {value!r}", param=name)
     return float(check(name, value, domain))
 
 
 def check_choice(name: str, value, choices) -> str:
     """Check that ``value`` is one of ``choices`` (a clear error for unknown names)."""
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}", param=name)
     return value
 
 
@@ -141,7 +147,7 @@ def check_seed(name: str, seed, allow_generator: bool = True):
     values = seed if isinstance(seed, (list, tuple)) and seed else [seed]
     for v in values:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise InputError(f"{name} must be {what}, got {seed!r}")
+            raise InputError(f"{name} must be {what}, got {seed!r}", param=name)
     return seed
 
 
@@ -170,7 +176,7 @@ def count(name: str, value) -> int:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
+        raise InputError(f"{name} must be an integer >= 1, got {value!r}", param=name) from None
     if not math.isfinite(x) or x < 1 or x != math.floor(x):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise InputError(f"{name} must be an integer >= 1, got {value!r}", param=name)
     return int(x)

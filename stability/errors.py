@@ -43,7 +43,19 @@ __all__ = [
 
 
 class StabilityError(Exception):
-    """Base class of the anticipated failures of ``stability``."""
+    """Base class of the anticipated failures of ``stability``.
+
+    ``param`` (keyword only) is the public parameter the failure is about, as the caller spelled it
+    (``"dim"``, ``"lambda_"``, ``"out"``), or ``None``. The message names it too; the attribute lets the
+    command line say which flag set that parameter without reading the message.
+
+    >>> InputError("dim must be an integer >= 1, got 0", param="dim").param
+    'dim'
+    """
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
 
 
 class InputError(StabilityError, ValueError):
@@ -121,15 +133,17 @@ def available_memory() -> int:
     return int(avail)
 
 
-def check_memory(nbytes: float, what: str, fix: str) -> None:
+def check_memory(nbytes: float, what: str, fix: str, param: str | None = None) -> None:
     """Raise :class:`MemoryEstimateError` when ``nbytes`` exceeds :func:`available_memory`.
 
-    ``what`` says what would be allocated, ``fix`` which argument to lower.
+    ``what`` says what would be allocated, ``fix`` which argument to lower (``param``, when it is one).
     """
     avail = available_memory()
     if nbytes > avail:
         raise MemoryEstimateError(
-            f"{what} needs about {format_bytes(nbytes)} of memory, more than the {format_bytes(avail)} available: {fix}"
+            f"{what} needs about {format_bytes(nbytes)} of memory, more than the {format_bytes(avail)} available: "
+            f"{fix}",
+            param=param,
         )
 
 
@@ -170,17 +184,19 @@ def format_seconds(s: float) -> str:
     return f"{s / 86400:.3g} days"
 
 
-def check_time(seconds: float, what: str, fix: str) -> None:
+def check_time(seconds: float, what: str, fix: str, param: str | None = None) -> None:
     """Raise :class:`TimeEstimateError` when the estimated ``seconds`` exceed :func:`time_limit`.
 
-    ``what`` says what would run, ``fix`` which argument to lower. Estimates are per core and on the
-    fast side (a busy machine is slower), so what is refused cannot finish within the limit.
+    ``what`` says what would run, ``fix`` which argument to lower (``param``, when it is one).
+    Estimates are per core and on the fast side (a busy machine is slower), so what is refused
+    cannot finish within the limit.
     """
     limit = time_limit()
     if seconds > limit:
         raise TimeEstimateError(
             f"{what} would take about {format_seconds(seconds)} (estimated), more than the limit of "
-            f"{format_seconds(limit)}: {fix} (or raise the limit: STABILITY_TIME_LIMIT=seconds)"
+            f"{format_seconds(limit)}: {fix} (or raise the limit: STABILITY_TIME_LIMIT=seconds)",
+            param=param,
         )
 
 

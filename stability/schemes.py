@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ._domains import check, check_choice
+from .errors import InputError
 
 __all__ = [
     "ACCUMULATE",
@@ -86,7 +87,7 @@ def synthetic_count(n: int, lambda_: float) -> int | None:
     r = round(x)
     k = int(r) if abs(x - r) <= _INTEGER_GAP * max(1.0, x) else math.floor(x)
     if k >= 2**53:
-        raise ValueError(f"lambda_ * n must be < 2**53 (synthetic points per round), got {x:g}")
+        raise InputError(f"lambda_ * n must be < 2**53 (synthetic points per round), got {x:g}", param="lambda_")
     return k
 
 
@@ -95,9 +96,11 @@ def check_real_fraction(real_fraction) -> float:
     try:
         a = float(real_fraction)
     except (TypeError, ValueError):
-        raise ValueError(f"real_fraction must be a number in (0, 1], got {real_fraction!r}") from None
+        raise InputError(
+            f"real_fraction must be a number in (0, 1], got {real_fraction!r}", param="real_fraction"
+        ) from None
     if not 0.0 < a <= 1.0:  # NaN fails too
-        raise ValueError(f"real_fraction must be a number in (0, 1], got {real_fraction!r}")
+        raise InputError(f"real_fraction must be a number in (0, 1], got {real_fraction!r}", param="real_fraction")
     return a
 
 
@@ -138,9 +141,10 @@ class Scheme:
             raise ValueError("a fraction scheme mixes fresh real and synthetic points in a set of n: real='fresh'")
         if self.real_fraction is not None:
             if not self.fraction:
-                raise ValueError(
+                raise InputError(
                     f"real_fraction must be given only for the fraction schemes ({', '.join(_fraction_names())}), "
-                    f"not for scheme {self.name!r}"
+                    f"not for scheme {self.name!r}",
+                    param="real_fraction",
                 )
             a = float(check_real_fraction(self.real_fraction))
             object.__setattr__(self, "real_fraction", a)
@@ -160,14 +164,17 @@ class Scheme:
         if not self.fraction:
             return n
         if self.real_fraction is None:
-            raise ValueError(f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])")
+            raise InputError(
+                f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])", param="real_fraction"
+            )
         x = self.real_fraction * n
         r = round(x)
         n_r = int(r) if abs(x - r) <= _INTEGER_GAP * max(1.0, x) else math.floor(x)  # as synthetic_count
         if n_r < 1:
-            raise ValueError(
+            raise InputError(
                 f"real_fraction must satisfy floor(real_fraction * n) >= 1 (real points per round), got "
-                f"floor({self.real_fraction:g} * {n}) = {n_r}: raise real_fraction or n"
+                f"floor({self.real_fraction:g} * {n}) = {n_r}: raise real_fraction or n",
+                param="real_fraction",
             )
         return n_r
 
@@ -206,15 +213,22 @@ class Scheme:
         """
         if self.fraction:
             if self.real_fraction is None:
-                raise ValueError(f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])")
+                raise InputError(
+                    f"real_fraction must be given for scheme {self.name!r} (a number in (0, 1])", param="real_fraction"
+                )
             if lambda_ is not None:
                 check("lambda_", lambda_)
             return self
         if lambda_ is None:
-            raise ValueError(f"lambda_ must be given for scheme {self.name!r} (a number >= 0, inf allowed)")
+            raise InputError(
+                f"lambda_ must be given for scheme {self.name!r} (a number >= 0, inf allowed)", param="lambda_"
+            )
         if math.isinf(float(check("lambda_", lambda_))) and not self.synthetic_only:
             if self.accumulate:
-                raise ValueError(f"lambda_ must be finite for scheme {self.name!r} (it keeps the real data), got inf")
+                raise InputError(
+                    f"lambda_ must be finite for scheme {self.name!r} (it keeps the real data), got inf",
+                    param="lambda_",
+                )
             return REPLACE
         return self
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 from ._domains import Interval, check, check_scalar
+from .errors import InputError
 from .schemes import Scheme, as_scheme, synthetic_count
 
 __all__ = [
@@ -59,9 +60,10 @@ def check_synthetic_weight(synthetic_weight: float | None, scheme: str | Scheme,
     s = as_scheme(scheme)
     if s.synthetic_only:
         if w != 1.0:
-            raise ValueError(
+            raise InputError(
                 f"synthetic_weight must be None or 1 under scheme {s.name!r} (no real data to weigh against; "
-                f"lambda_ = inf runs it), got {w:g}"
+                f"lambda_ = inf runs it), got {w:g}",
+                param="synthetic_weight",
             )
         return None
     if s.name not in WEIGHTED_SCHEMES:
@@ -70,7 +72,9 @@ def check_synthetic_weight(synthetic_weight: float | None, scheme: str | Scheme,
             f"got scheme {s.name!r}"
         )
     if k == 0 and w > 0.0:
-        raise ValueError(f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}")
+        raise InputError(
+            f"synthetic_weight must be 0 when no synthetic point is drawn (k = 0), got {w:g}", param="synthetic_weight"
+        )
     return w
 
 

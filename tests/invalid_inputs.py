@@ -1,8 +1,12 @@
 """A table of invalid inputs and the message each must give (issue 11, "Hardening").
 
 ``cli_cases(tmp)`` lists command lines, ``api_cases(tmp)`` library calls, each with the exit status
-(CLI: 2 for a usage error, 1 for a runtime failure) or the exception type (API) and a regular
-expression the one-line message must match. Files the cases need are written under ``tmp``.
+(CLI: 2 for a usage error, 1 for a runtime failure) or the exception type (API), a regular
+expression the one-line message must match and ``param``: the argument the case is about as the
+user spelled it (the flag typed on the command line, ``--dim``; the keyword of the library call,
+``dim``, or the name of the positional parameter), which the message must name; ``None`` when the
+error is about no single argument (a missing command, a sweep spec's contents, a fit that fails).
+Files the cases need are written under ``tmp``.
 ``benchmarks/hardening_probe.py`` runs the table against any checkout and counts tracebacks, unclear
 messages and silent acceptances; ``tests/system/test_invalid_inputs.py`` pins every message.
 """
@@ -26,6 +30,7 @@ class CliCase:
     argv: tuple
     code: int  # expected exit status: 2 usage, 1 runtime
     match: str  # regular expression the stderr line must contain
+    param: str | None = None  # the flag (or positional) the error is about, as typed: the line names it
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class ApiCase:
     call: object  # a function of no arguments
     exc: type  # the exception type expected
     match: str
+    param: str | None = None  # the keyword (or positional parameter) the error is about: the message names it
 
 
 def _files(tmp: Path) -> dict[str, str]:
@@ -169,8 +175,8 @@ def cli_cases(tmp) -> list[CliCase]:
     f = _files(tmp)
     cases: list[CliCase] = []
 
-    def add(id_, argv, code, match):
-        cases.append(CliCase(id_, tuple(argv), code, match))
+    def add(id_, argv, code, match, param):
+        cases.append(CliCase(id_, tuple(argv), code, match, param))
 
     # --- bound ---------------------------------------------------------------------------------
     base = {"--lambda": "0.3", "--eps": "0.1"}
@@ -184,12 +190,12 @@ def cli_cases(tmp) -> list[CliCase]:
         for v, m in values:
             args = dict(base)
             args[flag] = v
-            add(f"bound{flag}={v}", ["bound", *[x for kv in args.items() for x in kv]], 2, m)
-    add("bound-form", ["bound", "--lambda", "0.3", "--eps", "0.1", "--form", "tight"], 2, r"--form")
-    add("bound-missing-eps", ["bound", "--lambda", "0.3"], 2, r"--eps")
-    add("bound-unknown-flag", ["bound", "--lambda", "0.3", "--eps", "0.1", "--beta", "1"], 2, r"--beta")
-    add("no-command", [], 2, r"command")
-    add("unknown-command", ["frobnicate"], 2, r"frobnicate")
+            add(f"bound{flag}={v}", ["bound", *[x for kv in args.items() for x in kv]], 2, m, flag)
+    add("bound-form", ["bound", "--lambda", "0.3", "--eps", "0.1", "--form", "tight"], 2, r"--form", "--form")
+    add("bound-missing-eps", ["bound", "--lambda", "0.3"], 2, r"--eps", "--eps")
+    add("bound-unknown-flag", ["bound", "--lambda", "0.3", "--eps", "0.1", "--beta", "1"], 2, r"--beta", "--beta")
+    add("no-command", [], 2, r"command", None)
+    add("unknown-command", ["frobnicate"], 2, r"frobnicate", None)
 
     # --- simulate ------------------------------------------------------------------------------
     sim = ["simulate", "gaussian", "--n", "10", "--lambda", "0.5", "--generations", "2", "--chains", "3"]
@@ -228,20 +234,34 @@ def cli_cases(tmp) -> list[CliCase]:
         "estimator": [("map", r"--estimator")],
     }.items():
         for v, m in values:
-            add(f"simulate-{flag}={v}", simulate_with(**{flag: v}), 2, m)
-    add("simulate-family", ["simulate", "cauchy", "--n", "10", "--lambda", "1", "--generations", "1"], 2, r"family")
-    add("simulate-chains-1e12", simulate_with(chains="1e12"), 1, r"(?i)memory.*--chains")
-    add("simulate-generations-1e10", simulate_with(generations="1e10"), 1, r"(?i)memory")
-    add("simulate-dim-1e5", simulate_with(dim="1e5", n="200000"), 1, r"(?i)memory")
+            add(f"simulate-{flag}={v}", simulate_with(**{flag: v}), 2, m, "--" + flag.replace("_", "-"))
+    add(
+        "simulate-family",
+        ["simulate", "cauchy", "--n", "10", "--lambda", "1", "--generations", "1"],
+        2,
+        r"family",
+        "family",
+    )
+    add("simulate-chains-1e12", simulate_with(chains="1e12"), 1, r"(?i)memory.*--chains", "--chains")
+    add("simulate-generations-1e10", simulate_with(generations="1e10"), 1, r"(?i)memory", "--generations")
+    add("simulate-dim-1e5", simulate_with(dim="1e5", n="200000"), 1, r"(?i)memory", "--dim")
+    add("simulate-d-1e5", simulate_with(d="1e5", n="200000"), 1, r"^stability simulate: error: argument --d: ", "--d")
     frac = simulate_with(scheme="fresh-fraction")
     for v in ("0", "1.5", "nan", "abc"):
-        add(f"simulate-real-fraction={v}", frac + ["--real-fraction", v], 2, r"--real-fraction")
-    add("simulate-real-fraction-tiny", frac + ["--real-fraction", "0.01"], 2, r"--real-fraction must satisfy floor")
+        add(f"simulate-real-fraction={v}", frac + ["--real-fraction", v], 2, r"--real-fraction", "--real-fraction")
+    add(
+        "simulate-real-fraction-tiny",
+        frac + ["--real-fraction", "0.01"],
+        2,
+        r"argument --real-fraction: real_fraction must satisfy floor\(real_fraction \* n\) >= 1",
+        "--real-fraction",
+    )
     add(
         "simulate-real-fraction-scheme",
         simulate_with(real_fraction="0.5"),
         2,
-        r"--real-fraction must be given only for the fraction schemes",
+        r"argument --real-fraction: real_fraction must be given only for the fraction schemes",
+        "--real-fraction",
     )
     add(
         "simulate-naive-huge-k",
@@ -249,6 +269,7 @@ def cli_cases(tmp) -> list[CliCase]:
         + ["--dim", "100", "--method", "naive"],
         2,
         r"method 'naive' would draw .* use method 'exact'",
+        "--method",
     )
     add(
         "simulate-naive-poisson-huge-k",
@@ -256,33 +277,55 @@ def cli_cases(tmp) -> list[CliCase]:
         + ["--method", "naive"],
         2,
         r"method 'naive' would draw",
+        "--method",
     )
-    add("simulate-lambda-huge", simulate_with(lambda_="1e300"), 2, r"lambda")
-    add("simulate-small-n-dim", simulate_with(dim="5", n="2", **{"lambda": "0"}), 2, r"d \+ 1")
+    add("simulate-lambda-huge", simulate_with(**{"lambda": "1e300"}), 2, r"lambda", "--lambda")
+    add(
+        "simulate-small-n-dim",
+        simulate_with(dim="5", n="2", **{"lambda": "0"}),
+        2,
+        r"argument --n: n \+ floor\(lambda_ n\) must be >= dim \+ 1 = 6",
+        "--n",
+    )
     add(
         "simulate-replace-synthetic-weight",
         simulate_with(scheme="replace", synthetic_weight="0.5"),
         2,
-        r"--synthetic-weight must be None or 1 under scheme 'replace'",
+        r"argument --synthetic-weight: synthetic_weight must be None or 1 under scheme 'replace'",
+        "--synthetic-weight",
     )
-    add("simulate-accumulate-inf", simulate_with(scheme="accumulate", **{"lambda": "inf"}), 2, r"accumulate")
-    add("simulate-out-missing-parent", simulate_with(out=str(tmp / "nope" / "x.npz")), 1, r"--out.*(exist|folder)")
-    add("simulate-out-parent-file", simulate_with(out=f["afile"] + "/x.npz"), 1, r"--out")
+    add(
+        "simulate-accumulate-inf", simulate_with(scheme="accumulate", **{"lambda": "inf"}), 2, r"accumulate", "--lambda"
+    )
+    add(
+        "simulate-out-missing-parent",
+        simulate_with(out=str(tmp / "nope" / "x.npz")),
+        1,
+        r"--out.*(exist|folder)",
+        "--out",
+    )
+    add("simulate-out-parent-file", simulate_with(out=f["afile"] + "/x.npz"), 1, r"--out", "--out")
     if os.geteuid() != 0:  # root writes anywhere
-        add("simulate-out-readonly", simulate_with(out=f["readonly"] + "/x.npz"), 1, r"(?i)--out.*(permission|writ)")
-    add("simulate-out-is-dir", simulate_with(out=str(tmp)), 1, r"(?i)--out.*(folder|directory)")
-    add("simulate-out-empty", simulate_with(out=""), 2, r"--out")
+        add(
+            "simulate-out-readonly",
+            simulate_with(out=f["readonly"] + "/x.npz"),
+            1,
+            r"(?i)--out.*(permission|writ)",
+            "--out",
+        )
+    add("simulate-out-is-dir", simulate_with(out=str(tmp)), 1, r"(?i)--out.*(folder|directory)", "--out")
+    add("simulate-out-empty", simulate_with(out=""), 2, r"--out", "--out")
 
     # --- analyze -------------------------------------------------------------------------------
     def an(model, *rest):
         return ["analyze", model, *rest]
 
     d_ok = ["--data", f["ok.npy"], "--lambda", "0.5"]
-    add("analyze-model", an("cauchy", *d_ok), 2, r"MODEL|model")
-    add("analyze-no-source", an("gaussian", "--lambda", "0.5"), 2, r"--data|--dist")
-    add("analyze-both-sources", an("gaussian", *d_ok, "--dist", "norm:0,1"), 2, r"--dist|--data")
+    add("analyze-model", an("cauchy", *d_ok), 2, r"MODEL|model", "MODEL")
+    add("analyze-no-source", an("gaussian", "--lambda", "0.5"), 2, r"--data|--dist", "--data")
+    add("analyze-both-sources", an("gaussian", *d_ok, "--dist", "norm:0,1"), 2, r"--dist|--data", "--dist")
     for v, m in [("-1", r"--lambda must be >= 0"), ("nan", r"--lambda"), ("abc", r"--lambda")]:
-        add(f"analyze-lambda={v}", an("gaussian", "--data", f["ok.npy"], "--lambda", v), 2, m)
+        add(f"analyze-lambda={v}", an("gaussian", "--data", f["ok.npy"], "--lambda", v), 2, m, "--lambda")
     for name, m in [
         ("missing.npy", r"--data.*not found"),
         ("corrupt.npy", r"(?i)--data.*(not a valid|corrupt|cannot read)"),
@@ -305,7 +348,7 @@ def cli_cases(tmp) -> list[CliCase]:
         ("adir.npy", r"(?i)--data.*(not a file|folder|not found)"),
     ]:
         path = f.get(name, str(tmp / name))
-        add(f"analyze-data-{name}", an("gaussian", "--data", path, "--lambda", "0.5"), 2, m)
+        add(f"analyze-data-{name}", an("gaussian", "--data", path, "--lambda", "0.5"), 2, m, "--data")
     for name, model, m in [
         ("onepoint.npy", "gaussian", r"(?i)at least|degenerate|n >= 2"),
         ("equal.npy", "gaussian", r"(?i)degenerate"),
@@ -323,7 +366,7 @@ def cli_cases(tmp) -> list[CliCase]:
         ("wide.npy", "gaussian", r"(?i)data|d \+ 1|samples|degenerate|singular|identif"),
         ("complex.npy", "poisson", r"(?i)data.*(complex|real)"),
     ]:
-        add(f"analyze-{model}-{name}", an(model, "--data", f[name], "--lambda", "0.5"), 2, m)
+        add(f"analyze-{model}-{name}", an(model, "--data", f[name], "--lambda", "0.5"), 2, m, "--data")
     for spec, m in [
         ("nosuch:1", r"--dist: unknown distribution"),
         ("norm:a,b", r"--dist"),
@@ -340,13 +383,20 @@ def cli_cases(tmp) -> list[CliCase]:
         ("", r"--dist"),
         ("norm:inf,1", r"--dist"),
     ]:
-        add(f"analyze-dist={spec}", an("gaussian", "--dist", spec, "--lambda", "0.5"), 2, m)
-    add("analyze-dist-poisson-for-gamma", an("gamma", "--dist", "poisson:3", "--lambda", "0.5"), 2, r"(?i)data|> 0")
+        add(f"analyze-dist={spec}", an("gaussian", "--dist", spec, "--lambda", "0.5"), 2, m, "--dist")
+    add(
+        "analyze-dist-poisson-for-gamma",
+        an("gamma", "--dist", "poisson:3", "--lambda", "0.5"),
+        2,
+        r"(?i)data|> 0",
+        "--dist",
+    )
     add(
         "analyze-dist-norm-for-exponential",
         an("exponential", "--dist", "norm:0,1", "--lambda", "0.5"),
         2,
         r"support in \[0, inf\)",
+        "--dist",
     )
     for flag, v, m in [
         ("--d", "0", r"--d must be an integer >= 1"),
@@ -358,22 +408,29 @@ def cli_cases(tmp) -> list[CliCase]:
         ("--w1-points", "nan", r"--w1-points"),
         ("--d", "3", r"data must have shape \(n, 3\) for a 3-dimensional Gaussian"),
     ]:
-        add(f"analyze{flag}={v}", an("gaussian", *d_ok, flag, v), 2, m)
+        add(f"analyze{flag}={v}", an("gaussian", *d_ok, flag, v), 2, m, "--data" if v == "3" else flag)
     for v, m in [("1", r"--k must be an integer >= 2"), ("2.5", r"--k must be an integer")]:
         add(
             f"analyze-categorical--k={v}",
             an("categorical", "--data", f["bern3.npy"], "--lambda", "0.5", "--k", v),
             2,
             m,
+            "--k",
         )
-    add("analyze-gaussian-k", an("gaussian", *d_ok, "--k", "3"), 2, r"--k is not an option of model 'gaussian'")
+    add(
+        "analyze-gaussian-k",
+        an("gaussian", *d_ok, "--k", "3"),
+        2,
+        r"argument --k: not an option of model 'gaussian' \(its options: --seed, --w1-points, --dim\)",
+        "--k",
+    )
     # options a numerical model does not take
     for model in ("student-t", "logistic", "laplace", "gaussian-numerical"):
-        add(f"analyze-{model}-k", an(model, *d_ok, "--k", "3"), 2, r"--k")
-    add("analyze-student-t-d2", an("student-t", *d_ok, "--d", "2"), 2, r"--d")
-    add("analyze-mixture-d3", an("gaussian-mixture", *d_ok, "--d", "3"), 2, r"--d")
-    add("analyze-categorical-d", an("categorical", *d_ok, "--d", "2"), 2, r"--d")
-    add("analyze-poisson-k", an("poisson", *d_ok, "--k", "3"), 2, r"--k")
+        add(f"analyze-{model}-k", an(model, *d_ok, "--k", "3"), 2, r"--k", "--k")
+    add("analyze-student-t-d2", an("student-t", *d_ok, "--d", "2"), 2, r"--d", "--d")
+    add("analyze-mixture-d3", an("gaussian-mixture", *d_ok, "--d", "3"), 2, r"--d", "--d")
+    add("analyze-categorical-d", an("categorical", *d_ok, "--d", "2"), 2, r"--d", "--d")
+    add("analyze-poisson-k", an("poisson", *d_ok, "--k", "3"), 2, r"--k", "--k")
 
     # --- retrain -------------------------------------------------------------------------------
     def rt(*rest, out=None):
@@ -383,20 +440,26 @@ def cli_cases(tmp) -> list[CliCase]:
             out or str(tmp / "runs" / "new"),
         ]
 
-    add("retrain-model", ["retrain", "--model", "gan", "--data", "moons", "--out", str(tmp / "r")], 2, r"--model")
-    add("retrain-no-out", ["retrain", "--model", "flow", "--data", "moons"], 2, r"--out")
+    add(
+        "retrain-model",
+        ["retrain", "--model", "gan", "--data", "moons", "--out", str(tmp / "r")],
+        2,
+        r"--model",
+        "--model",
+    )
+    add("retrain-no-out", ["retrain", "--model", "flow", "--data", "moons"], 2, r"--out", "--out")
     for flag, v, m in [
         ("--lambda", "-1", r"--lambda.*>= 0"),
         ("--lambda", "inf", r"(?i)--lambda.*(finite|replace)"),
-        ("--lambda", "abc", r"--lambda"),
+        ("--lambda", "abc", r"argument --lambda: lambdas must hold numbers >= 0, 'replace' or 'accumulate'"),
         ("--lambda", "nan", r"--lambda"),
-        ("--generations", "0", r"--generations"),
+        ("--generations", "0", r"argument --generations: generations must be an integer >= 1, got 0"),
         ("--generations", "-1", r"--generations"),
         ("--generations", "x", r"--generations"),
         ("--n", "1", r"--n"),
         ("--n", "-5", r"--n"),
         ("--n", "2.5", r"--n"),
-        ("--heldout", "0", r"--heldout"),
+        ("--heldout", "0", r"argument --heldout: heldout must be in \(0, 1\), got 0"),
         ("--heldout", "1", r"--heldout"),
         ("--heldout", "-0.5", r"--heldout"),
         ("--heldout", "nan", r"--heldout"),
@@ -404,7 +467,7 @@ def cli_cases(tmp) -> list[CliCase]:
         ("--pretrain-steps", "0", r"--pretrain-steps"),
         ("--finetune-steps", "-2", r"--finetune-steps"),
         ("--batch-size", "0", r"--batch-size"),
-        ("--lr", "0", r"--lr"),
+        ("--lr", "0", r"argument --lr: lr must be > 0, got 0"),
         ("--lr", "-1", r"--lr"),
         ("--lr", "nan", r"--lr"),
         ("--lr", "inf", r"--lr"),
@@ -414,21 +477,40 @@ def cli_cases(tmp) -> list[CliCase]:
         ("--device", "cuda:7", r"--device"),
         ("--profile", "huge", r"--profile"),
     ]:
-        add(f"retrain{flag}={v}", rt(flag, v, out=str(tmp / "runs" / f"r{len(cases)}")), 2, m)
-    add("retrain--n=5e9", rt("--n", "5e9", out=str(tmp / "runs" / "n5e9")), 1, r"(?i)memory.*lower n \(--n\)")
-    add("retrain-lambda-repeat", rt("--lambda", "0.5", "0.50", out=str(tmp / "runs" / "rep")), 2, r"--lambda")
-    add("retrain-data-missing", rt(out=str(tmp / "runs" / "dm")) + ["--data", str(tmp / "no.npz")], 2, r"--data")
-    add("retrain-data-text", rt(out=str(tmp / "runs" / "dt")) + ["--data", f["data.txt"]], 2, r"--data")
-    add("retrain-data-random", rt(out=str(tmp / "runs" / "dr")) + ["--data", f["random.npy"]], 2, r"--data")
-    add("retrain-out-is-file", rt(out=f["afile"]), 1, r"--out")
-    add("retrain-out-parent-file", rt(out=f["afile"] + "/run"), 1, r"--out")
+        add(f"retrain{flag}={v}", rt(flag, v, out=str(tmp / "runs" / f"r{len(cases)}")), 2, m, flag)
+    add("retrain--n=5e9", rt("--n", "5e9", out=str(tmp / "runs" / "n5e9")), 1, r"(?i)memory.*lower n \(--n\)", "--n")
+    add(
+        "retrain-lambda-repeat",
+        rt("--lambda", "0.5", "0.50", out=str(tmp / "runs" / "rep")),
+        2,
+        r"--lambda",
+        "--lambda",
+    )
+    add(
+        "retrain-data-missing",
+        rt(out=str(tmp / "runs" / "dm")) + ["--data", str(tmp / "no.npz")],
+        2,
+        r"--data",
+        "--data",
+    )
+    add("retrain-data-text", rt(out=str(tmp / "runs" / "dt")) + ["--data", f["data.txt"]], 2, r"--data", "--data")
+    add("retrain-data-random", rt(out=str(tmp / "runs" / "dr")) + ["--data", f["random.npy"]], 2, r"--data", "--data")
+    add("retrain-out-is-file", rt(out=f["afile"]), 1, r"--out", "--out")
+    add("retrain-out-parent-file", rt(out=f["afile"] + "/run"), 1, r"--out", "--out")
     if os.geteuid() != 0:
-        add("retrain-out-readonly", rt(out=f["readonly"] + "/run"), 1, r"--out")
-    add("retrain-resume-missing", rt("--resume", out=str(tmp / "runs" / "never")), 2, r"(?i)--out.*(no run|not exist)")
+        add("retrain-out-readonly", rt(out=f["readonly"] + "/run"), 1, r"--out", "--out")
+    add(
+        "retrain-resume-missing",
+        rt("--resume", out=str(tmp / "runs" / "never")),
+        2,
+        r"(?i)--out.*(no run|not exist)",
+        "--out",
+    )
     for name in ("run_empty", "run_notjson", "run_list", "run_nokeys", "run_nohash", "run_configlist", "run_binary"):
-        add(f"retrain-resume-{name}", rt("--resume", out=f[name]), 1, r"config\.json")
-    add("retrain-resume-badhash", rt("--resume", out=f["run_badhash"]), 1, r"(?i)config\.json.*(edited|hash)")
-    add("retrain-exists-no-resume", rt(out=f["run_badhash"]), 2, r"(?i)already holds a run")
+        # a damaged file under --out: the message names the file by its path (param None)
+        add(f"retrain-resume-{name}", rt("--resume", out=f[name]), 1, r"config\.json", None)
+    add("retrain-resume-badhash", rt("--resume", out=f["run_badhash"]), 1, r"(?i)config\.json.*(edited|hash)", None)
+    add("retrain-exists-no-resume", rt(out=f["run_badhash"]), 2, r"(?i)already holds a run", "--out")
 
     # --- issue 20: data checked before the run folder is touched; the sweep store; sizes ----------
     def rti(name, *rest):
@@ -447,7 +529,7 @@ def cli_cases(tmp) -> list[CliCase]:
         ("strlabels.npz", r"labels must be integers, got dtype <U1"),
         ("shortlabels.npz", r"labels must be one integer per image \(40\), got shape \(39,\)"),
     ]:
-        add(f"retrain-labels-{name}", rti(name), 2, m)
+        add(f"retrain-labels-{name}", rti(name), 2, m, "--data")
     for name, code, m in [
         ("folder.sqlite", 2, r"is a folder, not a sweep store file"),
         ("random.sqlite", 2, r"is not an SQLite file, not a sweep store"),
@@ -462,31 +544,46 @@ def cli_cases(tmp) -> list[CliCase]:
         ("under-file", 1, r"is not a folder"),
     ] + ([("readonly", 1, r"cannot create files in folder .*permission denied")] if os.geteuid() != 0 else []):
         spec = f[f"spec-store-{name}"]
-        add(f"sweep-store-{name}", ["sweep", spec, "--serial"], code, m)
-        add(f"sweep-store-{name}-dry-run", ["sweep", spec, "--dry-run"], code, m)
+        add(f"sweep-store-{name}", ["sweep", spec, "--serial"], code, m, None)
+        add(f"sweep-store-{name}-dry-run", ["sweep", spec, "--dry-run"], code, m, None)
     huge = r"the sweep has 1,000,000,000 tasks, more than the 10,000,000 .* hours of engine overhead"
-    add("sweep-huge-grid", ["sweep", f["spec-huge"], "--serial"], 1, huge)
-    add("sweep-huge-grid-dry-run", ["sweep", f["spec-huge"], "--dry-run"], 1, huge)
+    add("sweep-huge-grid", ["sweep", f["spec-huge"], "--serial"], 1, huge, None)
+    add("sweep-huge-grid-dry-run", ["sweep", f["spec-huge"], "--dry-run"], 1, huge, None)
     add(
         "sweep-rc-n-too-large",
         ["sweep", f["spec-rc-n"], "--dry-run"],
         2,
         r"base\.n: 100000 is more than the 200 points",
+        None,
     )
-    add("sweep-rc-n-grid", ["sweep", f["spec-rc-n-grid"], "--serial"], 2, r"grid\.n: 201 is more than the 200 points")
+    add(
+        "sweep-rc-n-grid",
+        ["sweep", f["spec-rc-n-grid"], "--serial"],
+        2,
+        r"grid\.n: 201 is more than the 200 points",
+        None,
+    )
     add(
         "sweep-int-float-repeat",
         ["sweep", f["spec-dup"], "--dry-run"],
         2,
         r"grid\.lambda_: .*\(1 and 1\.0 are the same",
+        None,
     )
-    add("sweep-zip-repeat", ["sweep", f["spec-dup-zip"], "--dry-run"], 2, r"zip\[0\]: row 1 repeats row 0")
-    add("simulate-generations-1e8", simulate_with(generations="1e8", chains="3"), 1, r"(?i)would take about|memory")
+    add("sweep-zip-repeat", ["sweep", f["spec-dup-zip"], "--dry-run"], 2, r"zip\[0\]: row 1 repeats row 0", None)
+    add(
+        "simulate-generations-1e8",
+        simulate_with(generations="1e8", chains="3"),
+        1,
+        r"(?i)would take about|memory",
+        "--generations",
+    )
     add(
         "simulate-generations-1e8-default-chains",
         simulate_with(generations="1e8", chains="1000"),
         1,
         r"(?i)memory|would take",
+        "--generations",
     )
 
     # --- gpu-validation (the tiny profile on the CPU; every case fails before any training) -----------
@@ -497,16 +594,28 @@ def cli_cases(tmp) -> list[CliCase]:
             out or str(tmp / "gv" / "new"),
         ]
 
-    add("gpu-validation-no-out", ["gpu-validation", "--data", "x.npz"], 2, r"--out")
-    add("gpu-validation-profile", gv("--profile", "huge"), 2, r"--profile")
-    add("gpu-validation-budget-0", gv("--time-budget", "0"), 2, r"--time-budget must be > 0")
-    add("gpu-validation-budget-neg", gv("--time-budget", "-5"), 2, r"--time-budget must be > 0")
-    add("gpu-validation-generations-0", gv("--generations", "0"), 2, r"--generations must be an integer >= 1")
-    add("gpu-validation-data-missing", gv(), 2, r"--data .*does not exist")
-    add("gpu-validation-data-2d", gv(data="moons"), 2, r"--data must be an image data set")
-    add("gpu-validation-data-text", gv(data=f["data.txt"]), 2, r"--data")
-    add("gpu-validation-device", gv("--device", "cuda:99"), 2, r"--device 'cuda:99' is not available here")
-    add("gpu-validation-out-is-file", gv(out=f["afile"]), 1, r"--out")
+    add("gpu-validation-no-out", ["gpu-validation", "--data", "x.npz"], 2, r"--out", "--out")
+    add("gpu-validation-profile", gv("--profile", "huge"), 2, r"--profile", "--profile")
+    add("gpu-validation-budget-0", gv("--time-budget", "0"), 2, r"--time-budget must be > 0", "--time-budget")
+    add("gpu-validation-budget-neg", gv("--time-budget", "-5"), 2, r"--time-budget must be > 0", "--time-budget")
+    add(
+        "gpu-validation-generations-0",
+        gv("--generations", "0"),
+        2,
+        r"--generations must be an integer >= 1",
+        "--generations",
+    )
+    add("gpu-validation-data-missing", gv(), 2, r"argument --data: data .*does not exist", "--data")
+    add("gpu-validation-data-2d", gv(data="moons"), 2, r"argument --data: data must be an image data set", "--data")
+    add("gpu-validation-data-text", gv(data=f["data.txt"]), 2, r"--data", "--data")
+    add(
+        "gpu-validation-device",
+        gv("--device", "cuda:99"),
+        2,
+        r"argument --device: device 'cuda:99' is not available here",
+        "--device",
+    )
+    add("gpu-validation-out-is-file", gv(out=f["afile"]), 1, r"--out", "--out")
     return cases
 
 
@@ -525,33 +634,39 @@ def api_cases(tmp) -> list[ApiCase]:
     x = rng.standard_normal(50)
     cases: list[ApiCase] = []
 
-    def add(id_, call, exc, match):
-        cases.append(ApiCase(id_, call, exc, match))
+    def add(id_, call, exc, match, param):
+        cases.append(ApiCase(id_, call, exc, match, param))
 
     def an(model, data, lam=0.5, **kw):
         return lambda: stability.analyze(model, data, lam, **kw)
 
     E = ValueError  # InputError subclasses ValueError
     for model in ("gaussian", "gaussian-diag", "poisson", "exponential", "student-t"):
-        add(f"api-{model}-complex", an(model, x + 1j), E, r"(?i)data.*complex")
-        add(f"api-{model}-object", an(model, np.array([1, "a"], dtype=object)), E, r"(?i)data.*number")
-        add(f"api-{model}-empty", an(model, np.zeros(0)), E, r"(?i)data.*(shape|empty)")
-        add(f"api-{model}-nan", an(model, np.array([1.0, np.nan, 3.0])), E, r"(?i)data.*finite")
-        add(f"api-{model}-lambda", an(model, np.round(np.abs(x)) + 1, lam=-1), E, r"lambda_ must be >= 0")
-    add("api-gaussian-3d", an("gaussian", np.zeros((2, 2, 2))), E, r"(?i)data.*shape")
-    add("api-gaussian-strings", an("gaussian", ["a", "b"]), E, r"(?i)data.*number")
-    add("api-gaussian-dict", an("gaussian", {"a": 1}), E, r"(?i)data")
-    add("api-gaussian-none", an("gaussian", None), E, r"(?i)data")
-    add("api-gaussian-equal", an("gaussian", np.full(20, 1e12)), E, r"(?i)degenerate")
-    add("api-gaussian-diag-equal", an("gaussian-diag", np.full(20, 1e-12)), E, r"(?i)degenerate")
-    add("api-student-t-equal", an("student-t", np.full(20, 5.0)), E, r"(?i)degenerate")
-    add("api-mixture-two-points", an("gaussian-mixture", np.array([0.0, 1.0])), E, r"(?i)at least|too few")
-    add("api-unknown-model", an("cauchy", x), E, r"model must be one of")
-    add("api-option-typo", an("gaussian", x, dd=2), E, r"(?i)dd")
-    add("api-student-t-option", an("student-t", x, k=2), E, r"(?i)\bk\b")
-    add("api-model-object", lambda: stability.analyze(object(), x, 0.5), E, r"local_constants")
-    add("api-categorical-huge-k", an("categorical", np.array([0, 1, 10**9])), MemoryEstimateError, r"k = 1000000001")
-    add("api-exponential-zero", an("exponential", np.zeros(10)), E, r"(?i)> 0|degenerate|positive")
+        add(f"api-{model}-complex", an(model, x + 1j), E, r"(?i)data.*complex", "data")
+        add(f"api-{model}-object", an(model, np.array([1, "a"], dtype=object)), E, r"(?i)data.*number", "data")
+        add(f"api-{model}-empty", an(model, np.zeros(0)), E, r"(?i)data.*(shape|empty)", "data")
+        add(f"api-{model}-nan", an(model, np.array([1.0, np.nan, 3.0])), E, r"(?i)data.*finite", "data")
+        add(f"api-{model}-lambda", an(model, np.round(np.abs(x)) + 1, lam=-1), E, r"lambda_ must be >= 0", "lambda_")
+    add("api-gaussian-3d", an("gaussian", np.zeros((2, 2, 2))), E, r"(?i)data.*shape", "data")
+    add("api-gaussian-strings", an("gaussian", ["a", "b"]), E, r"(?i)data.*number", "data")
+    add("api-gaussian-dict", an("gaussian", {"a": 1}), E, r"(?i)data", "data")
+    add("api-gaussian-none", an("gaussian", None), E, r"(?i)data", "data")
+    add("api-gaussian-equal", an("gaussian", np.full(20, 1e12)), E, r"(?i)degenerate", "data")
+    add("api-gaussian-diag-equal", an("gaussian-diag", np.full(20, 1e-12)), E, r"(?i)degenerate", "data")
+    add("api-student-t-equal", an("student-t", np.full(20, 5.0)), E, r"(?i)degenerate", "data")
+    add("api-mixture-two-points", an("gaussian-mixture", np.array([0.0, 1.0])), E, r"(?i)at least|too few", "data")
+    add("api-unknown-model", an("cauchy", x), E, r"model must be one of", "model")
+    add("api-option-typo", an("gaussian", x, dd=2), E, r"(?i)dd", "dd")
+    add("api-student-t-option", an("student-t", x, k=2), E, r"(?i)\bk\b", "k")
+    add("api-model-object", lambda: stability.analyze(object(), x, 0.5), E, r"local_constants", "model")
+    add(
+        "api-categorical-huge-k",
+        an("categorical", np.array([0, 1, 10**9])),
+        MemoryEstimateError,
+        r"k = 1000000001",
+        "data",
+    )
+    add("api-exponential-zero", an("exponential", np.zeros(10)), E, r"(?i)> 0|degenerate|positive", "data")
 
     def sim(**kw):
         base = dict(n=10, lambda_=0.5, generations=2, chains=3, seed=0)
@@ -568,6 +683,8 @@ def api_cases(tmp) -> list[ApiCase]:
         ("generations", -1, r"generations"),
         ("chains", 0, r"chains"),
         ("chains", [1, 2], r"chains"),
+        ("dim", 0, r"^dim must be an integer >= 1, got 0"),  # the keyword, not the internal d (issue 23)
+        ("dim", 1.5, r"^dim must be an integer >= 1, got 1.5"),
         ("seed", -1, r"(?i)seed"),
         ("seed", "abc", r"(?i)seed"),
         ("scheme", "mixed", r"scheme must be one of"),
@@ -590,36 +707,41 @@ def api_cases(tmp) -> list[ApiCase]:
         ("correction", [1.0], r"correction must be a single number"),
         ("correction_target", {"mean": [0.0]}, r"correction_target is given but correction is 0"),
     ]:
-        add(f"api-simulate-{key}={v!r}", sim(**{key: v}), E, m)
+        add(f"api-simulate-{key}={v!r}", sim(**{key: v}), E, m, key)
     add(
         "api-simulate-correction-subsample",
         sim(scheme="accumulate-subsample", correction=1.0),
         E,
         r"correction must be 0 for scheme 'accumulate-subsample'",
+        "correction",
     )
     add(
         "api-simulate-correction-target-bad",
         sim(correction=1.0, correction_target={"cov": [[-1.0]]}),
         E,
         r"correction_target\['cov'\]",
+        "correction_target",
     )
     add(
         "api-stationary-correction-negative",
         lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, correction=-0.5),
         E,
         r"correction must be >= 0",
+        "correction",
     )
     add(
         "api-stationary-correction-replace-singular-B",
         lambda: stability.stationary(np.eye(2), np.diag([1.0, 0.0]), np.inf, 10, correction=1.0),
         E,
         r"B must be positive definite",
+        "B",
     )
     add(
         "api-retrain-chains-correction-nan",
         lambda: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, correction=np.nan),
         E,
         r"correction must be >= 0, got nan",
+        "correction",
     )
     add(
         "api-moments-correction-accumulate",
@@ -628,14 +750,22 @@ def api_cases(tmp) -> list[ApiCase]:
         ),
         E,
         r"correction must be 0 for the moments of scheme 'accumulate'",
+        "correction",
     )
     add(
         "api-simulate-replace-synthetic-weight",
         sim(scheme="replace", synthetic_weight=0.5),
         E,
         r"synthetic_weight must be None or 1 under scheme 'replace'",
+        "synthetic_weight",
     )
-    add("api-simulate-k0-synthetic-weight", sim(lambda_=0.0, synthetic_weight=0.5), E, r"synthetic_weight must be 0")
+    add(
+        "api-simulate-k0-synthetic-weight",
+        sim(lambda_=0.0, synthetic_weight=0.5),
+        E,
+        r"synthetic_weight must be 0",
+        "synthetic_weight",
+    )
     # curated retraining (docs/theory.md §15)
     quad = dict(center=0.0, strength=1.0)
     for cid, kw, m in [
@@ -658,38 +788,62 @@ def api_cases(tmp) -> list[ApiCase]:
         ("keys", dict(curation=dict(K=2)), r"curation must be None, a Curation or a dict"),
         ("exact-finite-k", dict(curation=dict(K=3, reward=quad)), r"finite K = 3 needs method 'naive'"),
     ]:
-        add(f"api-simulate-curation-{cid}", sim(**kw), E, m)
+        # a bad reward inside curation=dict(reward=...): the message names the reward and its key
+        param = "reward" if cid.startswith(("reward", "beta", "center-nan", "direction")) else "curation"
+        add(f"api-simulate-curation-{cid}", sim(**kw), E, m, param)
     add(
         "api-simulate-curation-family",
         lambda: simulate("poisson", n=10, lambda_=1, generations=1, chains=2, curation=dict(K=2, reward=quad)),
         E,
         r"curation is implemented for the gaussian family only",
+        "curation",
     )
     from stability.dynamics import curated_gaussian, curated_point_moments
 
-    add("api-curated-gaussian-beta", lambda: curated_gaussian(0.0, 1.0, 0.0, -1.0, 1.0), E, r"reward strength")
-    add("api-curated-gaussian-var", lambda: curated_gaussian(0.0, -1.0, 0.0, 1.0, 1.0), E, r"data_var")
-    add("api-curated-gaussian-lambda", lambda: curated_gaussian(0.0, 1.0, 0.0, 1.0, -1.0), E, r"lambda_ must be >= 0")
-    add("api-curated-gaussian-dim", lambda: curated_gaussian([0.0, 0.0], np.eye(2), 0.0, 1.0, 1.0), E, r"dimension")
-    add("api-curated-gaussian-k-2d", lambda: curated_gaussian([0, 0], np.eye(2), [0, 0], 1.0, K=2), E, r"one-dim")
-    add("api-curated-moments-k", lambda: curated_point_moments(0.0, 1.0, quad, 0), E, r"curation K must be")
+    add(
+        "api-curated-gaussian-beta",
+        lambda: curated_gaussian(0.0, 1.0, 0.0, -1.0, 1.0),
+        E,
+        r"reward_strength must be > 0",
+        "reward_strength",
+    )
+    add("api-curated-gaussian-var", lambda: curated_gaussian(0.0, -1.0, 0.0, 1.0, 1.0), E, r"data_var", "data_var")
+    add(
+        "api-curated-gaussian-lambda",
+        lambda: curated_gaussian(0.0, 1.0, 0.0, 1.0, -1.0),
+        E,
+        r"lambda_ must be >= 0",
+        "lambda_",
+    )
+    add(
+        "api-curated-gaussian-dim",
+        lambda: curated_gaussian([0.0, 0.0], np.eye(2), 0.0, 1.0, 1.0),
+        E,
+        r"dimension",
+        "data_mean",
+    )
+    add("api-curated-gaussian-k-2d", lambda: curated_gaussian([0, 0], np.eye(2), [0, 0], 1.0, K=2), E, r"one-dim", "K")
+    add("api-curated-moments-k", lambda: curated_point_moments(0.0, 1.0, quad, 0), E, r"curation K must be", "K")
     add(
         "api-stationary-synthetic-weight-1",
         lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=1.0),
         E,
         r"synthetic_weight must be in \[0, 1\) for a stationary law",
+        "synthetic_weight",
     )
     add(
         "api-stationary-synthetic-weight-nan",
         lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, synthetic_weight=np.nan),
         E,
         r"synthetic_weight must be in \[0, 1\], got nan",
+        "synthetic_weight",
     )
     add(
         "api-retrain-chains-synthetic-weight-1",
         lambda: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, synthetic_weight=1.0),
         E,
         r"synthetic_weight must be in \[0, 1\) for retrain_chains",
+        "synthetic_weight",
     )
     # any training loss (docs/theory.md §13)
     from stability.numerical import LossModel
@@ -697,7 +851,12 @@ def api_cases(tmp) -> list[ApiCase]:
     def _lm(**kw):
         args = dict(loss=lambda th, x: (x[:, 0] - th[0]) ** 2, sample=lambda th, z: th[0] + z, theta0=[0.0])
         args.update(kw)
-        return lambda: LossModel(args.pop("loss"), args.pop("sample"), args.pop("theta0"), **{"noise_dim": 1, **args})
+
+        def call():  # a fresh copy each time: the table's calls may run more than once
+            a = dict(args)
+            return LossModel(a.pop("loss"), a.pop("sample"), a.pop("theta0"), **{"noise_dim": 1, **a})
+
+        return call
 
     lm_ok = LossModel(lambda th, x: (x[:, 0] - th[0]) ** 2, lambda th, z: th[0] + z, [0.0], noise_dim=1)
     for id_, call, m in [
@@ -729,26 +888,58 @@ def api_cases(tmp) -> list[ApiCase]:
             "stationary-rate",
             lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, M=-3 * np.eye(1)),
             r"spectral radius of J must be < 1",
-        ),
+        ),  # a property of M and lambda_ together: param None
         ("stationary-S", lambda: stability.stationary(np.eye(1), np.eye(1), 1.0, 10, S=-np.eye(1)), r"S must be"),
     ]:
-        add(f"api-loss-model-{id_}", call, E, m)
-    add("api-optimal-weight-inf", lambda: stability.optimal_synthetic_weight(np.inf), E, r"lambda_ must be finite")
-    add("api-optimal-weight-negative", lambda: stability.optimal_synthetic_weight(-1.0), E, r"lambda_ must be >= 0")
-    add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains")
-    add("api-simulate-memory-naive", sim(n=2, lambda_=1e12, dim=100, method="naive"), E, r"'naive' would draw")
-    add("api-simulate-memory-dim", sim(n=200000, dim=100000), MemoryEstimateError, r"memory")
+        param = {
+            "theta0-nan": "theta0",
+            "theta0-empty": "theta0",
+            "noise-dim-0": "noise_dim",
+            "data-dim-0": "data_dim",
+            "loss-not-callable": "loss",
+            "n-noise-1": "n_noise",
+            "lambda-inf": "lambda_",
+            "option": "d",
+            "data-dim": "data",
+            "chains-prior": "prior_precision",
+            "chains-correction": "correction",
+            "stationary-correction": "correction",
+            "stationary-rate": None,
+            "stationary-S": "S",
+        }[id_]
+        add(f"api-loss-model-{id_}", call, E, m, param)
+    add(
+        "api-optimal-weight-inf",
+        lambda: stability.optimal_synthetic_weight(np.inf),
+        E,
+        r"lambda_ must be finite",
+        "lambda_",
+    )
+    add(
+        "api-optimal-weight-negative",
+        lambda: stability.optimal_synthetic_weight(-1.0),
+        E,
+        r"lambda_ must be >= 0",
+        "lambda_",
+    )
+    add("api-simulate-memory-chains", sim(chains=10**12), MemoryEstimateError, r"(?i)memory.*chains", "chains")
+    add(
+        "api-simulate-memory-naive", sim(n=2, lambda_=1e12, dim=100, method="naive"), E, r"'naive' would draw", "method"
+    )
+    add("api-simulate-memory-dim", sim(n=200000, dim=100000), MemoryEstimateError, r"memory", "dim")
     add(
         "api-simulate-family-data",
         lambda: simulate("bernoulli", n=10, lambda_=1, generations=1, chains=2, data={"p": 1.5}),
         E,
         r"data\['p'\] must be in \(0, 1\)",
+        "data",
     )
     add(
         "api-simulate-save-missing-parent",
         lambda: simulate("bernoulli", n=10, lambda_=1, generations=1, chains=2, seed=0).save(tmp / "no" / "x.npz"),
         OSError,
         r"(?i)no such|not exist",
+        "path",
     )
     for name, kw in [
         ("gaussian", dict(d=0)),
@@ -758,19 +949,21 @@ def api_cases(tmp) -> list[ApiCase]:
         ("gaussian", dict(w1_points=1)),
         ("cauchy", {}),
     ]:
-        add(f"api-family-{name}-{kw}", lambda name=name, kw=kw: families.family(name, None, **kw), E, r".")
+        # an unknown name: families.family(name) calls it "family" (tests/families pins that wording)
+        param = next(iter(kw), "family")
+        add(f"api-family-{name}-{kw}", lambda name=name, kw=kw: families.family(name, None, **kw), E, r".", param)
     from stability import bound, sharp_bound
 
-    for fn, args in [
-        (bound, (-1, 0.1, 1, 1)),
-        (bound, (0.1, -1, 1, 1)),
-        (bound, (0.1, 0.1, 0, 1)),
-        (bound, (0.1, 0.1, 1, np.nan)),
-        (bound, ("x", 0.1, 1, 1)),
-        (sharp_bound, (0.1, 0.1, -1, 1)),
-        (sharp_bound, ([0.1, 0.2], [0.1, 0.2, 0.3], 1, 1)),
+    for fn, args, param in [
+        (bound, (-1, 0.1, 1, 1), "lambda_"),
+        (bound, (0.1, -1, 1, 1), "eps"),
+        (bound, (0.1, 0.1, 0, 1), "alpha"),
+        (bound, (0.1, 0.1, 1, np.nan), "L"),
+        (bound, ("x", 0.1, 1, 1), "lambda_"),
+        (sharp_bound, (0.1, 0.1, -1, 1), "alpha"),
+        (sharp_bound, ([0.1, 0.2], [0.1, 0.2, 0.3], 1, 1), "eps"),
     ]:
-        add(f"api-{fn.__name__}{args}", lambda fn=fn, args=args: fn(*args), E, r"must|broadcast")
+        add(f"api-{fn.__name__}{args}", lambda fn=fn, args=args: fn(*args), E, r"must|broadcast", param)
     # experiments
     from stability.experiments import (
         flow_parameters,  # (in runs before, loop now)
@@ -778,29 +971,84 @@ def api_cases(tmp) -> list[ApiCase]:
         runs,
     )
 
-    add("api-flow-params-no-run", lambda: flow_parameters(tmp / "nowhere", "0"), E, r"(?i)config\.json|no run")
-    add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of")
+    add(
+        "api-flow-params-no-run",
+        lambda: flow_parameters(tmp / "nowhere", "0"),
+        E,
+        r"(?i)config\.json|no run",
+        "run_dir",
+    )
+    add("api-retrain-config-model", lambda: loop.default_config("gan", "moons"), E, r"model must be one of", "model")
     from stability.experiments.models import make_model
 
-    add("api-cfm-K", lambda: make_model("cfm", (2,), K=0), E, r"K must be an integer >= 1")
-    add("api-cfm-pairing", lambda: make_model("cfm", (2,), pairing="sinkhorn"), E, r"pairing must be one of")
-    add("api-retrain-config-lambda", lambda: loop.default_config("flow", "moons", lambdas=["-1"]), E, r"lambda")
-    add("api-retrain-config-gen", lambda: loop.default_config("flow", "moons", generations=0), E, r"generations")
-    add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed")
-    add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json")
+    add("api-cfm-K", lambda: make_model("cfm", (2,), K=0), E, r"K must be an integer >= 1", "K")
+    add("api-cfm-pairing", lambda: make_model("cfm", (2,), pairing="sinkhorn"), E, r"pairing must be one of", "pairing")
+    add(
+        "api-retrain-config-lambda",
+        lambda: loop.default_config("flow", "moons", lambdas=["-1"]),
+        E,
+        r"lambda",
+        "lambdas",
+    )
+    add(
+        "api-retrain-config-gen",
+        lambda: loop.default_config("flow", "moons", generations=0),
+        E,
+        r"generations",
+        "generations",
+    )
+    add("api-retrain-config-seed", lambda: loop.default_config("flow", "moons", seed=-1), E, r"seed", "seed")
+    add("api-read-config-missing", lambda: runs.read_config(tmp / "nowhere"), E, r"config\.json", "run_dir")
     tiny_cfg = loop.default_config("flow", "moons", "tiny")
-    add("api-retrain-time-budget", lambda: loop.retrain(tiny_cfg, tmp / "tb", time_budget=-1.0), E, r"time_budget must")
+    add(
+        "api-retrain-time-budget",
+        lambda: loop.retrain(tiny_cfg, tmp / "tb", time_budget=-1.0),
+        E,
+        r"time_budget must",
+        "time_budget",
+    )
     from stability.experiments import gpu_validation
 
-    add("api-gpu-validation-profile", lambda: gpu_validation.config_for("x.npz", "huge"), E, r"profile must be one of")
-    add("api-gpu-validation-2d", lambda: gpu_validation.config_for("moons"), E, r"data must be an image data set")
-    add("api-gpu-validation-budget", lambda: gpu_validation.run("x.npz", tmp / "gvb", time_budget=0), E, r"time_budget")
+    add(
+        "api-gpu-validation-profile",
+        lambda: gpu_validation.config_for("x.npz", "huge"),
+        E,
+        r"profile must be one of",
+        "profile",
+    )
+    add(
+        "api-gpu-validation-2d",
+        lambda: gpu_validation.config_for("moons"),
+        E,
+        r"data must be an image data set",
+        "data",
+    )
+    add(
+        "api-gpu-validation-budget",
+        lambda: gpu_validation.run("x.npz", tmp / "gvb", time_budget=0),
+        E,
+        r"time_budget",
+        "time_budget",
+    )
     # retraining set-ups (docs/theory.md §11)
     from stability.schemes import as_scheme
 
-    add("api-real-fraction-nan", lambda: as_scheme("fresh-fraction", real_fraction=np.nan), E, r"real_fraction")
-    add("api-real-fraction-fixed", lambda: as_scheme("fixed-real", real_fraction=0.5), E, r"real_fraction")
+    add(
+        "api-real-fraction-nan",
+        lambda: as_scheme("fresh-fraction", real_fraction=np.nan),
+        E,
+        r"real_fraction",
+        "real_fraction",
+    )
+    add(
+        "api-real-fraction-fixed",
+        lambda: as_scheme("fixed-real", real_fraction=0.5),
+        E,
+        r"real_fraction",
+        "real_fraction",
+    )
     _issue20_api(add, tmp)
+    _issue23_api(add)
     # the linear DDPM anchor (docs/theory.md §13)
     from stability.numerical import linear_ddpm as ld
 
@@ -816,7 +1064,8 @@ def api_cases(tmp) -> list[ApiCase]:
         ("theta-shape", lambda: ld.linear_ddpm_sampler_moments(np.zeros(3), betas), r"theta must have shape \(2T,\)"),
         ("T-zero", lambda: ld.linear_ddpm_noise_dim(0), r"T must be an integer >= 1"),
     ]:
-        add(f"api-linear-ddpm-{id_}", call, E, m)
+        param = {"v-hat-zero": "v_hat", "lambda": "lambda_", "T-zero": "T"}.get(id_, id_.split("-")[0])
+        add(f"api-linear-ddpm-{id_}", call, E, m, param)
 
     from stability.numerical import generative as gm
 
@@ -830,8 +1079,61 @@ def api_cases(tmp) -> list[ApiCase]:
         ("method", lambda: gm.MLPFlowMatching(method="euler"), r"method must be 'heun' or 'midpoint'"),
         ("draws", lambda: gm.MLPFlowMatching(draws=0), r"draws must be an integer >= 1"),
     ]:
-        add(f"api-generative-{id_}", call, E, m)
+        add(f"api-generative-{id_}", call, E, m, id_.split("-")[0])
     return cases
+
+
+def _issue23_api(add) -> None:
+    """Library calls whose errors named an internal name instead of the keyword (issue 23)."""
+    from stability import families
+    from stability.dynamics import gaussian_stat_err, simulate, theorem2_check
+    from stability.experiments import loop
+    from stability.numerical.operator import iterate_operator
+
+    E = ValueError
+    t2 = dict(n=10, lambda_=0.5, delta=0.1, generations=1, chains=2)
+    X = np.random.default_rng(2).standard_normal((20, 2))
+    reg = dict(n=20, lambda_=1.0, generations=1, chains=2, data={"X": X, "beta": [0.0, 0.0]})
+    counts = np.random.default_rng(0).poisson(3.0, 50)
+    for id_, call, m, param in [
+        ("theorem2-dim", lambda: theorem2_check(**t2, dim=0), r"^dim must be an integer >= 1, got 0", "dim"),
+        ("theorem2-sigma", lambda: theorem2_check(**t2, sigma=0), r"^sigma must be > 0, got 0", "sigma"),
+        ("stat-err-dim", lambda: gaussian_stat_err(n=10, lambda_=0.5, delta=0.1, dim=1.5), r"^dim must be", "dim"),
+        ("stat-err-sigma", lambda: gaussian_stat_err(n=10, lambda_=0.5, delta=0.1, sigma=-1), r"^sigma must", "sigma"),
+        ("regression-dim", lambda: simulate("linear-regression", **reg, dim=0), r"^dim must be an integer >= 1", "dim"),
+        (
+            "trajectory-steps",
+            lambda: families.family("poisson", counts).trajectory([1.0], counts, 0.5, steps=-1),
+            r"^steps must be an integer >= 0, got -1",
+            "steps",
+        ),
+        (
+            "operator-steps",
+            lambda: iterate_operator(None, [0.0], 0.5, steps=-1),
+            r"^steps must be an integer >= 0",
+            "steps",
+        ),
+        ("operator-steps-inf", lambda: iterate_operator(None, [0.0], 0.5, steps=math.inf), r"^steps must be", "steps"),
+        (
+            "natural-from-probs",
+            lambda: families.family("categorical", None, k=2).natural_from(probs=[0.0, 1.0]),
+            r"^probs must be in \(0, 1\), got 0",
+            "probs",
+        ),
+        (
+            "retrain-config-lambdas-text",
+            lambda: loop.default_config("flow", "moons", lambdas=["abc"]),
+            r"^lambdas must hold numbers >= 0, 'replace' or 'accumulate', got 'abc'",
+            "lambdas",
+        ),
+        (
+            "retrain-config-lambdas-inf",
+            lambda: loop.default_config("flow", "moons", lambdas=["inf"]),
+            r"^lambdas must hold finite numbers",
+            "lambdas",
+        ),
+    ]:
+        add(f"api-{id_}", call, E, m, param)
 
 
 def _issue20_api(add, tmp: Path) -> None:
@@ -865,6 +1167,7 @@ def _issue20_api(add, tmp: Path) -> None:
             lambda family=family, init=init: family_moments(family, init=init, **fm),
             E,
             m,
+            "init",
         )
     eye = np.eye(2)
     add(
@@ -872,14 +1175,22 @@ def _issue20_api(add, tmp: Path) -> None:
         lambda: stability.stationary(eye * (1 + 1j), eye, 1.0, 10),
         E,
         r"A must be a real matrix",
+        "A",
     )
     add(
         "api-stationary-complex-B",
         lambda: stability.stationary(eye, eye + 0.5j, 1.0, 10),
         E,
         r"B must be a real matrix",
+        "B",
     )
-    add("api-jacobian-complex", lambda: stability.analyze_jacobian(eye, eye * 1j, 1.0), E, r"B must be a real matrix")
+    add(
+        "api-jacobian-complex",
+        lambda: stability.analyze_jacobian(eye, eye * 1j, 1.0),
+        E,
+        r"B must be a real matrix",
+        "B",
+    )
     X = np.random.default_rng(2).standard_normal((20, 2))
     for name, data, m in [
         ("X", {"X": X + 1j, "beta": [1.0, 2.0]}, r"data\['X'\] must be real numbers, got complex"),
@@ -890,12 +1201,14 @@ def _issue20_api(add, tmp: Path) -> None:
             lambda data=data: regression_moments(data=data, lambda_=1.0, generations=2),
             E,
             m,
+            "data",
         )
         add(
             f"api-simulate-regression-complex-{name}",
             lambda data=data: simulate("linear-regression", n=20, lambda_=1.0, generations=1, chains=2, data=data),
             E,
             m,
+            "data",
         )
     est = r"(?i)would take about .* more than the limit|memory"  # time, or memory on a small machine
     add(
@@ -903,25 +1216,35 @@ def _issue20_api(add, tmp: Path) -> None:
         lambda: family_moments("bernoulli", n=10, lambda_=0.5, generations=10**9),
         RuntimeFailure,
         est,
+        "generations",
     )
-    add("api-gaussian-moments-1e9", lambda: gaussian_moments(n=10, lambda_=0.5, generations=10**9), RuntimeFailure, est)
+    add(
+        "api-gaussian-moments-1e9",
+        lambda: gaussian_moments(n=10, lambda_=0.5, generations=10**9),
+        RuntimeFailure,
+        est,
+        "generations",
+    )
     add(
         "api-regression-moments-1e9",
         lambda: regression_moments(data={"X": X, "beta": [0.0, 0.0]}, lambda_=0.5, generations=10**9),
         RuntimeFailure,
         est,
+        "generations",
     )
     add(
         "api-simulate-generations-1e8",
         lambda: simulate("gaussian", n=10, lambda_=0.5, generations=10**8, chains=3),
         RuntimeFailure,
         est,
+        "generations",
     )
     add(
         "api-simulate-bernoulli-generations-1e9",
         lambda: simulate("bernoulli", n=10, lambda_=0.5, generations=10**9, chains=1),
         RuntimeFailure,
         est,
+        "generations",
     )
     x60 = np.random.default_rng(0).standard_normal(60)
     add(
@@ -929,16 +1252,24 @@ def _issue20_api(add, tmp: Path) -> None:
         lambda: stability.retrain_chains("gaussian-mixture", x60, 1.0, generations=5, chains=8, seed=0),
         RuntimeFailure,
         r"theta\* is not the maximum of the real-data likelihood",
+        None,
     )
     add(
         "api-retrain-chains-memory",
         lambda: stability.retrain_chains("student-t", x60, 1.0, generations=2, chains=10**11, seed=0),
         MemoryError,
         r"(?i)retrain_chains with chains=100000000000.*memory",
+        "chains",
     )
     big = np.uint64(2**64 - 2**20) + np.arange(200, dtype=np.uint64) * np.uint64(4096)
-    add("api-poisson-uint64-2**64", lambda: stability.analyze("poisson", big, 0.5), E, r"integers <= 2\*\*53")
-    add("api-bernoulli-huge", lambda: stability.analyze("poisson", np.array([2.0**60, 1.0, 3.0]), 0.5), E, r"2\*\*53")
+    add("api-poisson-uint64-2**64", lambda: stability.analyze("poisson", big, 0.5), E, r"integers <= 2\*\*53", "data")
+    add(
+        "api-bernoulli-huge",
+        lambda: stability.analyze("poisson", np.array([2.0**60, 1.0, 3.0]), 0.5),
+        E,
+        r"2\*\*53",
+        "data",
+    )
     from stability.sweeps import ResultStore, load
 
     stores = Path(tmp) / "stores"
@@ -949,5 +1280,6 @@ def _issue20_api(add, tmp: Path) -> None:
         ("own-results.sqlite", r"another application"),
         ("folder.sqlite", r"is a folder"),
     ]:
-        add(f"api-result-store-{name}", lambda name=name: ResultStore(stores / name), E, m)
-        add(f"api-load-{name}", lambda name=name: load(stores / name), E, m)
+        # ResultStore(path): the message names the file by its path, as the store it is not (param None)
+        add(f"api-result-store-{name}", lambda name=name: ResultStore(stores / name), E, m, None)
+        add(f"api-load-{name}", lambda name=name: load(stores / name), E, m, "store")

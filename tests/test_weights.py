@@ -332,7 +332,7 @@ def test_weight_errors_name_the_parameter_and_the_scheme():
         family_stationary("poisson", n=10, lambda_=1.0, synthetic_weight=1.0)
     with pytest.raises(ValueError, match=r"synthetic_weight must be in \[0, 1\) for retrain_chains"):
         retrain_chains("student-t", np.arange(10.0), 1.0, generations=1, chains=1, synthetic_weight=1.0)
-    with pytest.raises(ValueError, match=r"synthetic_weight 1.*d \+ 1 = 3"):  # only the k = 2 synthetic points count
+    with pytest.raises(ValueError, match=r"synthetic_weight 1.*dim \+ 1 = 3"):  # only the k = 2 synthetic points count
         simulate("gaussian", dim=2, n=10, lambda_=0.2, generations=1, chains=2, synthetic_weight=1.0)
     assert simulate("gaussian", n=10, lambda_=0.0, generations=1, chains=2, synthetic_weight=0.0).w == 0.0
 

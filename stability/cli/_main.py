@@ -5,7 +5,9 @@ Exit status and what is printed:
 - 0: success;
 - 2: a bad argument, whether argparse or the library found it (:class:`~stability.errors.InputError`
   or any ``ValueError``), in one line ``stability COMMAND: error: ...`` naming the flag as the user
-  wrote it;
+  wrote it: argparse's checks name it themselves; a library error names the parameter (its
+  ``param``, which is the ``dest`` of the option that set it) and is shown after
+  ``argument FLAG:``, as argparse shows its own errors;
 - 1: the run failed (:class:`~stability.errors.RuntimeFailure`: a solver that did not converge, a
   damaged run folder, a memory estimate beyond what is available, an output that cannot be
   written; or ``OSError``, ``MemoryError``, a missing optional package), in one line;
@@ -22,7 +24,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import classify
-from ._options import Parser, flag_for, option_flags
+from ._options import Parser, flag_typed, option_names
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         p = importlib.import_module(name).register(sub)
-        p.set_defaults(flags=option_flags(p))
+        p.set_defaults(option_names=option_names(p))
     return parser
 
 
@@ -57,8 +59,15 @@ def _say(command: str | None, message: str) -> None:
     print(f"{prog}: error: {text}", file=sys.stderr)
 
 
+def _with_flag(err: BaseException, message: str, args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """``message`` after ``argument FLAG:`` when ``err`` is about a parameter an option of the command sets."""
+    names = getattr(args, "option_names", {}).get(getattr(err, "param", None))
+    return f"argument {flag_typed(names, argv)}: {message}" if names else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``stability`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -86,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, message = known
         if status == 130:
             print(f"stability {command}: interrupted", file=sys.stderr)
-        elif status == 2:
-            _say(command, flag_for(message, args.flags))
         else:
-            _say(command, message)
+            _say(command, _with_flag(err, message, args, argv))
         return status

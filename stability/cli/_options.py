@@ -8,21 +8,26 @@ flag as the user wrote it::
 
 Integer options accept ``1000`` and ``1e3`` (an exact integer written in scientific notation) and
 refuse ``2.5``. Old spellings stay accepted as hidden aliases (``--d`` for ``--dim``).
+
+Every option's ``dest`` is the name of the library parameter it sets (``--lambda`` sets ``lambda_``,
+``--synthetic-weight`` sets ``synthetic_weight``). A library error about a parameter carries its name
+(:attr:`stability.errors.StabilityError.param`), so the command line says which flag set it,
+argparse's way, without reading the message::
+
+    stability simulate: error: argument --real-fraction: real_fraction must satisfy floor(real_fraction * n) >= 1 ...
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .._domains import DOMAINS, Interval, check
 
 __all__ = [
-    "PARAM_FLAGS",
     "Parser",
     "add_device",
     "add_dim",
@@ -31,26 +36,14 @@ __all__ = [
     "add_out",
     "add_quiet",
     "add_seed",
-    "flag_for",
+    "flag_typed",
     "integer",
     "number",
-    "option_flags",
+    "option_names",
     "parse_integer",
     "progress",
 ]
 
-# library parameter name -> the flag that sets it, where the two differ (used to rewrite library
-# errors such as "d must be ..." into "--dim must be ...")
-PARAM_FLAGS = {
-    "lambda_": "--lambda",
-    "lambda": "--lambda",
-    "lambdas": "--lambda",
-    "d": "--dim",
-    "dim": "--dim",
-    "t": "--generations",
-    "sigma0": "--sigma",
-    "sigma": "--sigma",
-}
 SEED = Interval(0.0, integer=True)  # numpy.random.default_rng takes non-negative integers
 
 
@@ -59,7 +52,9 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # argparse API
         # "argument --n: --n must be ..." -> "--n must be ..." (our value checks name the flag)
-        message = re.sub(r"^argument (\S+): (?=\1 )", "", message)
+        head, _, rest = message.partition(": ")
+        if head.startswith("argument ") and rest.startswith(head.removeprefix("argument ") + " "):
+            message = rest
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -123,29 +118,32 @@ def _check(flag: str, value: float, domain: Interval) -> None:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def option_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Library parameter name -> flag, for every option of ``parser`` (its ``dest`` and :data:`PARAM_FLAGS`)."""
-    flags = {}
-    for action in parser._actions:  # argparse keeps no public list of a parser's options
-        if action.option_strings and action.help != argparse.SUPPRESS:
-            flags.setdefault(action.dest, action.option_strings[0])
-    known = set(flags.values())
-    flags.update({p: f for p, f in PARAM_FLAGS.items() if f in known and p not in flags})
-    return flags
+def option_names(parser: argparse.ArgumentParser) -> dict[str, tuple[str, ...]]:
+    """Library parameter (an argument's ``dest``) -> its names on the command line, the documented one
+    first (``{"dim": ("--dim", "--d"), "family": ("family",)}``; a positional is named by its metavar)."""
+    names: dict[str, list[str]] = {}
+    for action in parser._actions:  # argparse keeps no public list of a parser's arguments
+        if action.dest in (argparse.SUPPRESS, "help"):
+            continue
+        spelled = list(action.option_strings) or [action.metavar or action.dest]
+        shown = names.setdefault(action.dest, [])
+        if action.help == argparse.SUPPRESS:  # a hidden alias goes last
+            shown.extend(spelled)
+        else:
+            shown[:0] = spelled
+    return {dest: tuple(spelled) for dest, spelled in names.items()}
 
 
-def flag_for(message: str, flags: dict[str, str]) -> str:
-    """Rewrite a library message ``"<param> must ..."`` to name the flag: ``"d must"`` -> ``"--dim must"``.
+def flag_typed(names: Sequence[str], argv: Sequence[str]) -> str:
+    """The one of ``names`` the user typed in ``argv`` (``--d`` for the old spelling), else the first.
 
-    >>> flag_for("d must be an integer >= 1, got 0", {"d": "--dim"})
-    '--dim must be an integer >= 1, got 0'
-    >>> flag_for("data are degenerate", {"data": "--data"})
-    'data are degenerate'
+    >>> flag_typed(("--dim", "--d"), ["--n", "3", "--d=2"]), flag_typed(("--dim", "--d"), [])
+    ('--d', '--dim')
     """
-    m = re.match(r"([A-Za-z_]\w*) must\b", message)
-    if m and m.group(1) in flags:
-        return flags[m.group(1)] + message[m.end(1) :]
-    return message
+    for name in names:
+        if any(arg == name or arg.startswith(name + "=") for arg in argv):
+            return name
+    return names[0]
 
 
 def add_lambda(p: argparse.ArgumentParser, help: str = "synthetic-to-real ratio, >= 0", **kw) -> None:
@@ -155,11 +153,12 @@ def add_lambda(p: argparse.ArgumentParser, help: str = "synthetic-to-real ratio,
     )
 
 
-def add_dim(p: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
-    """``--dim`` (hidden alias ``--d``): the dimension (``args.dim``)."""
-    p.add_argument("--dim", type=integer("--dim", DOMAINS["d"]), default=default, help=help)
+def add_dim(p: argparse.ArgumentParser, help: str, default: int | None = None, dest: str = "dim") -> None:
+    """``--dim`` (hidden alias ``--d``): the dimension, ``args.<dest>`` (the library parameter: ``dim``
+    for :func:`~stability.dynamics.simulate`, ``d`` for :func:`~stability.analyze`)."""
+    p.add_argument("--dim", dest=dest, type=integer("--dim", DOMAINS["d"]), default=default, help=help)
     p.add_argument(
-        "--d", dest="dim", type=integer("--d", DOMAINS["d"]), default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        "--d", dest=dest, type=integer("--d", DOMAINS["d"]), default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
 

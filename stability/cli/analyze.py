@@ -39,15 +39,22 @@ __all__ = ["load_data", "parse_dist", "register"]
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     data = load_data(args.data) if args.data is not None else parse_dist(args.dist)
-    options = {"d": args.dim, "k": args.k, "seed": args.seed, "w1_points": args.w1_points}
+    options = {"d": args.d, "k": args.k, "seed": args.seed, "w1_points": args.w1_points}
     options = {k: v for k, v in options.items() if v is not None}
     accepted = getattr(MODELS[args.model], "options", None)
-    flags = {"d": "--dim", "k": "--k", "seed": "--seed", "w1_points": "--w1-points"}
-    for key in options:
+    for key in options:  # each option's dest is the model's option name: the error names the flag typed (_main)
         if accepted is not None and key not in accepted:
-            takes = ", ".join(flags[a] for a in accepted if a in flags) or "none"
-            raise InputError(f"{flags[key]} is not an option of model {args.model!r} (its options: {takes})")
-    report = analyze(args.model, data, args.lambda_, **options)
+            takes = ", ".join(args.option_names[a][0] for a in accepted if a in args.option_names) or "none"
+            raise InputError(f"not an option of model {args.model!r} (its options: {takes})", param=key)
+    try:
+        report = analyze(args.model, data, args.lambda_, **options)
+    except ValueError as err:
+        # argparse checked every other argument (the model, lambda and each option against its domain), so
+        # an invalid input without a param is the data, or the data against an option (a 3-d Gaussian):
+        # the line names the flag they came from
+        if getattr(err, "param", None) is None:
+            err.param = "data" if args.data is not None else "dist"
+        raise
     law = None if args.n is None else report.stationary(args.n)
     if args.json:
         out = report.to_dict()
@@ -74,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     src.add_argument("--data", help="a .npy or .csv file with a sample, shape (n,) or (n, d)")
     src.add_argument("--dist", help="NAME:ARGS, e.g. norm:0,1, gamma:2,0,0.5, 'mixture:0.5,-2,1;0.5,2,1'")
     add_lambda(p, required=True)
-    add_dim(p, help="dimension (Gaussians; default: from the data)")
+    add_dim(p, help="dimension (Gaussians; default: from the data)", dest="d")  # analyze's option d
     p.add_argument(
         "--k", type=integer("--k", DOMAINS["k"]), help="number of classes (categorical; default: from the data)"
     )

@@ -17,9 +17,7 @@ import sys
 import time
 
 from .._domains import Interval
-from ..errors import InputError, RuntimeFailure
 from ._options import add_device, add_json, add_out, add_quiet, add_seed, integer, number, progress
-from .retrain import _flag_message
 
 __all__ = ["register"]
 
@@ -27,13 +25,7 @@ _STARTED = time.perf_counter()  # the command's clock starts when the program lo
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except (InputError, RuntimeFailure) as err:  # name the flag ("--data ..."), not the library's parameter
-        raise type(err)(_flag_message(str(err), getattr(args, "flags", {}))) from None
-
-
-def _run(args: argparse.Namespace) -> int:
+    # each option's dest is the parameter of gpu_validation.run it sets: a library error's param names the flag
     from .._optional import require
 
     require("torch", "the deep experiments (stability gpu-validation)", "experiments")

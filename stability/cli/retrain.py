@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
-from ..errors import InputError, RuntimeFailure
+from ..errors import InputError
 from ._options import add_device, add_json, add_out, add_quiet, add_seed, integer, number, progress
 
 __all__ = ["register"]
@@ -38,14 +37,6 @@ _OVERRIDES = (
 )
 
 
-def _flag_message(message: str, flags: dict[str, str]) -> str:
-    """``'out ... is a file'`` -> ``'--out ... is a file'``: the message's leading name as its flag."""
-    m = re.match(r"([a-z_]+)\b", message)
-    if m and m.group(1) in flags:
-        return flags[m.group(1)] + message[m.end() :]
-    return message
-
-
 def _cmd_retrain(args: argparse.Namespace) -> int:
     from .._jsonable import jsonable
     from .._optional import require
@@ -53,14 +44,12 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     require("torch", "the deep experiments (stability retrain)", "experiments")
     from ..experiments.loop import default_config, retrain
 
+    # each option's dest is the RetrainConfig field it sets: a library error's param names the flag (_main)
     overrides = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}
-    try:
-        config = default_config(args.model, args.data, profile=args.profile, **overrides)
-        if args.resume and not (Path(args.out) / "config.json").is_file():
-            raise InputError(f"out {args.out!r} holds no run to resume (no config.json): drop --resume to start one")
-        result = retrain(config, args.out, resume=args.resume, progress=progress(args), plots=not args.no_plots)
-    except (InputError, RuntimeFailure) as err:  # name the flag, not the field of RetrainConfig
-        raise type(err)(_flag_message(str(err), getattr(args, "flags", {}))) from None
+    config = default_config(args.model, args.data, profile=args.profile, **overrides)
+    if args.resume and not (Path(args.out) / "config.json").is_file():
+        raise InputError(f"--out {args.out!r} holds no run to resume (no config.json): drop --resume to start one")
+    result = retrain(config, args.out, resume=args.resume, progress=progress(args), plots=not args.no_plots)
     if args.json:
         print(json.dumps(jsonable({"run_dir": str(result.run_dir), "rows": list(result.rows)})))
     else:

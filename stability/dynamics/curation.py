@@ -600,7 +600,7 @@ def curated_gaussian(
     if reward is None:
         if reward_center is None or reward_strength is None:
             raise InputError("curated_gaussian needs reward_center and reward_strength, or reward=")
-        reward = QuadraticReward(reward_center, reward_strength)
+        reward = QuadraticReward(reward_center, check_scalar("reward_strength", reward_strength, _POSITIVE))
     elif reward_center is not None or reward_strength is not None:
         raise InputError("give either reward_center and reward_strength, or reward=, not both")
     reward = as_reward(reward)
@@ -615,10 +615,12 @@ def curated_gaussian(
 
     Sd = check_spd("data_var", Sd)
     if reward.dim != d:
-        raise InputError(f"the reward has dimension {reward.dim}, the data dimension {d}")
+        raise InputError(f"the reward has dimension {reward.dim}, data_mean dimension {d}")
     K = Curation(K, reward).K
     if not math.isinf(K) and d != 1:
-        raise InputError(f"finite K (the quadrature law of a kept point) is one-dimensional, got d = {d}")
+        raise InputError(
+            f"finite K (the quadrature law of a kept point) is one-dimensional, got data_mean of dimension {d}"
+        )
     return CuratedGaussian(md, Sd, reward, lam, K)
 
 

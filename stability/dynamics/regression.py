@@ -414,7 +414,7 @@ def simulate_regression(
     noise_scale = check_choice("noise_scale", "fitted" if noise_scale is None else noise_scale, NOISE_SCALES)
     if n != design.n:
         raise InputError(f"n must equal the number of rows of data['X'] ({design.n}), got {n}")
-    if dim is not None and check_scalar("d", dim) != design.d:
+    if dim is not None and check_scalar("dim", dim) != design.d:
         raise InputError(f"dim must equal the number of columns of data['X'] ({design.d}) or be None, got {dim}")
     beta0, s0 = _init(init, design)
     run, k = _scheme_run(scheme, lambda_, n)

@@ -527,7 +527,7 @@ def simulate(
         per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
     what = "n" if run.fixed_size else "n + floor(lambda_ n)"
     what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
-    sim.check_round(per_round, what, scheme_name)
+    sim.check_round(per_round, what, scheme_name, param="n" if weight is None else "synthetic_weight")
     start = sim.initial(init, dim)
     K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point
     _check_cost(method, per_round, G, C, *sim.cost(K))

@@ -3,7 +3,7 @@
 Data (:mod:`.data`), models (:mod:`.models`: a zuko neural spline flow, DDPM and OT-CFM, one
 protocol and the registry of :mod:`.registry`), metrics
 (:mod:`.metrics`), a run's configuration (:mod:`.config`), the paper's retraining protocol
-(:mod:`.loop`), resumable run directories (:mod:`.runs`, on atomic writes in :mod:`._io`) and a
+(:mod:`.loop`), resumable run directories (:mod:`.runs`, on the atomic writes of :mod:`stability._io`) and a
 trained flow as a numerical model for :func:`stability.analyze` (:mod:`.analysis`).
 Needs the ``experiments`` extra (zuko, scikit-learn, prdc): ``pip install 'stability[experiments]'``;
 a missing one raises ``ImportError`` naming it when first used.

@@ -89,6 +89,17 @@ class _LogProb(nn.Module):
         return self.flow.log_prob(x)
 
 
+class _Push(nn.Module):
+    """``forward(z) = flow.push(z)``: base noise through the flow (parameter names as in :class:`_LogProb`)."""
+
+    def __init__(self, flow):
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, z):
+        return self.flow.push(z)
+
+
 class FlowLikelihood(LikelihoodModel):
     """A trained :class:`~.models.Flow` (or any module with ``log_prob``) as a numerical model.
 
@@ -137,13 +148,25 @@ class FlowLikelihood(LikelihoodModel):
         """The free entries of a full parameter vector (e.g. from :func:`~.loop.flow_parameters`), ``(..., d)``."""
         return np.asarray(full, dtype=float)[..., self.free_mask]
 
+    def _params(self, theta) -> dict:
+        parts = zip(self.names, torch.split(self.full_theta(theta), self._sizes), self.shapes, strict=True)
+        return {n: t.reshape(s) for n, t, s in parts}
+
     def log_prob(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p_\theta(x)`, shape ``(N,)``, differentiable in ``theta`` and ``x``."""
-        full = self.full_theta(theta)
-        params = {
-            n: t.reshape(s) for n, t, s in zip(self.names, torch.split(full, self._sizes), self.shapes, strict=True)
-        }
-        return torch.func.functional_call(self.module, params, (x.to(DTYPE),))
+        return torch.func.functional_call(self.module, self._params(theta), (x.to(DTYPE),))
+
+    def push(self, theta, z: torch.Tensor) -> torch.Tensor:
+        r"""Base noise ``z`` (m, data_dim) through the flow at ``theta``: :math:`f^{-1}_\theta(z)`, differentiable
+        in ``theta`` (a draw of :math:`p_\theta` when :math:`z \sim N(0, I)`: common random numbers across θ).
+
+        Needs a wrapped flow with a ``push(z)`` method (the smooth flow of ``studies/smooth_flow.py``).
+        """
+        if not callable(getattr(self.module.flow, "push", None)):
+            raise ValueError(f"the wrapped {type(self.module.flow).__name__} has no push(z) method")
+        if getattr(self, "_push_module", None) is None:
+            self._push_module = _Push(self.module.flow)  # shares the wrapped flow's parameters
+        return torch.func.functional_call(self._push_module, self._params(theta), (z,))
 
     def initial_theta(self, x, w) -> np.ndarray:
         return self.theta0.copy()

@@ -42,10 +42,15 @@ def chain_label(value) -> str:
     try:
         lam = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"lambda must be a number >= 0, 'replace' or 'accumulate', got {value!r}") from None
+        raise InputError(
+            f"lambdas must hold numbers >= 0, 'replace' or 'accumulate', got {value!r}", param="lambdas"
+        ) from None
     if not math.isfinite(lam):
-        raise InputError(f"lambda must be finite (use 'replace' for the fully synthetic limit), got {value!r}")
-    return f"{float(check('lambda_', lam, Interval(0.0))):g}"  # finite here: no "(inf allowed)"
+        raise InputError(
+            f"lambdas must hold finite numbers (use 'replace' for the fully synthetic limit), got {value!r}",
+            param="lambdas",
+        )
+    return f"{float(check('lambdas', lam, Interval(0.0))):g}"  # finite here: no "(inf allowed)"
 
 
 def parse_chain(label: str) -> tuple[str, float]:
@@ -102,7 +107,9 @@ class RetrainConfig:
         check_choice("model", self.model, MODEL_KINDS)
         labels = tuple(chain_label(v) for v in self.lambdas)
         if not labels or len(set(labels)) != len(labels):
-            raise InputError(f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}")
+            raise InputError(
+                f"lambdas must be a non-empty list without repeats, got {list(self.lambdas)}", param="lambdas"
+            )
         object.__setattr__(self, "lambdas", labels)
         for name in ("generations", "pretrain_steps", "finetune_steps", "batch_size"):
             check(name, getattr(self, name), Interval(1, integer=True))

@@ -112,7 +112,8 @@ def _read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise InputError(
             f"data file {str(path)!r} is not an image file "
-            "(an .npz with 'images', an .npy or an unsigned-byte IDX file: bad magic number)"
+            "(an .npz with 'images', an .npy or an unsigned-byte IDX file: bad magic number)",
+            param="data",
         )
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
@@ -132,7 +133,8 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
     if not path.is_file():
         raise InputError(
             f"data {str(path)!r} does not exist as a data set or a file (give {', '.join(DATASETS_2D)}, "
-            "digits or an image file)"
+            "digits or an image file)",
+            param="data",
         )
     labels = None
     kinds = "an .npz with an 'images' array, an .npy array or an IDX file"
@@ -140,7 +142,9 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 if "images" not in z:
-                    raise InputError(f"data file {str(path)!r} has no 'images' array (has {sorted(z.files)})")
+                    raise InputError(
+                        f"data file {str(path)!r} has no 'images' array (has {sorted(z.files)})", param="data"
+                    )
                 images = z["images"]
                 labels = z["labels"] if "labels" in z else None
         elif path.suffix == ".npy":
@@ -153,9 +157,11 @@ def load_images(path) -> tuple[np.ndarray, np.ndarray | None]:
         first = (str(err).splitlines() or [type(err).__name__])[0]
         if "allow_pickle" in first:
             first = "it holds pickled Python objects, not an array of numbers"
-        raise InputError(f"data file {str(path)!r} cannot be read as {kinds}: {first}") from None
+        raise InputError(f"data file {str(path)!r} cannot be read as {kinds}: {first}", param="data") from None
     if not isinstance(images, np.ndarray) or images.dtype.kind not in "biuf":
-        raise InputError(f"data file {str(path)!r} must hold numbers, got {getattr(images, 'dtype', type(images))}")
+        raise InputError(
+            f"data file {str(path)!r} must hold numbers, got {getattr(images, 'dtype', type(images))}", param="data"
+        )
     if path.suffix not in (".npz", ".npy"):
         sibling = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
         if sibling != path and sibling.is_file():
@@ -179,15 +185,19 @@ def _check_labels(labels, n_images: int, path: Path) -> np.ndarray:
     where = f"data file {str(path)!r}"
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != n_images:
-        raise InputError(f"{where}: labels must be one integer per image ({n_images}), got shape {labels.shape}")
+        raise InputError(
+            f"{where}: labels must be one integer per image ({n_images}), got shape {labels.shape}", param="data"
+        )
     if labels.dtype.kind not in "biuf":
-        raise InputError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+        raise InputError(f"{where}: labels must be integers, got dtype {labels.dtype}", param="data")
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
         bad = labels[~(labels == np.round(labels))][0]
-        raise InputError(f"{where}: labels must be integers, got the value {bad:g}")
+        raise InputError(f"{where}: labels must be integers, got the value {bad:g}", param="data")
     if len(labels) and (labels.min() < 0 or labels.max() >= MAX_CLASSES):
         raise InputError(
-            f"{where}: labels must be class numbers in 0..{MAX_CLASSES - 1}, got min {labels.min()}, max {labels.max()}"
+            f"{where}: labels must be class numbers in 0..{MAX_CLASSES - 1}, got min {labels.min()}, "
+            f"max {labels.max()}",
+            param="data",
         )
     return labels.astype(np.int64)
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -47,8 +46,8 @@ import numpy as np
 import torch
 
 from .._domains import Interval, check, check_choice
+from .._io import atomic_bytes, atomic_write_text, git_commit
 from ..errors import InputError
-from ._io import atomic_bytes, atomic_write_text
 from .config import RetrainConfig, default_config
 from .data import DATASETS_2D
 from .runs import checkpoint_path, load_checkpoint, read_config, read_metrics
@@ -109,7 +108,7 @@ def config_for(data, profile: str = "gpu", device: str = "cuda", **overrides) ->
     """The :class:`RetrainConfig` of the check: the DDPM, :data:`LAMBDAS`, the profile's sizes, then ``overrides``."""
     check_choice("profile", profile, tuple(PROFILES))
     if str(data) in DATASETS_2D:
-        raise InputError(f"data must be an image data set (digits or an image file), got {data!r}")
+        raise InputError(f"data must be an image data set (digits or an image file), got {data!r}", param="data")
     values = {**PROFILES[profile], "lambdas": LAMBDAS, "device": device, **overrides}
     return default_config("ddpm", str(data), "quick", **values)
 
@@ -217,23 +216,6 @@ def _shape(data) -> tuple:
         return (1, 8, 8)
     images, _ = load_images(data)
     return (1, *images.shape[1:])
-
-
-def _git_commit() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    if out.returncode != 0 or not out.stdout.strip():
-        return "unknown"
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", "stability", "Makefile"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _machine(device: str) -> dict:
@@ -368,7 +350,7 @@ def _write_provenance(run_dir, config, result, rows, begun, seconds, budget, com
             "wall_seconds": round(seconds, 2),
             "time_budget": budget,
             "command": command if command is not None else " ".join(sys.argv),
-            "commit": commit or _git_commit(),
+            "commit": commit or git_commit(short=True) or "unknown",
             "machine": _machine(config.device),
             "outcome": message,
             "steps": list(result.timings),

@@ -213,11 +213,15 @@ def _device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}") from None
+        raise InputError(
+            f"device must be a torch device such as 'cpu' or 'cuda', got {name!r}", param="device"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {name!r} is not available here (torch.cuda.is_available() is False)")
+        raise InputError(f"device {name!r} is not available here (torch.cuda.is_available() is False)", param="device")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise InputError(f"device {name!r} is not available here ({torch.cuda.device_count()} CUDA devices)")
+        raise InputError(
+            f"device {name!r} is not available here ({torch.cuda.device_count()} CUDA devices)", param="device"
+        )
     return device
 
 
@@ -228,17 +232,17 @@ class RunExistsError(InputError):
 def _check_run_dir(out) -> Path:
     """``out`` as a path, after checking it is (or can be created as) a writable folder."""
     if out is None or str(out).strip() == "":
-        raise InputError(f"out must be a folder name, got {str(out)!r}")
+        raise InputError(f"out must be a folder name, got {str(out)!r}", param="out")
     run_dir = Path(out)
     if run_dir.exists() and not run_dir.is_dir():
-        raise OutputError(f"out {str(run_dir)!r} is a file, not a folder: choose a folder for the run")
+        raise OutputError(f"out {str(run_dir)!r} is a file, not a folder: choose a folder for the run", param="out")
     existing = run_dir
     while not existing.exists():  # the nearest existing ancestor must be a writable folder
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"out {str(run_dir)!r}: {str(existing)!r} is a file, not a folder")
+        raise OutputError(f"out {str(run_dir)!r}: {str(existing)!r} is a file, not a folder", param="out")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"out {str(run_dir)!r}: no permission to write in {str(existing)!r}")
+        raise OutputError(f"out {str(run_dir)!r}: no permission to write in {str(existing)!r}", param="out")
     return run_dir
 
 
@@ -272,7 +276,7 @@ def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool):
     if (run_dir / "config.json").exists():
         if not resume:
             raise RunExistsError(
-                f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder"
+                f"out {str(run_dir)!r} already holds a run: pass resume (--resume) or choose a new folder", param="out"
             )
         old = read_config(run_dir)["config"]
         if config_hash(old) != ident:
@@ -283,7 +287,8 @@ def _open_run_dir(config: RetrainConfig, run_dir: Path, resume: bool):
     if data.kind == "image" and data.train_labels is None:  # the image metrics train a labelled classifier
         raise InputError(
             f"data {config.data!r} has no labels: image runs need class labels for their feature classifier "
-            "(an .npz 'labels' array, or the IDX labels file beside the images)"
+            "(an .npz 'labels' array, or the IDX labels file beside the images)",
+            param="data",
         )
     _check_retrain_memory(config, data)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 from torch import nn
 
 from .._domains import Interval, check
-from ._io import atomic_save
+from .._io import atomic_save, sha256_hex
 
 __all__ = [
     "FeatureNet",
@@ -189,12 +188,10 @@ def feature_net(
     """
     if labels is None:
         raise ValueError("labels are required to train the feature classifier (this image set has none)")
-    h = hashlib.sha256()
-    for t in (train.contiguous(), labels.contiguous()):
-        h.update(t.cpu().numpy().tobytes())
     device = torch.device(device)
-    h.update(f"{seed}-{steps}".encode() + (b"" if device.type == "cpu" else device.type.encode()))
-    key = h.hexdigest()[:16]
+    inputs = [t.contiguous().cpu().numpy().tobytes() for t in (train, labels)]
+    inputs.append(f"{seed}-{steps}".encode() + (b"" if device.type == "cpu" else device.type.encode()))
+    key = sha256_hex(b"".join(inputs))[:16]  # the same digest as hashing the parts in turn
     path = None if cache_dir is None else Path(cache_dir) / f"feature_net_{key}.pt"
     net = FeatureNet(classes=int(labels.max()) + 1)
     if path is not None and path.is_file():

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._io import atomic_save, atomic_write_text, config_hash
 from ..errors import CorruptRunError
-from ._io import atomic_save, atomic_write_text, config_hash
 from .config import RetrainConfig, build_model
 from .models import parameter_vector
 

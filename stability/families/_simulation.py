@@ -173,7 +173,7 @@ class FamilySpec:
     def _fitted(self) -> set:
         return set(self.family.keys()) - set(self.family.known)
 
-    def check_round(self, per_round: int, what: str, scheme: str) -> None:
+    def check_round(self, per_round: int, what: str, scheme: str, param: str = "n") -> None:
         """Every round fits a mean: any number of points will do."""
 
     def cost(self, K: int = 1) -> tuple[int, int]:

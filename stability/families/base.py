@@ -231,7 +231,7 @@ class ExponentialFamily(ABC):
         """Deterministic iterates :math:`\\theta_0, \\dots, \\theta_{steps}` of :math:`G_\\lambda`,
         shape ``(steps + 1, dim)``."""
         lam = float(check("lambda_", lambda_))
-        steps_ = float(check("t", steps))
+        steps_ = float(check("steps", steps))
         if math.isinf(steps_):
             raise ValueError("steps must be a finite integer >= 0, got inf")
         steps = int(steps_)

@@ -120,7 +120,11 @@ class Categorical(ExponentialFamily):
         super().__init__(seed=seed, w1_points=w1_points)
         self.k = int(check("k", k))
         # the Fisher information and the W1 sums are (k - 1) x (k - 1) and k-long arrays
-        check_memory(8.0 * 4 * self.k**2, f"a categorical family with k = {self.k} classes", "use fewer classes")
+        check_memory(
+            8.0 * 4 * self.k**2,
+            f"a categorical family with k = {self.k} classes",
+            "use fewer classes (k, or data's labels)",
+        )
 
     @property
     def dim(self) -> int:
@@ -139,7 +143,7 @@ class Categorical(ExponentialFamily):
         p = np.asarray(probs, dtype=float)
         if p.shape != (self.k,):
             raise ValueError(f"probs must have shape ({self.k},), got {p.shape}")
-        check("p", p)
+        check("probs", p)
         if abs(p.sum() - 1.0) > 1e-12 * self.k:  # rounding of a user-typed sum
             raise ValueError(f"probs must sum to 1, got {p.sum()!r}")
         return np.log(p[1:]) - np.log(p[0])

@@ -540,8 +540,8 @@ def gaussian_params(params, dim, name) -> tuple[np.ndarray, np.ndarray]:
     cov = params.get("cov")
     if dim is None:
         dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
-    d = int(check_scalar("d", dim))
-    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension d = {d}", "lower the dimension (--dim)")
+    d = int(check_scalar("dim", dim))
+    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension dim = {d}", "lower dim", param="dim")
     for key, value in (("mean", mean), ("cov", cov)):
         check_real(value, f"{name}[{key!r}]")
         try:
@@ -581,12 +581,13 @@ class GaussianSimulation:
             init = {"mean": mean, "cov": cov}
         return gaussian_params({"mean": self.data_mean, "cov": self.data_cov} | dict(init or {}), self.dim, "init")
 
-    def check_round(self, per_round: int, what: str, scheme: str) -> None:
-        """Every round fits a full covariance: at least :math:`d + 1` points."""
+    def check_round(self, per_round: int, what: str, scheme: str, param: str = "n") -> None:
+        """Every round fits a full covariance: at least :math:`d + 1` points (``param``: the parameter to blame)."""
         d = self.dim
         if per_round < d + 1:
-            raise ValueError(
-                f"{what} must be >= d + 1 = {d + 1} to fit a full covariance (scheme {scheme!r}), got {per_round}"
+            raise InputError(
+                f"{what} must be >= dim + 1 = {d + 1} to fit a full covariance (scheme {scheme!r}), got {per_round}",
+                param=param,
             )
 
     def cost(self, K: int = 1) -> tuple[int, int]:

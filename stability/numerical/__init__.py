@@ -2,7 +2,8 @@
 
 Modules: :mod:`.models` (protocol, built-in models), :mod:`.expectations` (data and model
 expectations), :mod:`.operator` (θ* and :math:`G_\\lambda`), :mod:`.curvature` (A, B dense and
-matrix-free), :mod:`.nonsmooth` (Laplace: curvature of the expected
+matrix-free), :mod:`.maximum` (θ* of a penalised data term, A and B there, the spectrum's
+symmetries), :mod:`.nonsmooth` (Laplace: curvature of the expected
 log-likelihood), :mod:`.constants` (α, L, ε and ``local_constants``), :mod:`.basin` (basin of
 attraction), :mod:`.chains` (finite-sample retraining chains, vectorised over chains), :mod:`.optim`
 (the optimiser), :mod:`.objectives` (per-point losses, the mixed objective), :mod:`.losses` (models
@@ -34,7 +35,11 @@ __all__ = [
     "analyze_loss",
     "basin_radius",
     "check_stationary",
+    "classify_spectrum",
+    "curvature_at",
+    "data_term",
     "dense_curvature",
+    "fit_theta_star",
     "lipschitz",
     "local_constants",
     "retrain_chains",
@@ -56,6 +61,10 @@ _WHERE = {
     "Retraining": "operator",
     "basin_radius": "basin",
     "check_stationary": "chains",
+    "classify_spectrum": "maximum",
+    "curvature_at": "maximum",
+    "data_term": "maximum",
+    "fit_theta_star": "maximum",
     "dense_curvature": "curvature",
     "lipschitz": "constants",
     "local_constants": "constants",

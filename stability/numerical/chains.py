@@ -24,7 +24,7 @@ chain starts at ``theta0`` (default :math:`\theta^*`) and each generation
    penalised). :math:`\theta^*` is then the penalised maximum, still the fixed point of the expected
    map, and the first-order law of :func:`stability.stationary` holds with :math:`A + \beta I` in
    place of A (B unchanged). Needed where the likelihood has no finite maximum (a tanh-conditioned
-   flow on moons, :mod:`stability.experiments.validation`).
+   flow on moons, the smooth-flow study ``studies/smooth_flow.py``).
 
 To first order around :math:`\theta^*` the chains then follow the stationary law of
 :func:`stability.stationary` (covariance :math:`C`, excess loss :math:`\tfrac12\operatorname{tr}(AC)`);
@@ -169,7 +169,7 @@ class ChainsResult:
 
     def observed(self, burn_in: int) -> ObservedStationary:
         """Stationary statistics over generations ``burn_in..generations`` (see :class:`ObservedStationary`)."""
-        b = int(check("generations", burn_in))
+        b = int(check("burn_in", burn_in, Interval(0.0, integer=True)))
         if b > self.generations:
             raise ValueError(f"burn_in must be <= generations = {self.generations}, got {b}")
         e = self.theta[b:] - self.theta_star  # (T, C, d)

@@ -44,7 +44,7 @@ def iterate_operator(G, theta0, lambda_, steps: int, *, gtol: float = GTOL) -> t
     Returns the path, shape (steps+1, d) — shorter when a step does not converge: the iteration
     stops at the first failed step, whose result is the last of the list — and the step results.
     """
-    check("t", steps)
+    check("steps", steps)
     path = [np.asarray(theta0, dtype=float)]
     results = []
     for _ in range(int(steps)):

@@ -19,13 +19,11 @@ import datetime
 import functools
 import os
 import socket
-import subprocess
 import sys
 import time
 import traceback
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MemoryEstimateError, error_name, format_bytes
@@ -115,20 +113,11 @@ def check_size(spec: Spec, max_tasks: int | None = None) -> None:
 
 @functools.cache
 def _provenance() -> tuple[str, str, str | None]:
-    """``(host, package version, git commit)`` of this process (the commit gets ``-dirty`` if tracked files changed)."""
+    """``(host, package version, git commit)`` of this process (:func:`stability._io.git_commit`)."""
     from .. import __version__
+    from .._io import git_commit
 
-    root = Path(__file__).resolve().parents[2]
-    commit = None
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if out.returncode == 0:
-            commit = out.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], capture_output=True, timeout=30)
-            commit += "-dirty" if dirty.returncode == 1 else ""
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return socket.gethostname(), __version__, commit
+    return socket.gethostname(), __version__, git_commit()
 
 
 def _function(task: str):

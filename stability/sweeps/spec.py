@@ -53,7 +53,6 @@ A malformed spec raises :class:`SpecError` (a ``ValueError``) whose message star
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 import itertools
@@ -68,6 +67,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._io import file_sha256, sha256_hex
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,7 +116,7 @@ def _task_id(task: str, args: dict, replicate: int, seed: int, inputs: dict) -> 
     ident = {"task": task, "args": args, "replicate": replicate, "seed": seed}
     if inputs:
         ident["inputs"] = {k: v["sha256"] for k, v in inputs.items()}
-    return hashlib.sha256(canonical_json(ident).encode()).hexdigest()[:16]
+    return sha256_hex(canonical_json(ident))[:16]
 
 
 @dataclass(frozen=True)
@@ -428,15 +429,6 @@ def _same_key(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return canonical_json(value)
-
-
-def file_sha256(path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _file_argument(value, base_dir: Path | None) -> Path | None:

@@ -74,7 +74,7 @@ def test_parse_dist_builds_scipy_objects():
         (["gaussian", "--dist", "norm:0,-1", "--lambda", "1"], "--dist: invalid parameters for norm"),
         (["gaussian", "--dist", "mixture:0.5,0", "--lambda", "1"], "--dist: mixture needs (weight, mean, sd) triples"),
         (["gaussian", "--data", "missing.npy", "--lambda", "1"], "--data: file not found"),
-        (["poisson", "--dist", "norm:0,1", "--lambda", "1"], "data distribution must be discrete"),
+        (["poisson", "--dist", "norm:0,1", "--lambda", "1"], "argument --dist: data distribution must be discrete"),
         (["gaussian", "--lambda", "1"], "one of the arguments --data --dist is required"),
         (["nosuchmodel", "--dist", "norm:0,1", "--lambda", "1"], "argument MODEL: invalid choice"),
     ],

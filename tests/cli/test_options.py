@@ -7,6 +7,7 @@ import pytest
 import stability.cli.bound
 from stability.cli import main
 from stability.cli._options import parse_integer
+from stability.errors import InputError, OutputError
 
 
 @pytest.mark.parametrize("text,value", [("1000", 1000), ("1e3", 1000), ("-2", -2), ("2E1", 20), ("+7", 7)])
@@ -59,19 +60,47 @@ def test_old_spelling_error_names_what_the_user_typed(capsys):
     assert _err(capsys).endswith("--d must be an integer >= 1, got 0")
 
 
-def test_library_errors_are_renamed_to_flags(capsys):
-    # the library says "d must be ..." / "lambda_ must be ..."; the command line names --dim / --lambda
-    from stability.cli._options import flag_for
-
-    assert flag_for("lambda_ must be >= 0, got -1", {"lambda_": "--lambda"}) == "--lambda must be >= 0, got -1"
+def test_library_errors_name_the_flag_that_set_the_parameter(capsys):
+    # the library names its parameter and carries it (err.param); the line adds the flag as typed
+    argv = ["simulate", "gaussian", "--n", "10", "--lambda", "1", "--generations", "1", "--chains", "2"]
+    assert main([*argv, "--scheme", "replace", "--synthetic-weight", "0.5"]) == 2
+    assert _err(capsys).startswith(
+        "stability simulate: error: argument --synthetic-weight: synthetic_weight must be None or 1 under scheme "
+        "'replace'"
+    )
+    assert main([*argv, "--n", "2", "--lambda", "0", "--dim", "5"]) == 2
+    assert _err(capsys) == (
+        "stability simulate: error: argument --n: n + floor(lambda_ n) must be >= dim + 1 = 6 to fit a full "
+        "covariance (scheme 'fixed-real'), got 2"
+    )
+    assert main([*argv, "--n", "200000", "--d", "1e5"]) == 1  # 300 GiB: refused; the old spelling, as typed
+    assert _err(capsys).startswith("stability simulate: error: argument --d: a Gaussian of dimension dim = 100000")
     assert main(["analyze", "categorical", "--dist", "binom:2,0.5", "--lambda", "1", "--k", "1"]) == 2
-    assert "--k must be an integer >= 2, got 1" in _err(capsys)
+    assert "--k must be an integer >= 2, got 1" in _err(capsys)  # argparse's own check
+
+
+def test_option_names_and_the_flag_typed():
+    from stability.cli._main import build_parser
+    from stability.cli._options import flag_typed, option_names
+
+    parser = build_parser()
+    simulate = parser._subparsers._group_actions[0].choices["simulate"]  # argparse has no public accessor
+    names = option_names(simulate)
+    assert names["dim"] == ("--dim", "--d") and names["lambda_"] == ("--lambda",) and names["family"] == ("family",)
+    assert flag_typed(names["dim"], ["--d", "3"]) == "--d" and flag_typed(names["dim"], ["--dim=3"]) == "--dim"
+    assert flag_typed(names["dim"], []) == "--dim"
 
 
 @pytest.mark.parametrize(
     "exc,code,needle",
     [
-        (ValueError("eps must be >= 0, got -1"), 2, "stability bound: error: --eps must be >= 0, got -1"),
+        (
+            InputError("eps must be >= 0, got -1", param="eps"),
+            2,
+            "stability bound: error: argument --eps: eps must be >= 0",
+        ),
+        (ValueError("eps must be >= 0, got -1"), 2, "stability bound: error: eps must be >= 0, got -1"),  # no param
+        (OutputError("out is a file", param="out"), 1, "stability bound: error: out is a file"),  # bound has no --out
         (FileNotFoundError(2, "No such file or directory", "x.npz"), 1, "stability bound: error: [Errno 2]"),
         (RuntimeError("did not converge\nafter 10 steps"), 1, "error: RuntimeError: did not converge after 10 steps"),
         (ImportError("needs zuko: pip install 'stability[experiments]'"), 1, "stability[experiments]"),

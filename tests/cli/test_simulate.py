@@ -29,7 +29,7 @@ def test_simulate_text_and_families(capsys):
 def test_simulate_errors_exit_2(capsys):
     base = ["simulate", "gaussian", "--generations", "3"]
     assert main([*base, "--n", "3", "--dim", "3", "--lambda", "0"]) == 2
-    assert "must be >= d + 1 = 4" in capsys.readouterr().err
+    assert "argument --n: n + floor(lambda_ n) must be >= dim + 1 = 4" in capsys.readouterr().err
     assert main([*base, "--n", "10", "--lambda", "-1"]) == 2
     assert "--lambda must be >= 0" in capsys.readouterr().err
     assert main(["simulate", "gaussian", "--n", "10", "--lambda", "1", "--generations", "2.5"]) == 2
@@ -45,4 +45,4 @@ def test_lambda_optional_only_where_the_scheme_ignores_it(capsys):
     assert json.loads(capsys.readouterr().out)["k"] == 70
     # every other scheme still needs it, and the error names the flag
     assert main(["simulate", "gaussian", "--n", "100", "--generations", "2", "--chains", "10", "--quiet"]) == 2
-    assert "--lambda must be given for scheme 'fixed-real'" in capsys.readouterr().err
+    assert "argument --lambda: lambda_ must be given for scheme 'fixed-real' (a number >= 0" in capsys.readouterr().err

@@ -101,8 +101,8 @@ def test_synthetic_count():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(n=3, dim=3, lambda_=0.0), r"n \+ floor\(lambda_ n\) must be >= d \+ 1 = 4"),
-        (dict(n=3, dim=3, lambda_=1.0, scheme="replace"), r"n must be >= d \+ 1 = 4"),
+        (dict(n=3, dim=3, lambda_=0.0), r"n \+ floor\(lambda_ n\) must be >= dim \+ 1 = 4"),
+        (dict(n=3, dim=3, lambda_=1.0, scheme="replace"), r"n must be >= dim \+ 1 = 4"),
         (dict(n=10, lambda_=-0.1), r"lambda_ must be >= 0 \(inf allowed\), got -0.1"),
         (dict(n=10, lambda_=1.0, generations=2.5), r"generations must be an integer >= 0, got 2.5"),
         (dict(n=10, lambda_=1.0, chains=0), r"chains must be an integer >= 1, got 0.0"),

@@ -154,3 +154,33 @@ def test_bad_input():
     flow = make_model("flow", (2,), transforms=1, hidden=[4], bins=3)
     with pytest.raises(ValueError, match="rtol must be in"):
         FlowLikelihood(flow, rtol=2.0)
+
+
+class _Affine(torch.nn.Module):
+    """x = W z + b: a 'flow' whose push has a closed form (log_prob is not used by push)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(2, 2)
+        self.shape = (2,)
+
+    def log_prob(self, x):
+        return -0.5 * (x * x).sum(-1)
+
+    def push(self, z):
+        return self.lin(z)
+
+
+def test_push_sends_base_noise_through_the_flow_at_theta():
+    model = FlowLikelihood(_Affine(), estimate_L=False)
+    theta = np.arange(1.0, 7.0)  # parameter order: lin.weight (2 x 2, row-major), lin.bias
+    z = torch.tensor([[1.0, 0.0], [0.5, -2.0]], dtype=torch.float64)
+    W, b = theta[:4].reshape(2, 2), theta[4:]
+    np.testing.assert_allclose(model.push(theta, z).detach().numpy(), z.numpy() @ W.T + b, rtol=0, atol=1e-14)
+    th = torch.as_tensor(theta).requires_grad_(True)
+    (g,) = torch.autograd.grad(model.push(th, z).sum(), th)  # d/dW_ij sum = sum_rows z_j; d/db_i = rows
+    np.testing.assert_allclose(g.numpy(), [*z.sum(0).tolist(), *z.sum(0).tolist(), 2.0, 2.0], rtol=0, atol=1e-14)
+    no_push = _Affine()
+    no_push.push = None  # a flow with log_prob only
+    with pytest.raises(ValueError, match="no push"):
+        FlowLikelihood(no_push, estimate_L=False).push(theta, z)

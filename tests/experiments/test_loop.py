@@ -19,11 +19,11 @@ def test_chain_labels_and_config_validation():
         "replace",
         "accumulate",
     ]
-    with pytest.raises(ValueError, match="lambda_ must be >= 0"):
+    with pytest.raises(ValueError, match="lambdas must be >= 0"):
         chain_label(-1)
     with pytest.raises(ValueError, match="use 'replace'"):
         chain_label("inf")
-    with pytest.raises(ValueError, match="lambda must be a number >= 0, 'replace' or 'accumulate'"):
+    with pytest.raises(ValueError, match="lambdas must hold numbers >= 0, 'replace' or 'accumulate'"):
         chain_label("half")
     with pytest.raises(ValueError, match="without repeats"):
         default_config("flow", "moons", "tiny", lambdas=["0.5", 0.5])
@@ -67,7 +67,7 @@ def test_cli_retrain_and_errors(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
     assert main([*args, "--quiet", "--resume"]) == 0
     assert main([*args[:-1], str(tmp_path / "x"), "--lambda", "-1"]) == 2
-    assert "--lambda must be >= 0" in capsys.readouterr().err  # the flag, not the library name (issue 10)
+    assert "argument --lambda: lambdas must be >= 0" in capsys.readouterr().err  # the flag typed (issue 10, 23)
     assert main([*args[:-1], str(tmp_path / "y"), "--device", "tpu9"]) == 2
     assert "device must be a torch device" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()

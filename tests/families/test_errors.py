@@ -35,7 +35,7 @@ BAD_PARAMETERS = [
     (lambda: Gamma().check_natural([-2.0, -1.0]), r"needs shape > 0 and rate > 0"),
     (lambda: Bernoulli().natural_from(1.5), r"^p must be in \(0, 1\), got 1.5"),
     (lambda: Bernoulli().natural_from(math.nan), r"^p must be in \(0, 1\), got nan"),
-    (lambda: Categorical(3).natural_from([0.5, 0.6, -0.1]), r"^p must be in \(0, 1\)"),
+    (lambda: Categorical(3).natural_from([0.5, 0.6, -0.1]), r"^probs must be in \(0, 1\)"),
     (lambda: Categorical(3).natural_from([0.5, 0.3, 0.3]), r"^probs must sum to 1"),
     (lambda: Categorical(1), r"^k must be an integer >= 2"),
     (lambda: GaussianMixture([0.5, 0.6], [0.0, 1.0], [1.0, 1.0]), r"^weights must be > 0 and sum to 1"),
@@ -126,7 +126,7 @@ def test_degenerate_data_says_so(name, data, message):
 def test_trajectory_steps():
     fam, x = Poisson(), np.array([1.0, 2.0])
     assert fam.trajectory(np.zeros(1), x, 0.5, 0).shape == (1, 1)
-    with pytest.raises(ValueError, match=r"^steps must be a finite integer"):
+    with pytest.raises(ValueError, match=r"^steps must be an integer >= 0, got inf"):
         fam.trajectory(np.zeros(1), x, 0.5, math.inf)
-    with pytest.raises(ValueError, match=r"^t must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^steps must be an integer >= 0, got 2.5"):
         fam.trajectory(np.zeros(1), x, 0.5, 2.5)

@@ -222,8 +222,8 @@ def test_declarations():
         (dict(scheme="accumulate-subsample", lambda_=float("inf")), r"lambda_ must be finite for scheme"),
         (dict(scheme="fixed-real"), r"lambda_ must be given for scheme 'fixed-real'"),
         (dict(scheme="fresh-fraction", lambda_=-1.0), r"lambda_ must be >= 0"),
-        (dict(scheme="fresh-fraction", n=3, dim=3), r"n must be >= d \+ 1 = 4"),
-        (dict(scheme="accumulate-subsample", lambda_=1.0, n=3, dim=3), r"n must be >= d \+ 1 = 4"),
+        (dict(scheme="fresh-fraction", n=3, dim=3), r"n must be >= dim \+ 1 = 4"),
+        (dict(scheme="accumulate-subsample", lambda_=1.0, n=3, dim=3), r"n must be >= dim \+ 1 = 4"),
     ],
 )
 def test_invalid_inputs(kwargs, match):

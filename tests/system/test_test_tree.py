@@ -1,8 +1,9 @@
 """The test tree mirrors the package tree (docs/architecture.md).
 
 ``tests/<package>/test_<module>.py`` tests ``stability/<package>/<module>.py`` (or ``_<module>.py``);
-the cross-cutting tests (fuzz, invalid inputs, docs, import graph, figures, signals, ...) live in
-``tests/system/``. A file that fits neither is listed in :data:`ALLOWED` with the reason.
+``tests/studies/test_<study>.py`` tests the script ``studies/<study>.py``; the cross-cutting tests
+(fuzz, invalid inputs, docs, import graph, figures, signals, ...) live in ``tests/system/``. A file that
+fits neither is listed in :data:`ALLOWED` with the reason.
 """
 
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 PACKAGE = ROOT / "stability"
+STUDIES = ROOT / "studies"
 
 # test file (relative to tests/) -> why it names no module of its package
 ALLOWED = {
@@ -20,6 +22,8 @@ ALLOWED = {
 
 def _names_a_module(rel: Path) -> bool:
     name = rel.stem.removeprefix("test_")
+    if rel.parts[0] == "studies":  # a study is one script: studies/<name>.py, nothing else
+        return len(rel.parts) == 2 and (STUDIES / f"{name}.py").is_file()
     folder = PACKAGE.joinpath(*rel.parts[:-1])
     return any((folder / f).exists() for f in (f"{name}.py", f"_{name}.py", name))
 
@@ -37,7 +41,11 @@ def test_every_test_file_names_a_module_of_its_package_or_is_a_system_test():
 
 def test_every_test_folder_is_a_package_folder_or_system():
     folders = {p.parent.relative_to(TESTS) for p in TESTS.rglob("test_*.py")} - {Path(".")}
-    bad = [str(f) for f in folders if f.parts[0] != "system" and not PACKAGE.joinpath(*f.parts).is_dir()]
+    bad = [
+        str(f)
+        for f in folders
+        if f.parts[0] != "system" and f != Path("studies") and not PACKAGE.joinpath(*f.parts).is_dir()
+    ]
     assert not bad, bad
 
 
@@ -53,3 +61,6 @@ def test_the_rule_catches_a_stray_file():
     assert not _names_a_module(Path("dynamics/test_no_such_module.py"))
     assert _names_a_module(Path("dynamics/test_simulator.py"))
     assert _names_a_module(Path("cli/test_main.py"))  # stability/cli/_main.py
+    assert _names_a_module(Path("studies/test_smooth_flow.py"))  # studies/smooth_flow.py
+    assert not _names_a_module(Path("studies/test_no_such_study.py"))
+    assert not _names_a_module(Path("studies/test_init.py"))  # studies/__init__.py is no study
