@@ -102,6 +102,8 @@ class ExponentialFamily(ABC):
     model_support: ClassVar[str | tuple] = "real"
     #: the constructor options its torch model takes by name (``"<name>-numerical"``, e.g. ``k``)
     numerical_options: ClassVar[tuple[str, ...]] = ()
+    #: defaults of those options where the torch model's differ from the constructor's
+    numerical_defaults: ClassVar[dict[str, Any]] = {}
     #: options of :func:`stability.simulate` only some families take (e.g. ``noise_scale``)
     options: ClassVar[tuple[str, ...]] = ()
     #: a family with its own chains, moments and stationary law sets these (none here: the

@@ -38,6 +38,7 @@ class Categorical(ExponentialFamily):
     defaults = {"probs": [0.5, 0.3, 0.2]}
     numerical = True
     numerical_options = ("k",)
+    numerical_defaults = {"k": 3}  # "categorical-numerical" without k: three classes
 
     @property
     def model_support(self) -> tuple:

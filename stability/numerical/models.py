@@ -400,8 +400,9 @@ class FamilyModel(LikelihoodModel):
     :math:`h` the family's own (its ``torch_*`` hooks), so the numerical route and the closed forms
     share one parametrisation (``theta_star`` of ``"<name>-numerical"`` is that of ``"<name>"``).
     The Hessian of :math:`\log p` in :math:`\theta` is :math:`-\nabla^2 A(\theta)`, independent of
-    :math:`x` (:math:`L = 0`). :meth:`of` gives the model class of a family class; the constructor
-    takes the family's options (the categorical's ``k``, the Gaussian's ``d``).
+    :math:`x` (:math:`L = 0`). :meth:`of` gives the model class of a family class; its constructor
+    takes the family's ``numerical_options`` (the categorical's ``k``) with its
+    ``numerical_defaults``.
     """
 
     family_class: type = None  # set by of()
@@ -421,12 +422,19 @@ class FamilyModel(LikelihoodModel):
             import inspect
 
             sig = inspect.signature(family_class.__init__)
-            options = [p for n, p in sig.parameters.items() if n not in ("self", "seed", "w1_points")]
+            defaults = family_class.numerical_defaults
+            options = [
+                p.replace(default=defaults.get(n, p.default))
+                for n, p in sig.parameters.items()
+                if n in family_class.numerical_options  # the options its registered model takes by name
+            ]
 
             def __init__(self, *args, **kwargs):
-                FamilyModel.__init__(self, **dict(zip((p.name for p in options), args, strict=False)), **kwargs)
+                given = dict(zip((p.name for p in options), args, strict=False)) | kwargs
+                FamilyModel.__init__(self, **(defaults | given))
 
-            __init__.__signature__ = sig.replace(parameters=[next(iter(sig.parameters.values())), *options])
+            self_ = next(iter(sig.parameters.values()))
+            __init__.__signature__ = sig.replace(parameters=[self_, *options], return_annotation=None)
             __init__.__annotations__ = {p.name: p.annotation for p in options}
             name = family_class.__name__
             doc = f"The torch model of :class:`stability.families.{name}` (``{family_class.name}-numerical``)."
