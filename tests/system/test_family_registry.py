@@ -91,3 +91,27 @@ def test_every_choice_is_read_off_the_registry():
     assert numerical == {f"{n}-numerical" for n, cls in FAMILIES.items() if cls.numerical}
     assert set(simulated_families()) == {n for n, cls in FAMILIES.items() if cls.defaults}
     assert "linear-regression" in simulated_families() and "linear-regression" not in simulated_families(False)
+
+
+def test_a_registered_class_reaches_the_simulator_the_moments_and_the_command_line(monkeypatch):
+    """A family is its class plus its registry entry: nothing else names it (here a renamed Poisson)."""
+    import argparse
+
+    import numpy as np
+
+    from stability.cli.simulate import register
+    from stability.dynamics import family_moments, simulate
+    from stability.families import Poisson
+
+    class Renamed(Poisson):
+        name = "renamed-poisson"
+
+    monkeypatch.setitem(FAMILIES, Renamed.name, Renamed)
+    kw = dict(n=20, lambda_=1.0, generations=3, chains=4, seed=0)
+    np.testing.assert_array_equal(simulate(Renamed.name, **kw).mean, simulate("poisson", **kw).mean)  # same hooks
+    p = family_moments(Renamed.name, n=20, lambda_=1.0, generations=3, data={"rate": 2.0})
+    q = family_moments("poisson", n=20, lambda_=1.0, generations=3, data={"rate": 2.0})
+    np.testing.assert_array_equal(p.cov_mean, q.cov_mean)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["simulate", Renamed.name, "--n", "5", "--generations", "1"]).family == Renamed.name
