@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .._domains import check, check_seed
+from .._domains import DOMAINS, check, check_seed
 from ..report import LocalConstants
 from ._simulation import FamilySpec, positive
 from .data import Moments, is_distribution
@@ -89,6 +89,8 @@ class ExponentialFamily(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     #: simulated through the sum of its sufficient statistic (a :class:`FamilySpec`; the Gaussian: no)
     sum_statistic: ClassVar[bool] = True
+    #: the domain of each scalar parameter of :attr:`defaults` (:mod:`stability._domains`)
+    domains: ClassVar[dict[str, Any]] = {}
     #: the parameters held fixed along a chain (not fitted), e.g. the gamma's known shape
     known: ClassVar[tuple[str, ...]] = ()
     #: whether the self-correcting corrector (docs/theory.md §14) and curation (§15) run on it
@@ -417,8 +419,11 @@ class ExponentialFamily(ABC):
 
     @classmethod
     def check_param(cls, key: str, value) -> float:
-        """A validated scalar parameter (default: a finite number > 0)."""
-        return positive(key, value)
+        """A validated scalar parameter ``data[key]``, in its declared domain (:attr:`domains`)."""
+        domain = cls.domains[key]
+        if domain is DOMAINS["rate"]:  # a finite number > 0 (the message says finite)
+            return positive(key, value)
+        return float(check(f"data[{key!r}]", value, domain))
 
     @classmethod
     def params_from_mean(cls, eta: np.ndarray, shape: float) -> dict:

@@ -32,6 +32,7 @@ class Bernoulli(ExponentialFamily):
     name = "bernoulli"
     dim = 1
     defaults = {"p": 0.3}
+    domains = {"p": DOMAINS["p"]}
     numerical = True
     model_support = (0.0, 1.0)
 
@@ -48,10 +49,6 @@ class Bernoulli(ExponentialFamily):
         return np.zeros(1)
 
     # --- the simulator's hooks: eta = p, V(eta) = eta (1 - eta), counts are binomial
-    @classmethod
-    def check_param(cls, key, value) -> float:
-        return float(check("data['p']", value, DOMAINS["p"]))
-
     @staticmethod
     def sum_exact(rng, eta, m, shape) -> np.ndarray:
         return rng.binomial(per_chain(m), np.clip(eta, 0.0, 1.0)).astype(float)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special, stats
 
-from .._domains import check
+from .._domains import DOMAINS, check
 from . import samplers
 from ._simulation import per_chain
 from .base import ExponentialFamily
@@ -34,6 +34,7 @@ class Exponential(ExponentialFamily):
 
     name = "exponential"
     defaults = {"mean": 1.0}
+    domains = {"mean": DOMAINS["rate"]}  # > 0, finite
     numerical = True
     model_support = "positive"
 

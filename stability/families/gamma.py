@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special, stats
 
-from .._domains import check
+from .._domains import DOMAINS, check
 from . import samplers
-from ._simulation import FamilySpec, per_chain, positive
+from ._simulation import FamilySpec, per_chain
 from .base import ExponentialFamily, MeanMapSolve
 from .data import Moments, is_scipy_distribution
 from .positive import _MEAN_LOG, S_FLOOR, _continuous_positive, _positive_sample, solve_gamma_shape
@@ -38,6 +38,7 @@ class Gamma(ExponentialFamily):
 
     name = "gamma"
     defaults = {"shape": 2.0, "mean": 1.0}
+    domains = {"shape": DOMAINS["rate"], "mean": DOMAINS["rate"]}  # > 0, finite
     known = ("shape",)
     numerical = True
     model_support = "positive"
@@ -63,8 +64,10 @@ class Gamma(ExponentialFamily):
     # is Gamma(m a, scale mean / a)
     @classmethod
     def parse_params(cls, params: dict) -> FamilySpec:
-        mean = positive("mean", params.get("mean", cls.defaults["mean"]))
-        return FamilySpec(cls, np.array([mean]), shape=positive("shape", params.get("shape", cls.defaults["shape"])))
+        mean = cls.check_param("mean", params.get("mean", cls.defaults["mean"]))
+        return FamilySpec(
+            cls, np.array([mean]), shape=cls.check_param("shape", params.get("shape", cls.defaults["shape"]))
+        )
 
     @classmethod
     def params_from_mean(cls, eta, shape) -> dict:

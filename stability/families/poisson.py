@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special, stats
 
-from .._domains import check
+from .._domains import DOMAINS, check
 from . import samplers
 from ._simulation import per_chain
 from .base import ExponentialFamily
@@ -33,6 +33,7 @@ class Poisson(ExponentialFamily):
 
     name = "poisson"
     defaults = {"rate": 3.0}
+    domains = {"rate": DOMAINS["rate"]}
     numerical = True
     model_support = "count"
 
