@@ -77,7 +77,7 @@ def wishart_factor_counts(rng: np.random.Generator, df: np.ndarray, d: int) -> n
 def gaussian_stats_counts(rng, mean: np.ndarray, L: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Sample mean and scatter of :math:`m_c` points of :math:`N(\mu_c, L_cL_c^\top)` per chain, drawn exactly.
 
-    As :func:`~stability.dynamics.samplers.gaussian_stats` with a count per chain (``m`` (chains,)
+    As :func:`~stability.families.samplers.gaussian_stats` with a count per chain (``m`` (chains,)
     integers :math:`\ge 0`); a chain with :math:`m_c = 0` gets the mean :math:`\mu_c` and a zero
     scatter (its weight in any pooling is 0).
     """

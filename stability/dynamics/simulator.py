@@ -36,10 +36,14 @@ Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points
 
 The retraining loop is written once (:func:`_run`): each round's training set is built as the
 scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
-each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit).
+each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit):
+the family registered in :data:`stability.families.FAMILIES` gives its *simulation*
+(``family.simulation(data)``: the parsed data distribution and the kernels, the Gaussian's
+:class:`~stability.families.gaussian.GaussianSimulation` or a :class:`~stability.families.FamilySpec`
+running the family's sum hooks); :func:`simulate` names no family.
 
 Methods: ``exact`` draws the fitted sufficient statistics from their law
-(:mod:`~stability.dynamics.samplers`) and pools them with the centred pooling identity
+(:mod:`~stability.families.samplers`) and pools them with the centred pooling identity
 
 .. math:: \mu_{t+1} = (1-w)\hat m + w\bar y,\qquad
    T = R + Q + \tfrac{nk}{n+k}(\bar y-\hat m)(\bar y-\hat m)^\top
@@ -81,7 +85,7 @@ batch from the tilt of the current model (both methods exact), finite ``K`` draw
 
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
-the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
+the data's smallest variance (see :func:`~stability.families.samplers.sqrt_factor`); a discrete or
 positive family when the fit lost part of the data's support (e.g. a Bernoulli fixed at 0 or 1),
 exactly or numerically: :math:`KL(p_{data}\|p_{\theta_t})` infinite or above
 ``COLLAPSE_KL`` :math:`= 1/(2\epsilon_{mach}) \approx 2.3\times10^{15}` nats, or a fitted mean parameter
