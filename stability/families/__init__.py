@@ -12,6 +12,7 @@ Importing this package registers every family with :func:`stability.analyze` und
 dimension ``d`` (Gaussians) and the number of classes ``k`` (categorical) are options; left out,
 they are read off the data.
 
+>>> import numpy as np
 >>> import stability
 >>> r = stability.analyze("poisson", np.array([0, 1, 1, 3, 5]), 0.5)
 >>> round(r.rate_exact, 12), r.L
@@ -100,6 +101,7 @@ class _FromData:
 def family(name: str, data=None, **options) -> ExponentialFamily:
     """The family registered as ``name``, sized from ``data`` when ``d``/``k`` are not given.
 
+    >>> import numpy as np
     >>> family("gaussian", np.zeros((5, 3))).dim  # 3 means + 6 precision entries
     9
     """
