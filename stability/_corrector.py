@@ -33,8 +33,8 @@ def check_correction(correction, scheme=None, family: str = "", correction_targe
         if correction_target is not None:
             raise InputError("correction_target is given but correction is 0: pass correction > 0 (docs/theory.md §14)")
         return 0.0
-    if family == "linear-regression":
-        raise InputError("correction (self-correction, docs/theory.md §14) is not implemented for 'linear-regression'")
+    if not getattr(family, "corrects", True):  # a family class of stability.families.FAMILIES
+        raise InputError(f"correction (self-correction, docs/theory.md §14) is not implemented for {family.name!r}")
     if scheme is not None and scheme.subsample:
         raise InputError(
             f"correction must be 0 for scheme {scheme.name!r}: its pool of points is not corrected "

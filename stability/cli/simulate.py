@@ -8,8 +8,8 @@ import json
 from .._domains import DOMAINS
 from .._io import output_path
 from .._jsonable import jsonable
-from ..dynamics._families import FAMILIES
 from ..dynamics.simulator import ESTIMATORS, METHODS, SCHEMES, simulate
+from ..families import simulated_families
 from ._options import add_dim, add_json, add_lambda, add_out, add_quiet, add_seed, integer, number, progress
 
 __all__ = ["register"]
@@ -26,7 +26,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         scheme=args.scheme,
         method=args.method,
         estimator=args.estimator,
-        dim=args.dim if args.family == "gaussian" else None,
+        dim=args.dim,  # read by the families with a dimension (size_option "d"), ignored by the others
         seed=args.seed,
         progress=progress(args),
         synthetic_weight=args.synthetic_weight,
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Simulate independent retraining chains of an exponential family under a mixing scheme "
         "and report the distance to the data distribution across generations (mean, median, 5-95%% band).",
     )
-    p.add_argument("family", choices=FAMILIES)
+    p.add_argument("family", choices=simulated_families(own_dynamics=False))
     add_dim(p, help="Gaussian dimension, integer >= 1 (default 1)", default=1)
     p.add_argument("--n", type=integer("--n", DOMAINS["n"]), required=True, help="real sample size, integer >= 2")
     add_lambda(p, help="synthetic-to-real ratio, >= 0 or inf (required except under --scheme fresh-fraction)")

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._corrector import check_correction, replaced_probability
-from . import samplers
+from ..families import samplers
 
 __all__ = [
     "check_correction",
@@ -77,7 +77,7 @@ def wishart_factor_counts(rng: np.random.Generator, df: np.ndarray, d: int) -> n
 def gaussian_stats_counts(rng, mean: np.ndarray, L: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Sample mean and scatter of :math:`m_c` points of :math:`N(\mu_c, L_cL_c^\top)` per chain, drawn exactly.
 
-    As :func:`~stability.dynamics.samplers.gaussian_stats` with a count per chain (``m`` (chains,)
+    As :func:`~stability.families.samplers.gaussian_stats` with a count per chain (``m`` (chains,)
     integers :math:`\ge 0`); a chain with :math:`m_c = 0` gets the mean :math:`\mu_c` and a zero
     scatter (its weight in any pooling is 0).
     """
@@ -203,17 +203,7 @@ class _CorrectedFamily(_Corrected):
         return m, self._naive_sum(rng, eta, m)
 
     def _sum(self, rng, eta, counts):
-        name = self.spec.name
-        if name == "categorical":
-            from ._families import _simplex
-
-            return rng.multinomial(counts, _simplex(eta)).astype(float)
-        c = counts[:, None]
-        if name == "bernoulli":
-            return rng.binomial(c, np.clip(eta, 0.0, 1.0)).astype(float)
-        if name == "poisson":
-            return rng.poisson(c * eta).astype(float)
-        return rng.gamma(c * self.spec.shape, eta / self.spec.shape)  # gamma / exponential (shape 1)
+        return self.spec.exact_sum(rng, eta, counts)  # the family's exact sum, one count per chain
 
     def _naive_sum(self, rng, eta, m):
         """Draw each of the ``m`` points from the mixture (one point per row of repeated parameters)."""
@@ -232,12 +222,8 @@ class _CorrectedFamily(_Corrected):
 def correction_target_params(family: str, correction_target, *, spec) -> np.ndarray:
     """The mean parameter (p,) of a non-Gaussian family's fit to ``correction_target`` (gamma: the
     model's known shape)."""
-    from ._families import family_params, family_spec
-
-    params = family_params(family, correction_target, "correction_target")
-    if family == "gamma":
-        params = {"mean": params.get("mean", spec.eta_data[0])}  # the model's known shape
-    return family_spec(family, spec.params() | params).eta_data
+    params = spec.family.parse_dict(correction_target, "correction_target")
+    return spec.with_params(spec.target_params(params)).eta_data  # known parameters (gamma's shape): the model's
 
 
 def default_target(scheme, data_params):

@@ -195,15 +195,15 @@ def as_curation(spec) -> Curation | None:
     return Curation(spec["K"], spec["reward"])
 
 
-def check_curation(spec, family: str, method: str, dim: int | None = None) -> Curation | None:
+def check_curation(spec, family, method: str, dim: int | None = None) -> Curation | None:
     """The curation :func:`stability.simulate` runs, or a clear error: Gaussian family only, the reward's
     dimension that of the data, finite ``K > 1`` with ``method="naive"`` only (the kept points are not
     Gaussian, so no exact sampler of their statistics exists; ``K = inf`` and ``K = 1`` run with both)."""
     cur = as_curation(spec)
     if cur is None:
         return None
-    if family != "gaussian":
-        raise InputError(f"curation is implemented for the gaussian family only, got family {family!r}")
+    if not family.curates:  # the family class (stability.families.FAMILIES)
+        raise InputError(f"curation is implemented for the gaussian family only, got family {family.name!r}")
     if dim is not None and cur.reward.dim != dim:
         raise InputError(f"the curation reward has dimension {cur.reward.dim}, the data dimension {dim}")
     if method == "exact" and not cur.infinite and cur.K > 1:

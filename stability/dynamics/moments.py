@@ -55,16 +55,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from .._domains import check, check_choice
 from .._domains import count as _count
+from ..families import FAMILIES, Gaussian, simulated_families
+from ..families.gaussian import gaussian_params as _gaussian_params
 from ..schemes import SCHEMES, Scheme, as_scheme
 from ..stationary import StationaryLaw, _ratio_and_counts, _weight_ratio
 from ..weights import check_synthetic_weight
-from ._families import FAMILIES, SIMULATED, family_spec
-from .regression import REGRESSION, RegressionPrediction, regression_moments, regression_stationary
-from .simulator import ESTIMATORS, _check_recursion, _gaussian_params
+from .regression import REGRESSION, RegressionPrediction
+from .simulator import ESTIMATORS, _check_recursion
 
 __all__ = [
     "MomentPrediction",
@@ -316,7 +316,7 @@ def _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n):
         return (mu_d, Sd) if ct is None else _gaussian_params(ct, mu_d.size, "correction_target")
 
     return _correction(
-        correction, correction_target, scheme, "gaussian", A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
+        correction, correction_target, scheme, Gaussian, A=Sd / n, eta_d=mu_d, real_var=(n - 1) / n * Sd,
         fixed_target=fixed,
     )  # fmt: skip
 
@@ -324,7 +324,7 @@ def _gaussian_corr(correction, correction_target, scheme, mu_d, Sd, n):
 def _no_regression_correction(correction) -> None:
     from .correction import check_correction
 
-    check_correction(correction, None, REGRESSION)
+    check_correction(correction, None, FAMILIES[REGRESSION])
 
 
 def _family_corr(correction, correction_target, scheme, family, spec, A):
@@ -384,14 +384,29 @@ def _regression(predict, n, data, real_fraction, **kw) -> RegressionPrediction:
     return predict(data=data, **kw)
 
 
+def _sum_families() -> tuple[str, ...]:
+    """The families whose moment recursions are those of a sum of statistics (module docstring)."""
+    return tuple(n for n in simulated_families() if getattr(FAMILIES[n], "sum_statistic", False))
+
+
+def _exponential_families() -> tuple[str, ...]:
+    """The exponential families the simulator runs (every family but those with their own dynamics)."""
+    return simulated_families(own_dynamics=False)
+
+
+def _own_families() -> tuple[str, ...]:
+    """The families with their own moments (linear regression, :mod:`.regression`)."""
+    return tuple(n for n in simulated_families() if FAMILIES[n].moments is not None)
+
+
 def _family_setup(
     family, n, lambda_, scheme, data, generations=None, synthetic_weight=None, real_fraction=None, options=None
 ):
-    check_choice("family", family, (*SIMULATED, REGRESSION))
+    check_choice("family", family, _sum_families() + _own_families())
     if options:
         raise ValueError(f"{sorted(options)} are for family {REGRESSION!r} only, got family {family!r}")
     n, G, scheme, k, w = _setup(n, lambda_, scheme, generations, synthetic_weight, real_fraction)
-    spec = family_spec(family, data)
+    spec = FAMILIES[family].simulation(data)
     A = spec.variance(spec.eta_data, np.outer(spec.eta_data, spec.eta_data)) / n
     return spec, G, dict(A=A, n=n, k=k, w=w, scheme=scheme)
 
@@ -409,13 +424,12 @@ def _init_mean(family, spec, init) -> np.ndarray:
         raise ValueError(f"init must be a number or a probability vector, got {init!r:.100}") from None
     if eta0.shape != spec.eta_data.shape:
         raise ValueError(f"init must have shape {spec.eta_data.shape}, got {eta0.shape}")
-    params = spec.params()
-    key = "probs" if family == "categorical" else ("mean" if family == "gamma" else next(iter(params)))
+    (key,) = set(spec.family.keys()) - set(spec.family.known)  # the fitted parameter
     try:
-        checked = type(spec).parse(params | {key: eta0 if family == "categorical" else float(eta0[0])})
+        spec.with_params(spec.params() | spec.family.params_from_mean(eta0, spec.shape))
     except ValueError as err:
         raise ValueError(f"init: {err}".replace(f"data[{key!r}]", f"the mean parameter {key!r}")) from None
-    return np.asarray(checked.eta_data, dtype=float) if family != "categorical" else eta0
+    return eta0
 
 
 def family_moments(
@@ -449,10 +463,10 @@ def family_moments(
     >>> (p.cov_mean[:, 0, 0] / 0.21).round(4)  # Wright-Fisher: Var(p_t) = p(1-p)(1 - (1-1/n)^t)
     array([0.  , 0.1 , 0.19])
     """
-    if family == REGRESSION:
+    if family in _own_families():
         _no_regression_correction(correction)
         return _regression(
-            regression_moments,
+            FAMILIES[family].moments,
             n,
             data,
             real_fraction,
@@ -528,10 +542,10 @@ def family_stationary(
     >>> float(st.cov_mean[0, 0])  # real data only: rate / n
     0.04
     """
-    if family == REGRESSION:
+    if family in _own_families():
         _no_regression_correction(correction)
         return _regression(
-            regression_stationary,
+            FAMILIES[family].stationary,
             n,
             data,
             real_fraction,
@@ -767,7 +781,7 @@ def stationary_closed_form(
     """
     from ..stationary import _check_correction, _purely_synthetic
 
-    check_choice("family", family, FAMILIES)
+    check_choice("family", family, _exponential_families())
     g = _check_correction(correction)
     if g > 0.0 and _purely_synthetic(lambda_, synthetic_weight):  # replace with a corrector (§14)
         lam, n_int = math.inf, int(check("n", n))
@@ -780,21 +794,7 @@ def stationary_closed_form(
         extra = g * (2.0 + g) / (1.0 + g) ** 2  # (1+ρ)² - ρ²/(1+γ)² = 1 + 2ρ + extra·ρ² (§9's at γ = 0)
         c = 0.0 if rho == 0.0 else rho**2 / (k_int * (1.0 + 2.0 * rho + extra * rho**2))
         rate = shrink * rho / (1.0 + rho)
-    if family == "gaussian":
-        _, S = _gaussian_params(data, None, "data")
-        d = S.shape[0]
-        i, j = np.triu_indices(d)
-        cov_block = (
-            S[i[:, None], i[None, :]] * S[j[:, None], j[None, :]]
-            + S[i[:, None], j[None, :]] * S[j[:, None], i[None, :]]
-        )
-        V = linalg.block_diag(S, cov_block)
-        p = d + i.size
-    else:
-        spec = family_spec(family, data)
-        eta = spec.eta_data
-        V = spec.variance(eta, np.outer(eta, eta))
-        p = spec.p - 1 if family == "categorical" else spec.p
+    V, p = FAMILIES[family].simulation(data).stationary_variance()
     relax = 0.0 if rate == 0.0 else float(-1.0 / math.log(rate))
     w = None if synthetic_weight is None else float(synthetic_weight)
     return StationaryLaw(lam, n_int, k_int, c * V, 0.5 * p * c, rate, relax, np.ones(p), "closed form", w, g)

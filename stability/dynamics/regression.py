@@ -56,10 +56,11 @@ import numpy as np
 
 from .._domains import check_choice, check_scalar
 from ..errors import InputError, check_memory
+from ..families import LinearRegression
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
-from .simulator import PLUGIN_FAMILIES, SimulationResult, _check_cost, _check_recursion, _rng, _run
+from .simulator import SimulationResult, _check_cost, _check_recursion, _rng, _run
 
 __all__ = [
     "NOISE_SCALES",
@@ -443,9 +444,6 @@ def simulate_regression(
     )  # fmt: skip
 
 
-PLUGIN_FAMILIES[REGRESSION] = simulate_regression  # simulate("linear-regression", ...) lands here
-
-
 # --------------------------------------------------------------------------------------- moments
 @dataclass(frozen=True, eq=False)
 class RegressionPrediction:
@@ -658,3 +656,9 @@ def regression_stationary(
     tr = float(np.trace(P))
     ols = tr - 2 * float(np.trace(Cc)) + float(np.trace(c.A)) if run.keeps_real else None
     return RegressionPrediction(np.float64(tr), None if ols is None else np.float64(ols), np.float64(s2), P)
+
+
+# registration: simulate / family_moments / family_stationary("linear-regression") land here
+LinearRegression.simulate = staticmethod(simulate_regression)
+LinearRegression.moments = staticmethod(regression_moments)
+LinearRegression.stationary = staticmethod(regression_stationary)

@@ -36,10 +36,14 @@ Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points
 
 The retraining loop is written once (:func:`_run`): each round's training set is built as the
 scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
-each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit).
+each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit):
+the family registered in :data:`stability.families.FAMILIES` gives its *simulation*
+(``family.simulation(data)``: the parsed data distribution and the kernels, the Gaussian's
+:class:`~stability.families.gaussian.GaussianSimulation` or a :class:`~stability.families.FamilySpec`
+running the family's sum hooks); :func:`simulate` names no family.
 
 Methods: ``exact`` draws the fitted sufficient statistics from their law
-(:mod:`~stability.dynamics.samplers`) and pools them with the centred pooling identity
+(:mod:`~stability.families.samplers`) and pools them with the centred pooling identity
 
 .. math:: \mu_{t+1} = (1-w)\hat m + w\bar y,\qquad
    T = R + Q + \tfrac{nk}{n+k}(\bar y-\hat m)(\bar y-\hat m)^\top
@@ -81,18 +85,17 @@ batch from the tilt of the current model (both methods exact), finite ``K`` draw
 
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
-the data's smallest variance (see :func:`~stability.dynamics.samplers.sqrt_factor`); a discrete or
+the data's smallest variance (see :func:`~stability.families.samplers.sqrt_factor`); a discrete or
 positive family when the fit lost part of the data's support (e.g. a Bernoulli fixed at 0 or 1),
 exactly or numerically: :math:`KL(p_{data}\|p_{\theta_t})` infinite or above
 ``COLLAPSE_KL`` :math:`= 1/(2\epsilon_{mach}) \approx 2.3\times10^{15}` nats, or a fitted mean parameter
 below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of its domain; see
-:meth:`~stability.dynamics._families.FamilySpec.degenerate`). Collapse is recorded, never an error.
+:meth:`~stability.families.FamilySpec.degenerate`). Collapse is recorded, never an error.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -102,15 +105,14 @@ import numpy as np
 
 from .._domains import check_choice, check_scalar, check_seed
 from ..errors import InputError, check_memory, check_time
-from ..families.data import check_real
-from ..jacobian import check_spd
+from ..families import FAMILIES, FamilySpec, simulated_families
+from ..families import samplers as samplers
+from ..families._simulation import NAIVE_BLOCK_FLOATS
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
 from . import curation as _curation
-from . import samplers
-from ._families import FAMILIES, FamilySpec, family_params, family_spec
 from .correction import check_correction, correct_kernel
 
 __all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
@@ -118,16 +120,9 @@ __all__ = ["Band", "SimulationResult", "simulate", "synthetic_count"]
 SCHEMES = tuple(_SCHEMES)  # the names of stability.schemes.SCHEMES
 METHODS = ("exact", "naive")
 ESTIMATORS = ("mle", "unbiased")
-# naive method: at most this many random floats drawn per block of chains (64 MiB of float64); a
-# chain whose round needs more is drawn in chunks of points, so memory stays bounded whatever n and k
-NAIVE_BLOCK_FLOATS = 2**23
 # naive method: refuse runs that would draw more random numbers than this (about an hour at
 # ~1e8 normal draws per second); the exact method has the same law at a cost independent of n and k
 NAIVE_MAX_DRAWS = 1e12
-# Families simulated by another module of this package with their own kernel for _run, registered
-# there on import (name -> function of simulate's keyword arguments): "linear-regression"
-# (stability.dynamics.regression, docs/theory.md §12).
-PLUGIN_FAMILIES: dict[str, Callable[..., SimulationResult]] = {}
 
 
 @dataclass(frozen=True)
@@ -407,37 +402,6 @@ def _steps(generations: int, progress: bool):
     return range(generations)
 
 
-def _gaussian_params(params, dim, name):
-    if params is not None and not isinstance(params, dict):  # a sample, a frozen scipy distribution, Moments
-        from ..families import family
-
-        fam = family("gaussian", params)
-        params = fam.params(fam.fixed_point(params))
-    params = dict(params or {})
-    unknown = set(params) - {"mean", "cov"}
-    if unknown:
-        raise ValueError(f"{name} for family 'gaussian' takes keys ['cov', 'mean'], got {sorted(unknown)}")
-    mean = params.get("mean")
-    cov = params.get("cov")
-    if dim is None:
-        dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
-    d = int(check_scalar("dim", dim))
-    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension dim = {d}", "lower dim", param="dim")
-    for key, value in (("mean", mean), ("cov", cov)):
-        check_real(value, f"{name}[{key!r}]")
-        try:
-            np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"{name}[{key!r}] must be an array of numbers, got {value!r}") from None
-    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=float).reshape(-1)
-    if mean.shape != (d,) or not np.all(np.isfinite(mean)):
-        raise ValueError(f"{name}['mean'] must be a finite vector of length dim={d}, got shape {mean.shape}")
-    cov = np.eye(d) if cov is None else check_spd(f"{name}['cov']", np.atleast_2d(np.asarray(cov, dtype=float)))
-    if cov.shape != (d, d):
-        raise ValueError(f"{name}['cov'] must have shape ({d}, {d}), got {cov.shape}")
-    return mean, cov
-
-
 def _resolve(n, lambda_, scheme, real_fraction=None) -> tuple[Scheme, int]:
     """The scheme run (``inf`` under a scheme with real data is ``replace``) and its synthetic points per round."""
     run = _scheme(scheme, real_fraction=real_fraction).resolve(lambda_)
@@ -486,7 +450,8 @@ def simulate(
         ``scipy.stats`` distribution, :class:`~stability.families.Moments`; the family's
         maximum-likelihood fit to it is simulated, which is the distribution itself when it belongs
         to the family), or as a dict of parameters. Gaussian: ``{"mean": (d,), "cov": (d, d) SPD}``
-        (default :math:`N(0, I_d)`); other families: see :mod:`~stability.dynamics._families`.
+        (default :math:`N(0, I_d)`); other families: the keys of their ``defaults`` (e.g.
+        :attr:`stability.families.Poisson.defaults`).
     init : the model of generation 0, same forms as ``data`` (default: the data distribution).
     dim : Gaussian dimension when ``data`` does not give it (default 1).
     seed : int, ``numpy.random.Generator`` or ``None``. Same seed, same numbers.
@@ -525,7 +490,8 @@ def simulate(
     >>> simulate("bernoulli", n=10, lambda_=1.0, generations=2, chains=3, seed=1).mean.shape
     (3, 3, 1)
     """
-    check_choice("family", family, (*FAMILIES, *PLUGIN_FAMILIES))
+    check_choice("family", family, simulated_families())
+    fam = FAMILIES[family]
     scheme_name = _scheme(scheme).name
     check_choice("method", method, METHODS)
     check_choice("estimator", estimator, ESTIMATORS)
@@ -533,93 +499,53 @@ def simulate(
     G = int(check_scalar("generations", generations))
     C = int(check_scalar("chains", chains))
     check_seed("seed", seed)
-    gamma = check_correction(correction, None, family, correction_target)
-    cur = _curation.check_curation(curation, family, method)
+    gamma = check_correction(correction, None, fam, correction_target)
+    cur = _curation.check_curation(curation, fam, method)
     if gamma and cur is not None:
         raise ValueError("correction and curation cannot be combined: pass one of them (correction=0 or curation=None)")
-    if family in PLUGIN_FAMILIES:
+    if fam.simulate is not None:  # a family with its own chains (linear regression)
         if real_fraction is not None:
             raise ValueError(f"real_fraction is for scheme 'fresh-fraction', which family {family!r} does not run")
-        return PLUGIN_FAMILIES[family](
+        return fam.simulate(
             n=n, lambda_=lambda_, generations=G, chains=C, scheme=scheme, method=method, estimator=estimator,
             data=data, init=init, dim=dim, noise_scale=noise_scale, synthetic_weight=synthetic_weight, seed=seed,
             progress=progress,
         )  # fmt: skip
     if noise_scale is not None:
-        raise ValueError(f"noise_scale is for the families {sorted(PLUGIN_FAMILIES)} only, got family {family!r}")
+        takes = sorted(name for name, cls in FAMILIES.items() if "noise_scale" in cls.options)
+        raise ValueError(f"noise_scale is for the families {takes} only, got family {family!r}")
     run, k = _resolve(n, lambda_, scheme, real_fraction)
     weight = check_synthetic_weight(synthetic_weight, run, k)
-    gamma = check_correction(gamma, run, family, correction_target)
+    gamma = check_correction(gamma, run, fam, correction_target)
     extra_c = dict(correction=gamma) if gamma else {}
     k_reported = None if run.synthetic_only else k
     n_r = run.real_size(n)
     lam = k / n_r if run.fraction else float(lambda_)
     extra = dict(n_real=n_r if n_r != n else None, real_fraction=run.real_fraction)
     rng = _rng(seed)
-    if family == "gaussian":
-        mu_d, cov_d = _gaussian_params(data, dim, "data")
-        d = mu_d.size
-        _curation.check_curation(cur, family, method, d)
-        per_round = run.training_size(n, k)
-        if weight is not None:  # the points that carry weight
-            per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
-        if per_round < d + 1:
-            what = "n" if run.fixed_size else "n + floor(lambda_ n)"
-            what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
-            raise InputError(
-                f"{what} must be >= dim + 1 = {d + 1} to fit a full covariance (scheme {scheme_name!r}), "
-                f"got {per_round}",
-                param="n" if weight is None else "synthetic_weight",
-            )
-        mu0, cov0 = _gaussian_params({"mean": mu_d, "cov": cov_d} | _init_dict("gaussian", init), d, "init")
-        K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point
-        _check_cost(method, per_round, G, C, d * K, d * d + d + 3)
-        if run.subsample:
-            kernel = _GaussianPoints(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
-            kernel.allocate(run.pool_size(n, k, G - 1), d, method)
-        else:
-            kernel = (_GaussianExact if method == "exact" else _GaussianNaive)(
-                mu_d, cov_d, mu0, cov0, G, C, estimator, n, k
-            )
-        if cur is not None:
-            kernel = _Curated(kernel, cur)
-        corrected = correct_kernel(kernel, gamma, run, method, (mu_d, cov_d), correction_target, None, _gaussian_params)
-        real = _run(corrected, run, rng, n, k, G, progress, weight)
-        real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
-        return SimulationResult(
-            family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, kernel.cov, kernel.collapsed,
-            mu_d, cov_d, spec=None, real_mean=real_mean, real_cov=real_cov, synthetic_weight=weight, curation=cur,
-            **extra, **extra_c,
-        )  # fmt: skip
-    spec = family_spec(family, data)
-    if family == "gamma" and init is not None and not (isinstance(init, dict) and set(init) <= {"mean"}):
-        raise ValueError("init for family 'gamma' takes key 'mean' only (the shape is known and fixed)")
-    init_params = _init_dict(family, init)
-    eta0 = spec.eta_data if not init_params else family_spec(family, spec.params() | init_params).eta_data
-    _check_cost(method, run.training_size(n, k), G, C, spec.points_per_chain(1), spec.p + 3)
+    sim = fam.simulation(data, dim)  # the family's side of the loop: parsed data, kernels (docs/theory.md §6)
+    q = np.size(sim.data_mean)
+    _curation.check_curation(cur, fam, method, q)
+    per_round = run.training_size(n, k)
+    if weight is not None:  # the points that carry weight
+        per_round = (n if weight < 1 else 0) + (k if weight > 0 else 0)
+    what = "n" if run.fixed_size else "n + floor(lambda_ n)"
+    what = what if weight is None else f"the points with positive weight (synthetic_weight {weight:g})"
+    sim.check_round(per_round, what, scheme_name, param="n" if weight is None else "synthetic_weight")
+    start = sim.initial(init, dim)
+    K = 1 if cur is None or cur.infinite else cur.K  # candidates drawn per kept point
+    _check_cost(method, per_round, G, C, *sim.cost(K))
+    kernel = sim.kernel(start, method, run.subsample, G, C, estimator, n, k)
     if run.subsample:
-        kernel = _FamilyPoints(spec, eta0, G, C, method, n, k)
-        kernel.allocate(run.pool_size(n, k, G - 1), spec.p, method)
-    else:
-        kernel = _FamilyKernel(spec, eta0, G, C, method, n, k)
-    corrected = correct_kernel(kernel, gamma, run, method, spec.eta_data, correction_target, spec)
+        kernel.allocate(run.pool_size(n, k, G - 1), q, method)
+    if cur is not None:
+        kernel = _Curated(kernel, cur)
+    corrected = correct_kernel(kernel, gamma, run, method, correction_target=correction_target, **sim.correction())
     real = _run(corrected, run, rng, n, k, G, progress, weight)
-    collapsed = spec.degenerate(kernel.mean)
     return SimulationResult(
-        family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, None, collapsed, spec.eta_data, None,
-        spec=spec, real_mean=None if real is None else kernel.real_fit(real)[0], synthetic_weight=weight, **extra,
-        **extra_c,
+        family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, synthetic_weight=weight,
+        curation=cur, **sim.result(kernel, real), **extra, **extra_c,
     )  # fmt: skip
-
-
-def _init_dict(family: str, init) -> dict:
-    """``init`` as a dict of parameters (data objects are read as for ``data``)."""
-    if family == "gaussian":
-        if init is None or isinstance(init, dict):
-            return dict(init or {})
-        mean, cov = _gaussian_params(init, None, "init")
-        return {"mean": mean, "cov": cov}
-    return family_params(family, init, "init")
 
 
 def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool, weight: float | None = None):
@@ -664,75 +590,6 @@ def _weighted(kernel, real, synthetic, w: float):
         return real
     c_real, c_synth = kish_weights(w, real[0], synthetic[0])
     return kernel.join(kernel.scale(real, c_real), kernel.scale(synthetic, c_synth))
-
-
-def _divisor(N, estimator):
-    return N if estimator == "mle" else N - 1
-
-
-def _outer(v):
-    return v[:, :, None] * v[:, None, :]
-
-
-def _sym(T):
-    return 0.5 * (T + T.transpose(0, 2, 1))
-
-
-class _Gaussian:
-    """Per-generation Gaussian arrays, the data's Cholesky factor and the collapse floor (the data's
-    smallest variance); each fitted covariance is factored once, for the next draw and the collapse flag."""
-
-    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
-        d = mu_d.size
-        self.mean = np.empty((G + 1, C, d))
-        self.cov = np.empty((G + 1, C, d, d))
-        self.collapsed = np.zeros((G + 1, C), dtype=bool)
-        self.mean[0], self.cov[0] = mu0, cov0
-        self.mu_d, self.estimator = mu_d, estimator
-        self.Ld = np.linalg.cholesky(cov_d)
-        self.floor = float(np.linalg.eigvalsh(cov_d)[0])
-        self.mu_dc = np.broadcast_to(mu_d, (C, d))
-        self.L, self.collapsed[0] = samplers.sqrt_factor(self.cov[0], self.floor)
-
-    def _store(self, t, mean, T, N):
-        self.mean[t] = mean
-        self.cov[t] = _sym(T) / _divisor(N, self.estimator)
-        self.L, self.collapsed[t] = samplers.sqrt_factor(self.cov[t], self.floor)
-
-
-class _GaussianExact(_Gaussian):
-    r"""Statistics ``(N, mean, scatter)`` drawn from their law; pooled by the centred identity
-    :math:`M = M_1 + \tfrac{N_2}{N}\delta`, :math:`T = T_1 + T_2 + \tfrac{N_1N_2}{N}\delta\delta^\top`."""
-
-    def real(self, rng, m):
-        return (m, *samplers.gaussian_stats(rng, self.mu_dc, self.Ld, m))
-
-    def synthetic(self, rng, t, m):
-        return self.draw(rng, self.mean[t], self.L, m)
-
-    @staticmethod
-    def draw(rng, mean, L, m):
-        return (m, *samplers.gaussian_stats(rng, mean, L, m))
-
-    @staticmethod
-    def scale(a, c):
-        """The statistics with every point's weight multiplied by ``c`` (count and scatter scale)."""
-        return a[0] * c, a[1], a[2] * c
-
-    @staticmethod
-    def join(a, b):
-        (N1, M1, T1), (N2, M2, T2) = a, b
-        N = N1 + N2
-        delta = M2 - M1
-        return N, M1 + (N2 / N) * delta, T1 + T2 + (N1 * N2 / N) * _outer(delta)
-
-    def fit(self, t, stats):
-        N, M, T = stats
-        self._store(t, M, T, N)
-
-    def real_fit(self, stats):
-        N, M, T = stats
-        return M, _sym(T) / N
 
 
 def _check_recursion(G: int, p: int, what: str) -> None:
@@ -812,225 +669,3 @@ def _check_cost(method, per_round, G, C, per_point, per_state) -> None:
             f"{per_round} points x {per_point}), more than NAIVE_MAX_DRAWS = {NAIVE_MAX_DRAWS:g}: use "
             f"method 'exact' (--method exact), which has the same law at a cost independent of n and lambda"
         )
-
-
-def _raw_sums(rng, mean, L, m, shift, block):
-    """Draw ``m`` points per chain of N(mean, LL^T), in blocks of chains: sum of x - shift and of its outer product.
-
-    When one chain's ``m`` points exceed :data:`NAIVE_BLOCK_FLOATS` numbers, each chain's points are
-    drawn in chunks of that size (memory bounded whatever ``m``).
-    """
-    C, d = mean.shape
-    S1 = np.zeros((C, d))
-    S2 = np.zeros((C, d, d))
-    L = np.broadcast_to(L, (C, d, d))
-    chunk = max(1, NAIVE_BLOCK_FLOATS // d)
-    for lo in range(0, C, block):
-        sl = slice(lo, lo + block)
-        for start in range(0, m, chunk):
-            z = rng.standard_normal((mean[sl].shape[0], min(chunk, m - start), d))
-            x = (mean[sl] - shift)[:, None, :] + z @ L[sl].transpose(0, 2, 1)
-            S1[sl] += x.sum(axis=1)
-            S2[sl] += np.einsum("cmi,cmj->cij", x, x)
-    return S1, S2
-
-
-class _GaussianNaive(_Gaussian):
-    """Statistics ``(N, sum x, sum x x^T)`` of drawn points centred at the data mean; pooled by addition."""
-
-    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
-        super().__init__(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
-        self.block = max(1, NAIVE_BLOCK_FLOATS // (max(n, k) * mu_d.size))
-
-    def real(self, rng, m):
-        return (m, *_raw_sums(rng, self.mu_dc, self.Ld, m, self.mu_d, self.block))
-
-    def synthetic(self, rng, t, m):
-        return self.draw(rng, self.mean[t], self.L, m)
-
-    def draw(self, rng, mean, L, m):
-        return (m, *_raw_sums(rng, mean, L, m, self.mu_d, self.block))
-
-    def points_stats(self, x):
-        """The statistics of given points ``x`` (C, m, d)."""
-        x = x - self.mu_d
-        return x.shape[1], x.sum(axis=1), np.einsum("cmi,cmj->cij", x, x)
-
-    @staticmethod
-    def scale(a, c):
-        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
-        return a[0] * c, a[1] * c, a[2] * c
-
-    @staticmethod
-    def join(a, b):
-        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
-
-    def fit(self, t, stats):
-        N, S1, S2 = stats
-        self._store(t, self.mu_d + S1 / N, S2 - _outer(S1) / N, N)
-
-    def real_fit(self, stats):
-        N, S1, S2 = stats
-        return self.mu_d + S1 / N, _sym(S2 - _outer(S1) / N) / N
-
-
-class _FamilyKernel:
-    """Statistics ``(N, sum T(x))`` of a non-Gaussian family, drawn exactly or as points; pooled by addition."""
-
-    def __init__(self, spec: FamilySpec, eta0, G, C, method, n, k):
-        self.mean = np.empty((G + 1, C, spec.p))
-        self.mean[0] = eta0
-        self.eta_d = np.broadcast_to(spec.eta_data, (C, spec.p))
-        if method == "exact":
-            self.draw = spec.exact_sum
-        else:
-            block = max(1, NAIVE_BLOCK_FLOATS // spec.points_per_chain(max(n, k)))
-            self.draw = lambda rng, eta, m: spec.naive_sum(rng, eta, m, block)
-
-    def real(self, rng, m):
-        return m, self.draw(rng, self.eta_d, m)
-
-    def synthetic(self, rng, t, m):
-        return m, self.draw(rng, self.mean[t], m)
-
-    @staticmethod
-    def scale(a, c):
-        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
-        return a[0] * c, a[1] * c
-
-    @staticmethod
-    def join(a, b):
-        return a[0] + b[0], a[1] + b[1]
-
-    def fit(self, t, stats):
-        N, s = stats
-        self.mean[t] = s / N
-
-    def real_fit(self, stats):
-        N, s = stats
-        return s / N, None
-
-
-# ---------------------------------------------------------------- pools of points (subsampling schemes)
-
-
-def _distinct_indices(rng, N: int, m: int, C: int) -> np.ndarray:
-    r"""``m`` distinct indices in ``[0, N)`` per chain, uniform over m-subsets, (C, m): the ``exact`` route.
-
-    Draws ``min(m, N - m)`` indices with replacement and redraws the repeats until every row is
-    distinct (each redraw keeps the set uniform: rejection sampling of the ordered draw); when
-    ``m > N/2`` the drawn set is the complement. Cost :math:`O(C m \log m)` per pass; a pass leaves
-    a repeat with probability at most about 1/2 per entry, so a few passes suffice.
-    """
-    if m == N:
-        return np.broadcast_to(np.arange(N), (C, N))
-    q = min(m, N - m)
-    idx = rng.integers(0, N, size=(C, q))
-    while True:
-        order = np.argsort(idx, axis=1, kind="stable")
-        s = np.take_along_axis(idx, order, axis=1)
-        dup_sorted = np.zeros_like(s, dtype=bool)
-        dup_sorted[:, 1:] = s[:, 1:] == s[:, :-1]
-        if not dup_sorted.any():
-            break
-        dup = np.zeros_like(dup_sorted)
-        np.put_along_axis(dup, order, dup_sorted, axis=1)  # later copies of a repeated index
-        idx[dup] = rng.integers(0, N, size=int(dup.sum()))
-    if q == m:
-        return idx
-    keep = np.ones((C, N), dtype=bool)
-    np.put_along_axis(keep, idx, False, axis=1)
-    return np.nonzero(keep)[1].reshape(C, m)
-
-
-def _ranked_indices(rng, N: int, m: int, C: int) -> np.ndarray:
-    """``m`` distinct indices per chain: the ``m`` smallest of ``N`` uniform keys (the ``naive`` route)."""
-    if m == N:
-        return np.broadcast_to(np.arange(N), (C, N))
-    return np.argpartition(rng.random((C, N)), m - 1, axis=1)[:, :m]
-
-
-class _Points:
-    """A pool of points per chain in one preallocated array (C, capacity, q); data are prefix views of it.
-
-    ``join(a, b)`` writes ``b`` right after ``a`` (``a`` is always the pool so far, a prefix), so the
-    pool grows without copies; :meth:`subsample` gathers ``m`` of its points per chain.
-    """
-
-    def allocate(self, capacity: int, q: int, method: str) -> None:
-        C = self.mean.shape[1]
-        check_memory(
-            8.0 * C * capacity * q,
-            f"the pool of points of {C} chains ({capacity} points of dimension {q}; a subsampling scheme keeps them)",
-            "lower chains (--chains), generations (--generations) or lambda_",
-        )
-        self.buf = np.empty((C, capacity, q))
-        self.pick = _distinct_indices if method == "exact" else _ranked_indices
-
-    def join(self, a, b):
-        N = a.shape[1]
-        self.buf[:, N : N + b.shape[1]] = b
-        return self.buf[:, : N + b.shape[1]]
-
-    def real(self, rng, m):
-        self.buf[:, :m] = self._draw(rng, None, m)
-        return self.buf[:, :m]
-
-    def synthetic(self, rng, t, m):
-        return self._draw(rng, t, m)
-
-    def subsample(self, rng, pool, m):
-        C, N, _ = pool.shape
-        return np.take_along_axis(pool, self.pick(rng, N, m, C)[:, :, None], axis=1)
-
-
-class _GaussianPoints(_Points, _Gaussian):
-    """Gaussian points; generation ``t`` is the mean and scatter of the subsample."""
-
-    def _draw(self, rng, t, m):
-        mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
-        return self.draw(rng, mean, L, m)
-
-    @staticmethod
-    def draw(rng, mean, L, m):
-        L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
-        z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
-        return mean[:, None, :] + z @ L.transpose(0, 2, 1)
-
-    def fit(self, t, x):
-        M = x.mean(axis=1)
-        r = x - M[:, None, :]
-        self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
-
-    @staticmethod
-    def points_stats(x):
-        return x
-
-    def real_fit(self, x):
-        M = x.mean(axis=1)
-        r = x - M[:, None, :]
-        return M, np.einsum("cmi,cmj->cij", r, r) / x.shape[1]
-
-
-class _FamilyPoints(_Points, _FamilyKernel):
-    """Points of a non-Gaussian family as their statistic :math:`T(x)` (p numbers each); fit: the mean."""
-
-    def __init__(self, spec, eta0, G, C, method, n, k):
-        super().__init__(spec, eta0, G, C, method, n, k)
-        self.spec = spec
-
-    def _draw(self, rng, t, m):
-        eta = self.eta_d if t is None else self.mean[t]
-        C, p = eta.shape
-        out = np.empty((C, m, p))
-        block = max(1, NAIVE_BLOCK_FLOATS // (m * self.spec.points_per_chain(1)))
-        for lo in range(0, C, block):  # one point per row of the repeated mean parameters
-            e = np.repeat(eta[lo : lo + block], m, axis=0)
-            out[lo : lo + block] = self.spec._naive_block(rng, e, 1).reshape(-1, m, p)
-        return out
-
-    def fit(self, t, x):
-        self.mean[t] = x.mean(axis=1)
-
-    def real_fit(self, x):
-        return x.mean(axis=1), None

@@ -27,13 +27,17 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .._domains import check, check_seed
+from .._domains import DOMAINS, check, check_seed
 from ..report import LocalConstants
+from ._simulation import FamilySpec, positive
 from .data import Moments, is_distribution
+
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
 
 __all__ = ["ExponentialFamily", "FixedPointResult", "MeanMapSolve"]
 
@@ -78,8 +82,37 @@ class ExponentialFamily(ABC):
 
     #: registry name
     name: str = ""
-    #: its torch twin in :mod:`stability.numerical.models` (registered as ``"<name>-numerical"``), if any
-    numerical_twin: str | None = None
+    #: the constructor's size option read off the data when not given (``"d"``, ``"k"``), if any
+    size_option: ClassVar[str | None] = None
+    #: the parameters of a dict given to :func:`stability.simulate` as ``data=`` / ``init=``, with
+    #: their defaults (docs/theory.md §6); empty: the simulator does not run this family
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: simulated through the sum of its sufficient statistic (a :class:`FamilySpec`; the Gaussian: no)
+    sum_statistic: ClassVar[bool] = True
+    #: the domain of each scalar parameter of :attr:`defaults` (:mod:`stability._domains`)
+    domains: ClassVar[dict[str, Any]] = {}
+    #: the parameters held fixed along a chain (not fitted), e.g. the gamma's known shape
+    known: ClassVar[tuple[str, ...]] = ()
+    #: whether the self-correcting corrector (docs/theory.md §14) and curation (§15) run on it
+    corrects: ClassVar[bool] = True
+    curates: ClassVar[bool] = False
+    #: whether it defines the torch hooks (:meth:`torch_statistic`, :meth:`torch_log_partition`, ...):
+    #: then :mod:`stability.numerical` derives its torch model, registered as ``"<name>-numerical"``
+    numerical: ClassVar[bool] = False
+    #: the support of x in :mod:`stability.numerical.models`' terms (``"real"``, ``"positive"``,
+    #: ``"count"`` or the tuple of values)
+    model_support: ClassVar[str | tuple] = "real"
+    #: the constructor options its torch model takes by name (``"<name>-numerical"``, e.g. ``k``)
+    numerical_options: ClassVar[tuple[str, ...]] = ()
+    #: defaults of those options where the torch model's differ from the constructor's
+    numerical_defaults: ClassVar[dict[str, Any]] = {}
+    #: options of :func:`stability.simulate` only some families take (e.g. ``noise_scale``)
+    options: ClassVar[tuple[str, ...]] = ()
+    #: a family with its own chains, moments and stationary law sets these (none here: the
+    #: simulator runs :meth:`simulation`'s kernels)
+    simulate: ClassVar[Any] = None
+    moments: ClassVar[Any] = None
+    stationary: ClassVar[Any] = None
 
     def __init__(self, seed: int = 0, w1_points: int = 1000):
         #: seed and sample size of the Monte Carlo / POT estimate of eps where one is needed
@@ -336,3 +369,126 @@ class ExponentialFamily(ABC):
     def reference_point(self) -> np.ndarray:
         """A valid natural parameter used as the default start (the "standard" member)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ sized from the data
+    @classmethod
+    def infer_size(cls, data) -> int:
+        """The size option (:attr:`size_option`) read off ``data`` (families with one override this)."""
+        raise NotImplementedError(f"family {cls.name!r} has no size option")
+
+    @classmethod
+    def for_data(cls, data=None, **options) -> ExponentialFamily:
+        """The family with ``options``, its size (:attr:`size_option`) read off ``data`` unless given."""
+        if cls.size_option is not None and options.get(cls.size_option) is None:
+            options[cls.size_option] = cls.infer_size(data)
+        return cls(**options)
+
+    # ------------------------------------------------------------------ the simulator's hooks
+    # (docs/theory.md §6). The defaults below are those of a family given by one positive scalar
+    # parameter that is its mean parameter eta = E[x] (Poisson rate, exponential mean); a family
+    # overrides what differs. :class:`~stability.families._simulation.FamilySpec` runs them.
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The parameter names the simulator reads (of :attr:`defaults`)."""
+        return tuple(cls.defaults)
+
+    @classmethod
+    def parse_dict(cls, params, name: str = "data") -> dict:
+        """``params`` as a dict of distribution parameters: a dict is returned as is (keys checked),
+        a sample, a frozen scipy distribution or Moments is read by the family (its fit)."""
+        if params is None:
+            return {}
+        if not isinstance(params, dict):
+            fam = cls.for_data(params)
+            return cls.params_from_statistic(fam, fam.expected_statistic(params))
+        unknown = set(params) - set(cls.keys())
+        if unknown:
+            raise ValueError(f"{name} for family {cls.name!r} takes keys {sorted(cls.keys())}, got {sorted(unknown)}")
+        return dict(params)
+
+    @classmethod
+    def simulation(cls, params=None, dim: int | None = None) -> FamilySpec:
+        """The simulator's view of the data distribution ``params`` (``data=`` of :func:`stability.simulate`)."""
+        return cls.parse_params(cls.parse_dict(params))
+
+    @classmethod
+    def parse_params(cls, params: dict) -> FamilySpec:
+        """The data distribution with the parameters ``params`` (keys :meth:`keys`, defaults filled)."""
+        (key,) = cls.keys()
+        return FamilySpec(cls, np.array([cls.check_param(key, params.get(key, cls.defaults[key]))]))
+
+    @classmethod
+    def check_param(cls, key: str, value) -> float:
+        """A validated scalar parameter ``data[key]``, in its declared domain (:attr:`domains`)."""
+        domain = cls.domains[key]
+        if domain is DOMAINS["rate"]:  # a finite number > 0 (the message says finite)
+            return positive(key, value)
+        return float(check(f"data[{key!r}]", value, domain))
+
+    @classmethod
+    def params_from_mean(cls, eta: np.ndarray, shape: float) -> dict:
+        """The parameters (a dict :meth:`parse_params` reads) of the mean parameter ``eta``."""
+        (key,) = cls.keys()
+        return {key: float(eta[0])}
+
+    @classmethod
+    def params_from_statistic(cls, fam: ExponentialFamily, mu: np.ndarray) -> dict:
+        """The parameters of the fit whose expected statistic is ``mu`` (``fam``: the sized family)."""
+        (key,) = cls.keys()
+        return {key: float(mu[-1])}  # E[T] is (E[x],) for these families
+
+    @staticmethod
+    def sum_exact(rng: np.random.Generator, eta: np.ndarray, m, shape: float) -> np.ndarray:
+        r""":math:`\sum_{i \le m} T(x_i)` drawn from its law, per chain (``m`` an int or (chains,))."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sum_points(rng: np.random.Generator, e: np.ndarray, m: int, shape: float) -> np.ndarray:
+        """Draw ``m`` points per row of ``e`` and return the sum of their statistics, (rows, p)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def floats_per_point(p: int) -> int:
+        """Random floats drawn per point by :meth:`sum_points`."""
+        return 1
+
+    @staticmethod
+    def free_parameters(p: int) -> int:
+        """Free mean parameters among the ``p`` the simulator stores."""
+        return p
+
+    @staticmethod
+    def sum_kl(eta_data: np.ndarray, eta: np.ndarray, shape: float) -> np.ndarray:
+        r""":math:`KL(p_{\eta_{data}}\|p_\eta)` over the last axis; ``inf`` where support was lost."""
+        raise NotImplementedError
+
+    @staticmethod
+    def variance_function(eta_mean: np.ndarray, eta_second: np.ndarray, shape: float) -> np.ndarray:
+        r""":math:`E[V(\eta)]`, :math:`V(\eta) = \mathrm{Cov}_\eta T(x)`, from :math:`E\eta` and
+        :math:`E\eta\eta^\top` (the variance function is at most quadratic in these families)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the torch hooks
+    # (stability.numerical.models.FamilyModel): the log-density log h(x) + theta . T(x) - A(theta)
+    # in these natural parameters, written with torch (imported by the caller: ``x`` and ``theta``
+    # are float64 tensors, ``x`` of shape (N, 1)); outside the natural domain A is NaN.
+    def torch_statistic(self, x) -> torch.Tensor:
+        """:math:`T(x)` of torch points ``x`` (N, 1), shape (N, :attr:`dim`)."""
+        raise NotImplementedError(f"family {self.name!r} has no torch model")
+
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        """:math:`A(\\theta)` of a torch parameter vector (NaN outside the natural domain)."""
+        raise NotImplementedError(f"family {self.name!r} has no torch model")
+
+    def torch_log_base(self, x) -> torch.Tensor | None:
+        """:math:`\\log h(x)` of torch points, or ``None`` for :math:`h = 1`."""
+        return None
+
+    def initial_theta(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """A starting point of the maximum-likelihood fit from points ``x`` (N, 1) with weights ``w``."""
+        return self.reference_point()
+
+    @staticmethod
+    def edge(eta: np.ndarray) -> np.ndarray:
+        """The mean parameters whose vanishing is the edge of the domain (collapse), last axis."""
+        return eta

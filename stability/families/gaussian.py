@@ -22,17 +22,25 @@ the data are (a mixture, a sample, ...).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import linalg, stats
 
-from .._domains import check
-from ..errors import check_memory
+from .._domains import check, check_scalar
+from ..errors import InputError, check_memory
+from ..jacobian import check_spd
 from ..report import LocalConstants
+from . import samplers
+from ._simulation import NAIVE_BLOCK_FLOATS, Points
 from .base import ExponentialFamily
-from .data import GaussianMixture, Moments, as_sample, is_scipy_distribution
+from .data import GaussianMixture, Moments, as_sample, check_real, is_scipy_distribution
 from .wasserstein import w1_cdf_quadrature, w1_pot, w1_sample_continuous
 
-__all__ = ["Gaussian", "GaussianDiag"]
+if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
+    import torch
+
+__all__ = ["Gaussian", "GaussianDiag", "GaussianSimulation", "gaussian_params"]
 
 # A covariance whose condition number exceeds 1e13 has lost all but ~3 significant digits in
 # double precision; such data are treated as degenerate rather than fitted.
@@ -58,6 +66,21 @@ def _check_spd_cov(name: str, cov: np.ndarray, what: str) -> np.ndarray:
 
 class _GaussianBase(ExponentialFamily):
     _full_covariance = True
+    size_option = "d"
+
+    @classmethod
+    def infer_size(cls, data) -> int:
+        if isinstance(data, GaussianMixture):
+            return data.d
+        if isinstance(data, Moments):
+            return int(np.atleast_1d(data.mean).size)
+        if is_scipy_distribution(data):
+            return 1
+        try:
+            shape = np.shape(data)
+        except ValueError:  # ragged: the family's own validation names the problem
+            return 1
+        return 1 if len(shape) <= 1 else int(shape[1])
 
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(seed=seed, w1_points=w1_points)
@@ -214,7 +237,56 @@ class Gaussian(_GaussianBase):
     """
 
     name = "gaussian"
-    numerical_twin = "Gaussian"
+    defaults = {"mean": None, "cov": None}  # N(0, I_d)
+    curates = True
+    sum_statistic = False  # mean and scatter matrix (GaussianSimulation)
+    numerical = True
+
+    # --- the torch hooks: T = (x_i, -c_ij x_i x_j), A = eta^T Lambda^-1 eta / 2 - log det Lambda / 2
+    # + d log(2 pi) / 2; NaN where Lambda is not positive definite
+    def torch_statistic(self, x) -> torch.Tensor:
+        return torch_cat(x, -torch_as(self._c, x) * x[:, self._I] * x[:, self._J])
+
+    def torch_log_partition(self, theta) -> torch.Tensor:
+        import torch
+
+        d = self.d
+        eta, rest = theta[:d], theta[d:]
+        if d == 1:  # Lambda is the scalar theta_2 (log of a negative: NaN)
+            return eta[0] ** 2 / (2 * rest[0]) - 0.5 * torch.log(rest[0]) + 0.5 * np.log(2 * np.pi)
+        idx = (torch.as_tensor(self._I), torch.as_tensor(self._J))
+        P = theta.new_zeros((d, d)).index_put(idx, rest).index_put(idx[::-1], rest)
+        L, info = torch.linalg.cholesky_ex(P)
+        if int(info) != 0:
+            return theta.new_tensor(float("nan"))
+        y = torch.linalg.solve_triangular(L, eta[:, None], upper=False)[:, 0]
+        return 0.5 * y @ y - torch.log(torch.diagonal(L)).sum() + 0.5 * d * np.log(2 * np.pi)
+
+    def torch_sample(self, theta, n: int, generator) -> torch.Tensor:
+        r"""Exact draws :math:`x = \Lambda^{-1}\eta + \Lambda^{-1/2}z` (d = 1).
+
+        ``theta`` (2,) or (..., 2); returns (..., n, 1).
+        """
+        import torch
+
+        if self.d != 1:
+            raise NotImplementedError("the torch Gaussian samples in d = 1 only")
+        var = 1.0 / theta[..., 1]
+        z = torch.randn((*theta.shape[:-1], int(n)), generator=generator, dtype=theta.dtype)
+        return (theta[..., 0, None] * var[..., None] + torch.sqrt(var)[..., None] * z)[..., None]
+
+    def initial_theta(self, x, w) -> np.ndarray:
+        m = (w[:, None] * x).sum(0)
+        if self.d == 1:  # the weighted moments, the variance floored (all points equal: huge, finite)
+            v = max(np.sqrt((w * (x[:, 0] - m[0]) ** 2).sum()) ** 2, 1e-300)
+            return np.array([m[0] / v, 1.0 / v])
+        C = (w[:, None, None] * (x - m)[:, :, None] * (x - m)[:, None, :]).sum(0)
+        return self.natural_from(m, C)
+
+    @classmethod
+    def simulation(cls, params=None, dim: int | None = None) -> GaussianSimulation:
+        """The simulator's Gaussian: mean and covariance of ``params`` (``data=`` of :func:`stability.simulate`)."""
+        return GaussianSimulation(*gaussian_params(params, dim, "data"))
 
     def __init__(self, d: int = 1, seed: int = 0, w1_points: int = 1000):
         super().__init__(d=d, seed=seed, w1_points=w1_points)
@@ -437,3 +509,281 @@ class GaussianDiag(_GaussianBase):
     def _integrate_statistic(self, dist) -> np.ndarray:
         m, S = self._quad_mean_second(dist)
         return np.concatenate([m, -0.5 * np.diag(S)])
+
+
+def torch_cat(a, b):
+    import torch
+
+    return torch.cat([a, b], 1)
+
+
+def torch_as(v: np.ndarray, like):
+    import torch
+
+    return torch.as_tensor(v, dtype=like.dtype)
+
+
+# ---------------------------------------------------------------- the simulator's Gaussian (docs/theory.md §6)
+
+
+def gaussian_params(params, dim, name) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d) of ``params``: a dict ``{"mean", "cov"}`` (defaults :math:`N(0, I_d)`),
+    a sample, a frozen scipy distribution or :class:`~stability.families.Moments` (its Gaussian fit)."""
+    if params is not None and not isinstance(params, dict):  # a sample, a frozen scipy distribution, Moments
+        fam = Gaussian.for_data(params)
+        params = fam.params(fam.fixed_point(params))
+    params = dict(params or {})
+    unknown = set(params) - {"mean", "cov"}
+    if unknown:
+        raise ValueError(f"{name} for family 'gaussian' takes keys ['cov', 'mean'], got {sorted(unknown)}")
+    mean = params.get("mean")
+    cov = params.get("cov")
+    if dim is None:
+        dim = np.size(mean) if mean is not None else (np.shape(cov)[0] if cov is not None else 1)
+    d = int(check_scalar("dim", dim))
+    check_memory(8.0 * 4 * d * d, f"a Gaussian of dimension dim = {d}", "lower dim", param="dim")
+    for key, value in (("mean", mean), ("cov", cov)):
+        check_real(value, f"{name}[{key!r}]")
+        try:
+            np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}[{key!r}] must be an array of numbers, got {value!r}") from None
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=float).reshape(-1)
+    if mean.shape != (d,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"{name}['mean'] must be a finite vector of length dim={d}, got shape {mean.shape}")
+    cov = np.eye(d) if cov is None else check_spd(f"{name}['cov']", np.atleast_2d(np.asarray(cov, dtype=float)))
+    if cov.shape != (d, d):
+        raise ValueError(f"{name}['cov'] must have shape ({d}, {d}), got {cov.shape}")
+    return mean, cov
+
+
+class GaussianSimulation:
+    r"""The data distribution :math:`N(\mu_d, \Sigma_d)` as :func:`stability.simulate` runs it.
+
+    Statistics: the count, the mean and the scatter matrix (exact: drawn from their law,
+    :func:`~stability.families.samplers.gaussian_stats`; naive: raw sums of drawn points).
+    """
+
+    family = Gaussian
+    name = Gaussian.name
+
+    def __init__(self, mean: np.ndarray, cov: np.ndarray):
+        self.data_mean, self.data_cov = mean, cov
+
+    @property
+    def dim(self) -> int:
+        return self.data_mean.size
+
+    def initial(self, init, dim=None) -> tuple[np.ndarray, np.ndarray]:
+        """The model of generation 0: ``init`` (a dict of parameters or data) or the data distribution."""
+        if init is not None and not isinstance(init, dict):
+            mean, cov = gaussian_params(init, None, "init")
+            init = {"mean": mean, "cov": cov}
+        return gaussian_params({"mean": self.data_mean, "cov": self.data_cov} | dict(init or {}), self.dim, "init")
+
+    def check_round(self, per_round: int, what: str, scheme: str, param: str = "n") -> None:
+        """Every round fits a full covariance: at least :math:`d + 1` points (``param``: the parameter to blame)."""
+        d = self.dim
+        if per_round < d + 1:
+            raise InputError(
+                f"{what} must be >= dim + 1 = {d + 1} to fit a full covariance (scheme {scheme!r}), got {per_round}",
+                param=param,
+            )
+
+    def cost(self, K: int = 1) -> tuple[int, int]:
+        """Floats drawn per point (``K`` candidates per kept point) and stored per chain and generation."""
+        d = self.dim
+        return d * K, d * d + d + 3
+
+    def kernel(self, start, method: str, subsample: bool, G: int, C: int, estimator: str, n: int, k: int) -> object:
+        """The retraining loop's kernel: exact statistics, drawn points' raw sums, or a pool of points."""
+        mu0, cov0 = start
+        if subsample:
+            return _GaussianPoints(self.data_mean, self.data_cov, mu0, cov0, G, C, estimator, n, k)
+        cls = _GaussianExact if method == "exact" else _GaussianNaive
+        return cls(self.data_mean, self.data_cov, mu0, cov0, G, C, estimator, n, k)
+
+    def stationary_variance(self) -> tuple[np.ndarray, int]:
+        r"""Covariance of one point's statistics :math:`(x, x_ix_j)_{i\le j}` (Isserlis, centred at the
+        mean) and the number of free parameters :math:`d + d(d+1)/2`."""
+        S = self.data_cov
+        i, j = np.triu_indices(self.dim)
+        cov_block = (
+            S[i[:, None], i[None, :]] * S[j[:, None], j[None, :]]
+            + S[i[:, None], j[None, :]] * S[j[:, None], i[None, :]]
+        )
+        return linalg.block_diag(S, cov_block), self.dim + i.size
+
+    def correction(self) -> dict:
+        """The arguments of :func:`~stability.dynamics.correction.correct_kernel` for the Gaussian."""
+        return dict(data_params=(self.data_mean, self.data_cov), spec=None, parse_gaussian=gaussian_params)
+
+    def result(self, kernel, real) -> dict:
+        """The fields of :class:`~stability.dynamics.SimulationResult` the Gaussian fills."""
+        real_mean, real_cov = (None, None) if real is None else kernel.real_fit(real)
+        return dict(
+            cov=kernel.cov,
+            collapsed=kernel.collapsed,
+            data_mean=self.data_mean,
+            data_cov=self.data_cov,
+            spec=None,
+            real_mean=real_mean,
+            real_cov=real_cov,
+        )
+
+
+def _divisor(N, estimator):
+    return N if estimator == "mle" else N - 1
+
+
+def _outer(v):
+    return v[:, :, None] * v[:, None, :]
+
+
+def _sym(T):
+    return 0.5 * (T + T.transpose(0, 2, 1))
+
+
+class _Gaussian:
+    """Per-generation Gaussian arrays, the data's Cholesky factor and the collapse floor (the data's
+    smallest variance); each fitted covariance is factored once, for the next draw and the collapse flag."""
+
+    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
+        d = mu_d.size
+        self.mean = np.empty((G + 1, C, d))
+        self.cov = np.empty((G + 1, C, d, d))
+        self.collapsed = np.zeros((G + 1, C), dtype=bool)
+        self.mean[0], self.cov[0] = mu0, cov0
+        self.mu_d, self.estimator = mu_d, estimator
+        self.Ld = np.linalg.cholesky(cov_d)
+        self.floor = float(np.linalg.eigvalsh(cov_d)[0])
+        self.mu_dc = np.broadcast_to(mu_d, (C, d))
+        self.L, self.collapsed[0] = samplers.sqrt_factor(self.cov[0], self.floor)
+
+    def _store(self, t, mean, T, N):
+        self.mean[t] = mean
+        self.cov[t] = _sym(T) / _divisor(N, self.estimator)
+        self.L, self.collapsed[t] = samplers.sqrt_factor(self.cov[t], self.floor)
+
+
+class _GaussianExact(_Gaussian):
+    r"""Statistics ``(N, mean, scatter)`` drawn from their law; pooled by the centred identity
+    :math:`M = M_1 + \tfrac{N_2}{N}\delta`, :math:`T = T_1 + T_2 + \tfrac{N_1N_2}{N}\delta\delta^\top`."""
+
+    def real(self, rng, m):
+        return (m, *samplers.gaussian_stats(rng, self.mu_dc, self.Ld, m))
+
+    def synthetic(self, rng, t, m):
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
+        return (m, *samplers.gaussian_stats(rng, mean, L, m))
+
+    @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (count and scatter scale)."""
+        return a[0] * c, a[1], a[2] * c
+
+    @staticmethod
+    def join(a, b):
+        (N1, M1, T1), (N2, M2, T2) = a, b
+        N = N1 + N2
+        delta = M2 - M1
+        return N, M1 + (N2 / N) * delta, T1 + T2 + (N1 * N2 / N) * _outer(delta)
+
+    def fit(self, t, stats):
+        N, M, T = stats
+        self._store(t, M, T, N)
+
+    def real_fit(self, stats):
+        N, M, T = stats
+        return M, _sym(T) / N
+
+
+def _raw_sums(rng, mean, L, m, shift, block):
+    """Draw ``m`` points per chain of N(mean, LL^T), in blocks of chains: sum of x - shift and of its outer product.
+
+    When one chain's ``m`` points exceed :data:`NAIVE_BLOCK_FLOATS` numbers, each chain's points are
+    drawn in chunks of that size (memory bounded whatever ``m``).
+    """
+    C, d = mean.shape
+    S1 = np.zeros((C, d))
+    S2 = np.zeros((C, d, d))
+    L = np.broadcast_to(L, (C, d, d))
+    chunk = max(1, NAIVE_BLOCK_FLOATS // d)
+    for lo in range(0, C, block):
+        sl = slice(lo, lo + block)
+        for start in range(0, m, chunk):
+            z = rng.standard_normal((mean[sl].shape[0], min(chunk, m - start), d))
+            x = (mean[sl] - shift)[:, None, :] + z @ L[sl].transpose(0, 2, 1)
+            S1[sl] += x.sum(axis=1)
+            S2[sl] += np.einsum("cmi,cmj->cij", x, x)
+    return S1, S2
+
+
+class _GaussianNaive(_Gaussian):
+    """Statistics ``(N, sum x, sum x x^T)`` of drawn points centred at the data mean; pooled by addition."""
+
+    def __init__(self, mu_d, cov_d, mu0, cov0, G, C, estimator, n, k):
+        super().__init__(mu_d, cov_d, mu0, cov0, G, C, estimator, n, k)
+        self.block = max(1, NAIVE_BLOCK_FLOATS // (max(n, k) * mu_d.size))
+
+    def real(self, rng, m):
+        return (m, *_raw_sums(rng, self.mu_dc, self.Ld, m, self.mu_d, self.block))
+
+    def synthetic(self, rng, t, m):
+        return self.draw(rng, self.mean[t], self.L, m)
+
+    def draw(self, rng, mean, L, m):
+        return (m, *_raw_sums(rng, mean, L, m, self.mu_d, self.block))
+
+    def points_stats(self, x):
+        """The statistics of given points ``x`` (C, m, d)."""
+        x = x - self.mu_d
+        return x.shape[1], x.sum(axis=1), np.einsum("cmi,cmj->cij", x, x)
+
+    @staticmethod
+    def scale(a, c):
+        """The statistics with every point's weight multiplied by ``c`` (sums scale)."""
+        return a[0] * c, a[1] * c, a[2] * c
+
+    @staticmethod
+    def join(a, b):
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+    def fit(self, t, stats):
+        N, S1, S2 = stats
+        self._store(t, self.mu_d + S1 / N, S2 - _outer(S1) / N, N)
+
+    def real_fit(self, stats):
+        N, S1, S2 = stats
+        return self.mu_d + S1 / N, _sym(S2 - _outer(S1) / N) / N
+
+
+class _GaussianPoints(Points, _Gaussian):
+    """Gaussian points; generation ``t`` is the mean and scatter of the subsample."""
+
+    def _draw(self, rng, t, m):
+        mean, L = (self.mu_dc, self.Ld) if t is None else (self.mean[t], self.L)
+        return self.draw(rng, mean, L, m)
+
+    @staticmethod
+    def draw(rng, mean, L, m):
+        L = np.broadcast_to(L, (mean.shape[0], *L.shape[-2:]))
+        z = rng.standard_normal((mean.shape[0], m, mean.shape[1]))
+        return mean[:, None, :] + z @ L.transpose(0, 2, 1)
+
+    def fit(self, t, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        self._store(t, M, np.einsum("cmi,cmj->cij", r, r), x.shape[1])
+
+    @staticmethod
+    def points_stats(x):
+        return x
+
+    def real_fit(self, x):
+        M = x.mean(axis=1)
+        r = x - M[:, None, :]
+        return M, np.einsum("cmi,cmj->cij", r, r) / x.shape[1]

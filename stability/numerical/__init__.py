@@ -73,17 +73,30 @@ _WHERE = {
     "wasserstein": "constants",
 }
 
-# registered name -> class name in .models. The exponential families' twins are declared by the
-# families themselves (``numerical_twin``) and carry a "-numerical" suffix: their plain names belong
-# to the closed forms (stability.families).
+
+def _models():
+    _require_torch()
+    from . import models
+
+    return models
+
+
+def _family_model(cls):
+    return lambda: _models().FamilyModel.of(cls)
+
+
+# registered name -> a function returning the model class (torch is imported on first use). The
+# exponential families' torch models come from the registry stability.families.FAMILIES (each
+# family with ``numerical = True``) and carry a "-numerical" suffix: their plain names belong to the
+# closed forms.
 BUILTIN_MODELS = dict(
     sorted(
         {
-            **{f"{name}-numerical": cls.numerical_twin for name, cls in FAMILIES.items() if cls.numerical_twin},
-            "gaussian-mixture": "GaussianMixture",
-            "laplace": "Laplace",
-            "logistic": "Logistic",
-            "student-t": "StudentT",
+            **{f"{name}-numerical": _family_model(cls) for name, cls in FAMILIES.items() if cls.numerical},
+            "gaussian-mixture": lambda: _models().GaussianMixture,
+            "laplace": lambda: _models().Laplace,
+            "logistic": lambda: _models().Logistic,
+            "student-t": lambda: _models().StudentT,
         }.items()
     )
 )
@@ -103,7 +116,11 @@ def __getattr__(name):
 
 
 # options of each built-in model's constructor; ``d`` is the command line's name for ``dim``
-_MODEL_OPTIONS = {"GaussianMixture": ("d", "dim"), "StudentT": ("df",), "Categorical": ("k",)}
+_MODEL_OPTIONS = {
+    "gaussian-mixture": ("d", "dim"),
+    "student-t": ("df",),
+    **{f"{name}-numerical": cls.numerical_options for name, cls in FAMILIES.items() if cls.numerical},
+}
 
 
 class _Configured:
@@ -116,33 +133,29 @@ class _Configured:
         return self.model.local_constants(data, seed=self.seed)
 
 
-def _factory(cls_name: str):
+def _factory(name: str):
     def make(seed=0, **options):
         from .._domains import check_seed
         from ..errors import InputError
 
         check_seed("seed", seed, allow_generator=False)
         _require_torch()
-        from . import models
-
-        allowed = _MODEL_OPTIONS.get(cls_name, ())
+        allowed = _MODEL_OPTIONS.get(name, ())
         bad = sorted(set(options) - set(allowed))
         if bad:
             takes = ", ".join(sorted({*allowed, "seed"}))
-            raise InputError(
-                f"model {getattr(models, cls_name).name!r} does not take option(s) {bad} (it takes {takes})"
-            )
+            raise InputError(f"model {name!r} does not take option(s) {bad} (it takes {takes})")
         if "d" in options:
             d = options.pop("d")
             if d not in (1, 2):
                 raise InputError(f"d (--d) must be 1 or 2 for model 'gaussian-mixture', got {d!r}")
             options["dim"] = int(d)
-        return _Configured(getattr(models, cls_name)(**options), seed)
+        return _Configured(BUILTIN_MODELS[name]()(**options), seed)
 
-    make.__name__ = f"make_{cls_name}"
-    make.options = ("seed", *_MODEL_OPTIONS.get(cls_name, ()))
+    make.__name__ = f"make_{name}"
+    make.options = ("seed", *_MODEL_OPTIONS.get(name, ()))
     return make
 
 
-for _name, _cls in BUILTIN_MODELS.items():
-    register_model(_name, _factory(_cls))
+for _name in BUILTIN_MODELS:
+    register_model(_name, _factory(_name))

@@ -189,13 +189,13 @@ class ChainsResult:
 
 def _resolve_model(model):
     if isinstance(model, str):
-        from . import BUILTIN_MODELS, models
+        from . import BUILTIN_MODELS
 
         if model not in BUILTIN_MODELS:
             raise ValueError(
                 f"model must be one of {', '.join(map(repr, BUILTIN_MODELS))} or a model object, got {model!r}"
             )
-        return getattr(models, BUILTIN_MODELS[model])()
+        return BUILTIN_MODELS[model]()()
     for attr in ("log_prob", "n_params", "initial_theta"):
         if not hasattr(model, attr):
             raise ValueError(f"model must have log_prob, n_params and initial_theta lacks {attr}")

@@ -371,9 +371,9 @@ def _hyvarinen_closed(model) -> Callable | None:
         return loss
     if isinstance(model, models.Gaussian):
 
-        def loss(theta, x):
-            s = theta[0] + 2.0 * theta[1] * x[:, 0]
-            return 0.5 * s * s + 2.0 * theta[1]
+        def loss(theta, x):  # natural (eta, Lambda): psi = eta - Lambda x, psi' = -Lambda
+            s = theta[0] - theta[1] * x[:, 0]
+            return 0.5 * s * s - theta[1]
 
         return loss
     return None
@@ -431,11 +431,11 @@ class HyvarinenScoreMatching(LossModel):
         elif isinstance(model, models.Gaussian):
             noise_dim, noise = 1, None
 
-            def sample(theta, z):
-                var = -0.5 / theta[1]
+            def sample(theta, z):  # natural (eta, Lambda): variance 1 / Lambda, mean eta / Lambda
+                var = 1.0 / theta[1]
                 return theta[0] * var + torch.sqrt(var) * z
 
-            theta0 = np.array([0.0, -0.5])
+            theta0 = np.array([0.0, 1.0])
             ppf = _standard_ppf(model)
         else:
             raise InputError(

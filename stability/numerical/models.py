@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .. import families as _families
 from ..report import LocalConstants
 from .optim import DTYPE
 
@@ -38,6 +39,7 @@ __all__ = [
     "Bernoulli",
     "Categorical",
     "Exponential",
+    "FamilyModel",
     "FunctionModel",
     "Gamma",
     "Gaussian",
@@ -388,162 +390,90 @@ class FunctionModel(LikelihoodModel):
         return self.theta0.copy()
 
 
-# --- exponential families in natural parameters: p(x) = h(x) exp(eta . T(x) - A(eta)) -------------
+# --- exponential families, derived from stability.families ---------------------------------------
 
 
-class _ExpFamily(LikelihoodModel):
-    """Marker: the Hessian of log p in eta is -grad^2 A(eta), independent of x (L = 0)."""
+class FamilyModel(LikelihoodModel):
+    r"""The torch model of an exponential family of :mod:`stability.families`, in its natural parameters.
+
+    :math:`\log p_\theta(x) = \log h(x) + \theta\cdot T(x) - A(\theta)` with :math:`T`, :math:`A` and
+    :math:`h` the family's own (its ``torch_*`` hooks), so the numerical route and the closed forms
+    share one parametrisation (``theta_star`` of ``"<name>-numerical"`` is that of ``"<name>"``).
+    The Hessian of :math:`\log p` in :math:`\theta` is :math:`-\nabla^2 A(\theta)`, independent of
+    :math:`x` (:math:`L = 0`). :meth:`of` gives the model class of a family class; its constructor
+    takes the family's ``numerical_options`` (the categorical's ``k``) with its
+    ``numerical_defaults``.
+    """
+
+    family_class: type = None  # set by of()
+    _classes: dict = {}
+
+    def __init__(self, **options):
+        self.family = self.family_class(**options)
+        self.name = f"{self.family.name}-numerical"
+        self.n_params = self.family.dim
+        self.support = self.family.model_support
+        self.batched_sample = hasattr(self.family, "torch_sample")
+
+    @classmethod
+    def of(cls, family_class: type) -> type[FamilyModel]:
+        """The model class of ``family_class`` (one per family, created on first use)."""
+        if family_class not in cls._classes:
+            import inspect
+
+            sig = inspect.signature(family_class.__init__)
+            defaults = family_class.numerical_defaults
+            options = [
+                p.replace(default=defaults.get(n, p.default))
+                for n, p in sig.parameters.items()
+                if n in family_class.numerical_options  # the options its registered model takes by name
+            ]
+
+            def __init__(self, *args, **kwargs):
+                given = dict(zip((p.name for p in options), args, strict=False)) | kwargs
+                FamilyModel.__init__(self, **(defaults | given))
+
+            self_ = next(iter(sig.parameters.values()))
+            __init__.__signature__ = sig.replace(parameters=[self_, *options], return_annotation=None)
+            __init__.__annotations__ = {p.name: p.annotation for p in options}
+            name = family_class.__name__
+            doc = f"The torch model of :class:`stability.families.{name}` (``{family_class.name}-numerical``)."
+            cls._classes[family_class] = type(
+                name, (cls,), {"family_class": family_class, "__init__": __init__, "__doc__": doc}
+            )
+        return cls._classes[family_class]
 
     def log_partition(self, eta: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        r""":math:`A(\eta)` (torch; NaN outside the natural domain)."""
+        return self.family.torch_log_partition(eta)
+
+    def log_prob(self, theta, x) -> torch.Tensor:
+        out = (self.family.torch_statistic(x) * theta).sum(-1) - self.log_partition(theta)
+        base = self.family.torch_log_base(x)
+        return out if base is None else out + base
 
     def mean_statistic(self, x: np.ndarray) -> np.ndarray:
         """T(x) for each row of x, shape (N, n_params)."""
-        raise NotImplementedError
+        return self.family.statistic(x)
 
-
-class Gaussian(_ExpFamily):
-    r"""1-D Gaussian, natural :math:`\eta = (\mu/\sigma^2, -1/(2\sigma^2))`, :math:`T = (x, x^2)`,
-    :math:`A(\eta) = -\eta_1^2/(4\eta_2) - \tfrac12\log(-2\eta_2)`, :math:`h = (2\pi)^{-1/2}`.
-    Needs :math:`\eta_2<0`."""
-
-    name = "gaussian-numerical"
-    n_params = 2
-    batched_sample = True
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return -(eta[0] ** 2) / (4 * eta[1]) - 0.5 * torch.log(-2 * eta[1])
+    def initial_theta(self, x, w) -> np.ndarray:
+        return self.family.initial_theta(x, w)
 
     def sample(self, theta, n, generator) -> torch.Tensor:
-        r"""Exact draws :math:`x = \mu + \sigma z`, :math:`\mu = -\eta_1/(2\eta_2)`, :math:`\sigma^2 = -1/(2\eta_2)`.
+        """Exact draws (the families with a torch sampler); ``theta`` (d,) or (..., d), returns (..., n, 1)."""
+        if not self.batched_sample:
+            raise NotImplementedError(f"{self.name} has no sampler")
+        return self.family.torch_sample(torch.as_tensor(theta, dtype=DTYPE), n, generator)
 
-        ``theta`` (d,) or (..., d); returns (..., n, 1).
-        """
-        eta = torch.as_tensor(theta, dtype=DTYPE)
-        var = -0.5 / eta[..., 1]
-        z = torch.randn((*eta.shape[:-1], int(n)), generator=generator, dtype=DTYPE)
-        return (eta[..., 0, None] * var[..., None] + torch.sqrt(var)[..., None] * z)[..., None]
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        x = x[:, 0]
-        return theta[0] * x + theta[1] * x * x - self.log_partition(theta) - 0.5 * math.log(2 * math.pi)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return np.stack([x[:, 0], x[:, 0] ** 2], 1)
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        m, s = _wmean_std(x, w)
-        v = max(s[0] ** 2, 1e-300)
-        return np.array([m[0] / v, -0.5 / v])
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
-class Bernoulli(_ExpFamily):
-    r"""Bernoulli, natural :math:`\eta = \mathrm{logit}\,p`, :math:`T = x`, :math:`A = \log(1+e^\eta)`."""
-
-    name = "bernoulli-numerical"
-    n_params = 1
-    support = (0.0, 1.0)
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return torch.nn.functional.softplus(eta[0])
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        return theta[0] * x[:, 0] - self.log_partition(theta)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return x[:, :1]
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        return np.array([0.0])
-
-
-class Categorical(_ExpFamily):
-    r"""Categorical on labels 0..k-1, natural :math:`\eta_j = \log(p_j/p_{k-1})` (j < k-1),
-    :math:`T_j = 1[x=j]`, :math:`A = \log(1 + \sum_j e^{\eta_j})`."""
-
-    name = "categorical-numerical"
-
-    def __init__(self, k: int = 3):
-        if not (isinstance(k, int) and k >= 2):
-            raise ValueError(f"k must be an integer >= 2, got {k!r}")
-        self.k = k
-        self.n_params = k - 1
-        self.support = tuple(float(i) for i in range(k))
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return torch.logsumexp(torch.cat([eta, eta.new_zeros(1)]), 0)
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        labels = torch.arange(self.k - 1, dtype=DTYPE)
-        onehot = (x[:, :1] == labels).to(DTYPE)
-        return onehot @ theta - self.log_partition(theta)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return (x[:, :1] == np.arange(self.k - 1)).astype(float)
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        return np.zeros(self.k - 1)
-
-
-class Poisson(_ExpFamily):
-    r"""Poisson, natural :math:`\eta = \log\text{rate}`, :math:`T = x`, :math:`A = e^\eta`, :math:`h = 1/x!`."""
-
-    name = "poisson-numerical"
-    n_params = 1
-    support = "count"
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return torch.exp(eta[0])
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        return theta[0] * x[:, 0] - self.log_partition(theta) - torch.lgamma(x[:, 0] + 1)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return x[:, :1]
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        return np.array([0.0])
-
-
-class Exponential(_ExpFamily):
-    r"""Exponential, natural :math:`\eta = -\text{rate} < 0`, :math:`T = x`, :math:`A = -\log(-\eta)`."""
-
-    name = "exponential-numerical"
-    n_params = 1
-    support = "positive"
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return -torch.log(-eta[0])
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        return theta[0] * x[:, 0] - self.log_partition(theta)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return x[:, :1]
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
-
-
-class Gamma(_ExpFamily):
-    r"""Gamma, natural :math:`\eta = (a-1, -b)`, :math:`T = (\log x, x)`,
-    :math:`A = \log\Gamma(\eta_1+1) - (\eta_1+1)\log(-\eta_2)`. Needs :math:`\eta_1 > -1, \eta_2 < 0`."""
-
-    name = "gamma-numerical"
-    n_params = 2
-    support = "positive"
-
-    def log_partition(self, eta) -> torch.Tensor:
-        return torch.lgamma(eta[0] + 1) - (eta[0] + 1) * torch.log(-eta[1])
-
-    def log_prob(self, theta, x) -> torch.Tensor:
-        x = x[:, 0]
-        return theta[0] * torch.log(x) + theta[1] * x - self.log_partition(theta)
-
-    def mean_statistic(self, x) -> np.ndarray:
-        return np.stack([np.log(x[:, 0]), x[:, 0]], 1)
-
-    def initial_theta(self, x, w) -> np.ndarray:
-        m, s = _wmean_std(x, w)
-        a = m[0] ** 2 / max(s[0] ** 2, 1e-300)
-        return np.array([a - 1, -a / m[0]])
+# the torch models of the families by their class names (stability.numerical registers every
+# family of stability.families.FAMILIES with torch hooks as "<name>-numerical" through FamilyModel.of)
+Gaussian = FamilyModel.of(_families.Gaussian)
+Bernoulli = FamilyModel.of(_families.Bernoulli)
+Categorical = FamilyModel.of(_families.Categorical)
+Poisson = FamilyModel.of(_families.Poisson)
+Exponential = FamilyModel.of(_families.Exponential)
+Gamma = FamilyModel.of(_families.Gamma)

@@ -328,13 +328,10 @@ def _analyze_parameters(model) -> dict | None:
     if not isinstance(model, str) or model not in MODELS:
         return None  # the model name varies or is unknown: checked below / when the task runs
     from ..families import FAMILIES
+    from ..numerical import BUILTIN_MODELS
 
-    if model in FAMILIES:
-        cls = FAMILIES[model]
-    else:
-        from ..numerical import BUILTIN_MODELS, models
-
-        cls = getattr(models, BUILTIN_MODELS[model], None) if model in BUILTIN_MODELS else None
+    # the registered model's class: a family's closed forms, or a torch model (its class loaded on demand)
+    cls = FAMILIES[model] if model in FAMILIES else (BUILTIN_MODELS[model]() if model in BUILTIN_MODELS else None)
     if cls is None:
         return None
     sig = inspect.signature(cls)

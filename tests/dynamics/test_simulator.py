@@ -5,7 +5,10 @@ import pytest
 from scipy import stats
 
 from stability.dynamics import simulate, synthetic_count
-from stability.dynamics.simulator import FAMILIES, SCHEMES
+from stability.dynamics.simulator import SCHEMES
+from stability.families import simulated_families
+
+FAMILIES = simulated_families(own_dynamics=False)  # the kernel-run families, the Gaussian first
 
 # Exact vs naive: the per-generation statistics are compared with a two-sample KS test at
 # KS_LEVEL / generations per generation (Bonferroni) and their means within Z standard errors of the
@@ -48,7 +51,7 @@ def test_exact_and_naive_agree_in_law(family, scheme):
 
 def test_exact_vs_naive_detects_a_planted_wrong_factor(monkeypatch):
     """The comparison has power: a scatter matrix with k instead of k - 1 degrees of freedom fails it."""
-    from stability.dynamics import samplers
+    from stability.families import samplers
 
     nv = _run("gaussian", "replace", "naive", seed=12)
     real = samplers.wishart_factor
@@ -209,9 +212,11 @@ def test_one_registry_and_module_names():
     import importlib
 
     import stability.dynamics as dyn
-    from stability.dynamics._families import SIMULATED
     from stability.families import FAMILIES as REGISTERED
+    from stability.families import simulated_families
+    from stability.report import MODELS
 
-    assert all(REGISTERED[name] is cls.analytic for name, cls in SIMULATED.items())
-    assert tuple(FAMILIES) == ("gaussian", *SIMULATED)
+    for name in simulated_families(own_dynamics=False):
+        assert REGISTERED[name].simulation().family is REGISTERED[name] and name in MODELS
+    assert simulated_families() == (*FAMILIES, "linear-regression")
     assert callable(dyn.simulate) and dyn.simulate is importlib.import_module("stability.dynamics.simulator").simulate

@@ -35,8 +35,8 @@ def _mixture_cdf(theta):
     return lambda x: p * stats.norm.cdf(x, m1, math.exp(l1)) + (1 - p) * stats.norm.cdf(x, m2, math.exp(l2))
 
 
-def _gauss_nat(mu, sd):
-    return [mu / sd**2, -0.5 / sd**2]
+def _gauss_nat(mu, sd):  # natural (eta, Lambda) = (mu / sd^2, 1 / sd^2)
+    return [mu / sd**2, 1 / sd**2]
 
 
 SAMPLERS = {
@@ -47,7 +47,7 @@ SAMPLERS = {
     "gaussian-numerical": (
         Gaussian(),
         [_gauss_nat(0.5, 2.0), _gauss_nat(-1.0, 0.3)],
-        lambda th: stats.norm(-th[0] / (2 * th[1]), math.sqrt(-0.5 / th[1])).cdf,
+        lambda th: stats.norm(th[0] / th[1], math.sqrt(1 / th[1])).cdf,
     ),
 }
 
@@ -84,7 +84,7 @@ def test_gaussian_refit_is_moment_matching():
     r = retrain_chains(Gaussian(), x, lam, generations=3, chains=5, seed=seed)
     assert r.k == 30
     v = x.var()
-    np.testing.assert_allclose(r.theta_star, [x.mean() / v, -0.5 / v], rtol=1e-9)
+    np.testing.assert_allclose(r.theta_star, [x.mean() / v, 1 / v], rtol=1e-9)
     a, b = 1 / (1 + lam), lam / (1 + lam)
     for t, y in enumerate(_draws(Gaussian(), r, seed)):
         y = y[..., 0].numpy()
@@ -92,7 +92,7 @@ def test_gaussian_refit_is_moment_matching():
         m2 = a * (x**2).mean() + b * (y**2).mean(1)
         var = m2 - m1**2
         # |grad| <= 1e-10 at the refit: the natural parameters are then right to ~1e-10 / curvature
-        np.testing.assert_allclose(r.theta[t + 1], np.stack([m1 / var, -0.5 / var], 1), rtol=1e-8)
+        np.testing.assert_allclose(r.theta[t + 1], np.stack([m1 / var, 1 / var], 1), rtol=1e-8)
     assert r.converged.all() and r.max_grad_norm.max() <= 1e-10
 
 

@@ -201,7 +201,7 @@ def test_hyvarinen_closed_forms_match_autograd():
     cases = [
         (M.StudentT(5.0), x1, [0.3, -0.2]),
         (M.Logistic(), x1, [0.3, 0.4]),
-        (M.Gaussian(), x1, [0.3, -0.7]),
+        (M.Gaussian(), x1, [0.3, 1.4]),  # natural (eta, Lambda)
         (M.ProductStudentT(2, 4.0), x2, [0.1, 0.2, -0.3, 0.1]),
     ]
     for model, x, th in cases:
@@ -214,7 +214,7 @@ def test_hyvarinen_gaussian_is_moment_matching():
     x = np.random.default_rng(6).standard_normal(200) * 1.5 + 0.4
     r = analyze_loss(HyvarinenScoreMatching(M.Gaussian()), x, 1.0, n_noise=512)
     v = x.var()
-    np.testing.assert_allclose(r.theta_hat, [x.mean() / v, -0.5 / v], rtol=1e-9)
+    np.testing.assert_allclose(r.theta_hat, [x.mean() / v, 1 / v], rtol=1e-9)  # natural (eta, Lambda)
     np.testing.assert_allclose(r.theta_star, r.theta_hat, rtol=1e-9)  # exact sampler: self-consistent
     assert r.self_consistency < 1e-9 and r.rate_exact == pytest.approx(0.5, rel=1e-9)
 
@@ -323,8 +323,8 @@ def test_likelihood_as_a_loss_matches_the_likelihood_path():
     model = M.Gaussian()
     lm = LossModel(
         negative_log_likelihood(model),
-        lambda th, z: th[0] * (-0.5 / th[1]) + torch.sqrt(-0.5 / th[1]) * z,
-        [0.0, -0.5],
+        lambda th, z: th[0] * (1 / th[1]) + torch.sqrt(1 / th[1]) * z,  # natural (eta, Lambda)
+        [0.0, 1.0],
         noise_dim=1,
     )
     x = np.random.default_rng(10).standard_normal(300) * 0.8 + 0.2

@@ -31,15 +31,16 @@ def _closed_forms():
     out = {}
     t6 = stats.t(6, loc=0.5)  # mean 0.5, variance 6/4
     m, v = 0.5, 1.5
-    hess = np.array([[v, 2 * m * v], [2 * m * v, 4 * m * m * v + 2 * v * v]])
-    out["gaussian on a t density"] = (Gaussian(), t6, np.array([m / v, -0.5 / v]), hess)
+    # natural (eta, Lambda) = (m / v, 1 / v), T = (x, -x^2/2): Cov(x, -x^2/2) = -m v, Var(x^2/2) = m^2 v + v^2/2
+    hess = np.array([[v, -m * v], [-m * v, m * m * v + 0.5 * v * v]])
+    out["gaussian on a t density"] = (Gaussian(), t6, np.array([m / v, 1 / v]), hess)
     out["bernoulli on a bernoulli pmf"] = (Bernoulli(), stats.bernoulli(0.3), np.array([math.log(0.3 / 0.7)]), [[0.21]])
     p = np.array([0.3, 0.2, 0.5])
-    out["categorical on labels"] = (
+    out["categorical on labels"] = (  # natural theta_j = log(p_j / p_0), T_j = 1{x = j}, j = 1, 2
         Categorical(3),
         LABELS,
-        np.log(p[:2] / p[2]),
-        np.diag(p[:2]) - np.outer(p[:2], p[:2]),
+        np.log(p[1:] / p[0]),
+        np.diag(p[1:]) - np.outer(p[1:], p[1:]),
     )
     nb = stats.nbinom(5, 0.4)  # mean 7.5: a misspecified Poisson
     out["poisson on a negative binomial pmf"] = (Poisson(), nb, np.array([math.log(nb.mean())]), [[nb.mean()]])

@@ -333,7 +333,7 @@ def test_fuzz_simulate_api(family, n, lam, generations, chains, method, scheme, 
         return
     assert np.all(np.isfinite(r.mean) | r.collapsed[..., None])
     # no silent collapse: a chain whose KL is beyond the documented threshold is flagged
-    from stability.dynamics._families import COLLAPSE_KL
+    from stability.families._simulation import COLLAPSE_KL
 
     assert not np.any((r.kl > COLLAPSE_KL) & ~r.collapsed)
 

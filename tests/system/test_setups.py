@@ -70,7 +70,7 @@ def test_fresh_fraction_is_fresh_real_with_n_r_real_points():
 
 def test_subsample_indices_are_uniform_subsets():
     """Both index samplers pick every point with probability m/N and never twice (m < N/2 and m > N/2)."""
-    from stability.dynamics.simulator import _distinct_indices, _ranked_indices
+    from stability.families._simulation import _distinct_indices, _ranked_indices
 
     rng = np.random.default_rng(0)
     C = 20000

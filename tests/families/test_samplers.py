@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stability.dynamics import samplers
+from stability.families import samplers
 
 # Two-sample KS level: with fixed seeds each test is deterministic; 1e-4 makes a false failure of a
 # correct sampler a 1-in-10,000 event per statistic, while a wrong degree of freedom is still
