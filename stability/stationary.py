@@ -189,7 +189,7 @@ def stationary(
     >>> stationary(np.eye(2), np.eye(2), 1.0, 0)
     Traceback (most recent call last):
     ...
-    ValueError: n must be an integer >= 1, got 0
+    stability.errors.InputError: n must be an integer >= 1, got 0
     """
     g = _check_correction(correction)
     if S is not None or M is not None:  # any training loss (docs/theory.md §13)
