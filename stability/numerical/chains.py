@@ -311,7 +311,8 @@ def retrain_chains(
         start at :math:`\theta^*_\lambda` (:func:`retrain_loss_chains`; ``n_noise``: the bank of its
         analysis; ``theta0`` and ``prior_precision`` are not options then).
     real_sample : array (n,) or (n, data_dim), the fixed real sample, ``n >= 2``.
-    lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term).
+    lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term);
+        ``None`` or any value under ``replace`` and the fraction schemes, which do not use it.
     generations : integer ``>= 0``; chains : integer ``>= 1``.
     seed : int, numpy or torch Generator. Same seed, same numbers.
     k : integer ``>= 1``, synthetic points per round; default
@@ -337,6 +338,18 @@ def retrain_chains(
         draw from :math:`p_{\theta^*}`, the model at its fit to the real sample (the idealised
         corrector's target: a draw of the fitted model, not a resample of the real points, so the
         law is :func:`stability.stationary` with ``correction``). Default 0: no corrector.
+    scheme : a name of :data:`stability.schemes.SCHEMES` or a :class:`~stability.schemes.Scheme`
+        (default ``"fixed-real"``): the chains run through :func:`stability.retraining.run`, as
+        :func:`stability.simulate`'s. Fresh real data (``fresh-real``, ``fresh-fraction``) are drawn
+        from :math:`p_{\theta^*}`, the model at its fit to the real sample, the data distribution of this
+        process (docs/theory.md §9); ``replace`` fits ``n`` synthetic points a round; ``accumulate``
+        keeps the real sample and every synthetic batch; ``accumulate-subsample`` fits ``n`` points of
+        that pool drawn without replacement. The excess NLL is measured on the real sample under every
+        scheme. ``synthetic_weight`` where the scheme is :attr:`~stability.schemes.Scheme.weighted`
+        (default: the objective weights above under ``fixed-real`` / ``fresh-real``, the pooled
+        points' natural share under ``accumulate``); ``prior_precision`` where every round fits the
+        whole fixed sample (``fixed-real``, ``accumulate``).
+    real_fraction : the real share :math:`a` of a fraction scheme (``fresh-fraction``), as :func:`stability.simulate`.
 
     Examples
     --------
@@ -351,11 +364,15 @@ def retrain_chains(
     from .losses import LossModel
 
     if isinstance(model, LossModel):  # a model fitted by any loss (docs/theory.md §13)
-        if prior_precision or theta0 is not None or correction or scheme != "fixed-real" or real_fraction is not None:
+        if prior_precision or theta0 is not None or correction:
             raise ValueError(
-                "prior_precision, theta0, correction, scheme and real_fraction are not options of a loss model's "
-                "chains (they start at theta*_lambda under fixed-real; self-correction is implemented for "
-                "likelihood models)"
+                "prior_precision, theta0 and correction are not options of a loss model's chains "
+                "(they start at theta*_lambda; self-correction is implemented for likelihood models)"
+            )
+        if not _loss_chains_run(as_scheme(scheme, real_fraction=real_fraction)):
+            raise ValueError(
+                f"scheme must be one of {', '.join(map(repr, names_where(_loss_chains_run)))} for a loss model's "
+                f"chains (a fixed real sample and k synthetic points per round), got {as_scheme(scheme).name!r}"
             )
         return retrain_loss_chains(
             model, real_sample, lambda_, generations=generations, chains=chains, seed=seed, k=k, gtol=gtol,
@@ -452,6 +469,11 @@ def retrain_chains(
         real_fraction=run.real_fraction,
     )
     return result if allow_failure else result.raise_if_failed()
+
+
+def _loss_chains_run(s) -> bool:
+    """The loss chains (:func:`retrain_loss_chains`) run one fixed real sample and ``k`` synthetic points a round."""
+    return s.keeps_real and s.lambda_mixing
 
 
 def _whole_real(s) -> bool:
