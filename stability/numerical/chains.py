@@ -369,9 +369,9 @@ def retrain_chains(
                 "prior_precision, theta0 and correction are not options of a loss model's chains "
                 "(they start at theta*_lambda; self-correction is implemented for likelihood models)"
             )
-        if not _loss_chains_run(as_scheme(scheme, real_fraction=real_fraction)):
+        if not _fixed_sample_mix(as_scheme(scheme, real_fraction=real_fraction)):
             raise ValueError(
-                f"scheme must be one of {', '.join(map(repr, names_where(_loss_chains_run)))} for a loss model's "
+                f"scheme must be one of {', '.join(map(repr, names_where(_fixed_sample_mix)))} for a loss model's "
                 f"chains (a fixed real sample and k synthetic points per round), got {as_scheme(scheme).name!r}"
             )
         return retrain_loss_chains(
@@ -471,8 +471,9 @@ def retrain_chains(
     return result if allow_failure else result.raise_if_failed()
 
 
-def _loss_chains_run(s) -> bool:
-    """The loss chains (:func:`retrain_loss_chains`) run one fixed real sample and ``k`` synthetic points a round."""
+def _fixed_sample_mix(s) -> bool:
+    """One fixed real sample and ``k`` synthetic points a round: what the loss chains
+    (:func:`retrain_loss_chains`) run and what the law of :func:`stability.stationary` describes."""
     return s.keeps_real and s.lambda_mixing
 
 
@@ -776,6 +777,13 @@ def check_stationary(
         raise ValueError(
             "prior_precision must be 0 in check_stationary (model.local_constants are taken at the unpenalised "
             "maximum); call retrain_chains(..., prior_precision=beta) and stationary(A + beta I, B, ...)"
+        )
+    declared = as_scheme(options.get("scheme", "fixed-real"))
+    if not _fixed_sample_mix(declared):
+        raise ValueError(
+            f"scheme must be one of {', '.join(map(repr, names_where(_fixed_sample_mix)))} in check_stationary "
+            f"(stability.stationary's law is that of a fixed real sample mixed with k synthetic points), "
+            f"got {declared.name!r}"
         )
     model = _resolve_model(model)
     consts = model.local_constants(real_sample)

@@ -457,3 +457,8 @@ def test_scheme_options_and_errors():
                        correction=1.0)  # fmt: skip
     with pytest.raises(ValueError, match="real_fraction must be given only for the fraction schemes"):
         retrain_chains(unit_gaussian(), x, 1.0, generations=1, chains=1, real_fraction=0.5)
+
+
+def test_check_stationary_refuses_a_scheme_without_that_law():
+    with pytest.raises(ValueError, match="scheme must be one of 'fixed-real' in check_stationary"):
+        check_stationary(unit_gaussian(), NORMAL_300[:40], 1.0, generations=2, chains=2, scheme="fresh-real")
