@@ -34,6 +34,14 @@ Training-set size at round :math:`t+1` (:meth:`Scheme.training_size`): :math:`n+
 :math:`n`, :math:`n+(t+1)k`, :math:`n` (fresh-fraction), :math:`n` (accumulate-subsample, out of a
 pool of :meth:`Scheme.pool_size` :math:`= n+(t+1)k`). ``lambda_ = inf`` under ``fixed-real`` /
 ``fresh-real`` is ``replace`` (:meth:`Scheme.resolve`).
+
+Every per-scheme capability is an attribute of the declaration: ``weighted`` (takes a
+``synthetic_weight``: ``fixed-real``, ``fresh-real``, ``accumulate``), and derived from the
+declaration :attr:`Scheme.lambda_mixing` (the set-up of Theorem 2 and of the closed-form
+stationary variances), :attr:`Scheme.has_moment_recursion`, :attr:`Scheme.fixed_size`. The one
+retraining loop :func:`stability.retraining.run` builds every round from them, and a model's kernel
+declares which mechanisms it can run (:func:`stability.retraining.capabilities`). Adding a scheme is
+one declaration here and its entry in :data:`SCHEMES` (docs/extending.md).
 """
 
 from __future__ import annotations
