@@ -34,6 +34,14 @@ Training-set size at round :math:`t+1` (:meth:`Scheme.training_size`): :math:`n+
 :math:`n`, :math:`n+(t+1)k`, :math:`n` (fresh-fraction), :math:`n` (accumulate-subsample, out of a
 pool of :meth:`Scheme.pool_size` :math:`= n+(t+1)k`). ``lambda_ = inf`` under ``fixed-real`` /
 ``fresh-real`` is ``replace`` (:meth:`Scheme.resolve`).
+
+Every per-scheme capability is an attribute of the declaration: ``weighted`` (takes a
+``synthetic_weight``: ``fixed-real``, ``fresh-real``, ``accumulate``), and derived from the
+declaration :attr:`Scheme.lambda_mixing` (the set-up of Theorem 2 and of the closed-form
+stationary variances), :attr:`Scheme.has_moment_recursion`, :attr:`Scheme.fixed_size`. The one
+retraining loop :func:`stability.retraining.run` builds every round from them, and a model's kernel
+declares which mechanisms it can run (:func:`stability.retraining.capabilities`). Adding a scheme is
+one declaration here and its entry in :data:`SCHEMES` (docs/extending.md).
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ __all__ = [
     "SCHEMES",
     "Scheme",
     "as_scheme",
+    "names_where",
     "synthetic_count",
 ]
 
@@ -121,6 +130,14 @@ class Scheme:
         (the data kept, :meth:`training_set`)
     real_fraction : the real share :math:`a \in (0, 1]` of a ``fraction`` scheme (``None`` until given,
         :meth:`with_real_fraction`); ``None`` for the others
+    weighted : the scheme accepts a ``synthetic_weight`` :math:`w` (docs/theory.md §10): each round's
+        training set is a real part and a synthetic part (this batch, or all batches so far when
+        accumulating), weighed :math:`1-w` and :math:`w` (:func:`stability.retraining.weighted`).
+        Not for a purely synthetic or a subsampling scheme.
+
+    Capabilities derived from these declarations: :attr:`keeps_real`, :attr:`redraws_real`,
+    :attr:`synthetic_only`, :attr:`fixed_size`, :attr:`has_moment_recursion`, :attr:`lambda_mixing`.
+    What a model can run is declared by its kernel (:func:`stability.retraining.capabilities`).
     """
 
     name: str
@@ -130,6 +147,7 @@ class Scheme:
     fraction: bool = False
     subsample: bool = False
     real_fraction: float | None = None
+    weighted: bool = False
 
     def __post_init__(self):
         check_choice("real", self.real, ("fixed", "fresh", "none"))
@@ -139,6 +157,8 @@ class Scheme:
             raise ValueError("subsample needs a pool larger than n: only an accumulating scheme can subsample")
         if self.fraction and (self.real == "none" or self.accumulate):
             raise ValueError("a fraction scheme mixes fresh real and synthetic points in a set of n: real='fresh'")
+        if self.weighted and (self.synthetic_only or self.subsample):
+            raise ValueError("a weighted scheme weighs real against synthetic data: real data, no subsample")
         if self.real_fraction is not None:
             if not self.fraction:
                 raise InputError(
@@ -205,6 +225,15 @@ class Scheme:
         The accumulating schemes (pool of growing size) follow an exact recursion with time-varying
         coefficients instead (docs/theory.md §11)."""
         return not self.accumulate
+
+    @property
+    def lambda_mixing(self) -> bool:
+        r"""Every round fits the ``n`` real points (the fixed sample or a fresh one) and :math:`k` synthetic ones.
+
+        The set-up of Theorem 2 and of the closed-form stationary variances (docs/theory.md §5, §10):
+        a real part of :math:`n` points, a synthetic batch of :math:`k = \lfloor\lambda n\rceil`, the
+        same recursion every round (not purely synthetic, not accumulating, not a fraction scheme)."""
+        return not (self.synthetic_only or self.accumulate or self.fraction)
 
     def resolve(self, lambda_: float | None) -> Scheme:
         """The scheme actually run at ``lambda_``: ``inf`` under a non-accumulating scheme is :data:`REPLACE`.
@@ -279,10 +308,10 @@ class Scheme:
         return subsample(pool, n) if self.subsample else pool
 
 
-FIXED_REAL = Scheme("fixed-real", "fixed", False, "Bertrand et al. 2024 (arXiv 2310.00429)")
-FRESH_REAL = Scheme("fresh-real", "fresh", False, "a new real sample every round")
+FIXED_REAL = Scheme("fixed-real", "fixed", False, "Bertrand et al. 2024 (arXiv 2310.00429)", weighted=True)
+FRESH_REAL = Scheme("fresh-real", "fresh", False, "a new real sample every round", weighted=True)
 REPLACE = Scheme("replace", "none", False, "Shumailov et al. 2024; Alemohammad et al. 2024")
-ACCUMULATE = Scheme("accumulate", "fixed", True, "Gerstgrasser et al. 2024 (arXiv 2404.01413)")
+ACCUMULATE = Scheme("accumulate", "fixed", True, "Gerstgrasser et al. 2024 (arXiv 2404.01413)", weighted=True)
 FRESH_FRACTION = Scheme(
     "fresh-fraction", "fresh", False, "real-data anchoring (a fresh real share every round)", True, False, 0.5
 )
@@ -297,6 +326,15 @@ SCHEMES: dict[str, Scheme] = {
 
 def _fraction_names() -> list[str]:
     return [s.name for s in SCHEMES.values() if s.fraction]
+
+
+def names_where(capability: Callable[[Scheme], bool]) -> tuple[str, ...]:
+    """The names of the registered schemes that have ``capability`` (a predicate on :class:`Scheme`).
+
+    >>> names_where(lambda s: s.weighted)
+    ('fixed-real', 'fresh-real', 'accumulate')
+    """
+    return tuple(name for name, s in SCHEMES.items() if capability(s))
 
 
 def as_scheme(name, *, real_fraction: float | None = None) -> Scheme:

@@ -29,7 +29,7 @@ import math
 
 from ._domains import Interval, check, check_scalar
 from .errors import InputError
-from .schemes import Scheme, as_scheme, synthetic_count
+from .schemes import Scheme, as_scheme, names_where, synthetic_count
 
 __all__ = [
     "WEIGHTED_SCHEMES",
@@ -39,9 +39,9 @@ __all__ = [
     "stationary_mean_variance",
 ]
 
-# The schemes whose rounds have a real part and a synthetic part to weigh (replace has no real part;
-# it accepts only synthetic_weight None or 1, the process it runs anyway).
-WEIGHTED_SCHEMES = ("fixed-real", "fresh-real", "accumulate")
+# The schemes whose rounds have a real part and a synthetic part to weigh (Scheme.weighted; replace has
+# no real part: it accepts only synthetic_weight None or 1, the process it runs anyway).
+WEIGHTED_SCHEMES = names_where(lambda s: s.weighted)
 _COUNT = Interval(0.0, integer=True)  # k >= 0 (k = 0: real data only)
 
 
@@ -52,7 +52,7 @@ def check_synthetic_weight(synthetic_weight: float | None, scheme: str | Scheme,
     is 1 under ``replace`` (purely synthetic anyway). Raises ``ValueError`` naming
     ``synthetic_weight`` and its valid range otherwise: outside [0, 1] or NaN; other than 1 under
     ``replace``; above 0 when no synthetic point is drawn (``k = 0``); any value under a scheme
-    outside :data:`WEIGHTED_SCHEMES`.
+    that is not :attr:`~stability.schemes.Scheme.weighted` (:data:`WEIGHTED_SCHEMES`).
     """
     if synthetic_weight is None:
         return None
@@ -66,7 +66,7 @@ def check_synthetic_weight(synthetic_weight: float | None, scheme: str | Scheme,
                 param="synthetic_weight",
             )
         return None
-    if s.name not in WEIGHTED_SCHEMES:
+    if not s.weighted:
         raise ValueError(
             f"synthetic_weight is supported under schemes {', '.join(map(repr, WEIGHTED_SCHEMES))}, "
             f"got scheme {s.name!r}"
@@ -140,7 +140,7 @@ def stationary_mean_variance(
     n: int,
     lambda_: float,
     *,
-    scheme: str = "fixed-real",
+    scheme: str | Scheme = "fixed-real",
     synthetic_weight: float | None = None,
     k: int | None = None,
 ) -> float:
@@ -152,11 +152,13 @@ def stationary_mean_variance(
     variance :math:`1/k`); first order for an exponential family's mean parameter (multiply by its
     variance function at the data):
 
-    - ``fixed-real``: :math:`1/n + w^2/(k(1-w^2)) = 1/n + \rho^2/(k(1+2\rho))`;
-    - ``fresh-real``: :math:`((1-w)^2/n + w^2/k)/(1-w^2) = (1/n + \rho^2/k)/(1+2\rho)`,
+    - ``fixed-real`` (the real sample kept): :math:`1/n + w^2/(k(1-w^2)) = 1/n + \rho^2/(k(1+2\rho))`;
+    - ``fresh-real`` (redrawn): :math:`((1-w)^2/n + w^2/k)/(1-w^2) = (1/n + \rho^2/k)/(1+2\rho)`,
 
     :math:`\rho = w/(1-w)`. ``synthetic_weight`` defaults to the natural share :math:`k/(n+k)`
-    (as :func:`stability.simulate`), ``k`` to :func:`~stability.schemes.synthetic_count`.
+    (as :func:`stability.simulate`), ``k`` to :func:`~stability.schemes.synthetic_count`. ``scheme``:
+    one whose rounds mix the ``n`` real points with ``k`` synthetic ones
+    (:attr:`~stability.schemes.Scheme.lambda_mixing`: ``fixed-real``, ``fresh-real``).
 
     Examples
     --------
@@ -165,19 +167,21 @@ def stationary_mean_variance(
     >>> round(stationary_mean_variance(100, 1.0, scheme="fresh-real"), 10)  # (1/4 + 1/4)/(3/4)/n
     0.0066666667
     """
-    if scheme not in ("fixed-real", "fresh-real"):
-        raise ValueError(f"scheme must be 'fixed-real' or 'fresh-real', got {scheme!r}")
+    s = as_scheme(scheme)
+    if not s.lambda_mixing:
+        names = " or ".join(map(repr, names_where(lambda x: x.lambda_mixing)))
+        raise ValueError(f"scheme must be {names}, got {s.name!r}")
     n = int(check_scalar("n", n))
     lam = float(check("lambda_", lambda_))
     if math.isinf(lam):
         raise ValueError("lambda_ must be finite for a stationary variance, got inf: purely synthetic chains drift")
     k = synthetic_count(n, lam) if k is None else int(check_scalar("k", k, _COUNT))
-    w = check_synthetic_weight(synthetic_weight, scheme, k)
+    w = check_synthetic_weight(synthetic_weight, s, k)
     if w is None:
         w = k / (n + k)
     if w == 1.0:
         raise ValueError("synthetic_weight must be < 1 for a stationary variance (no real data: the chain drifts)")
     syn = w * w / k if k else 0.0
-    if scheme == "fixed-real":
+    if s.keeps_real:  # the real sample's error is the same every round
         return 1.0 / n + syn / (1.0 - w * w)
     return ((1.0 - w) ** 2 / n + syn) / (1.0 - w * w)

@@ -845,6 +845,20 @@ def api_cases(tmp) -> list[ApiCase]:
         r"synthetic_weight must be in \[0, 1\) for retrain_chains",
         "synthetic_weight",
     )
+    # every scheme through the one loop (stability.retraining)
+    for cid, kw, m in [
+        ("scheme", dict(scheme="mixed"), r"scheme must be one of"),
+        ("real-fraction-fixed", dict(real_fraction=0.5), r"real_fraction must be given only for the fraction schemes"),
+        ("real-fraction-range", dict(scheme="fresh-fraction", real_fraction=1.5), r"real_fraction must be a number in"),
+        ("k-replace", dict(scheme="replace", k=3), r"k must be None under scheme 'replace'"),
+        ("prior-fresh", dict(scheme="fresh-real", prior_precision=1.0), r"prior_precision must be 0 under scheme"),
+    ]:
+        add(
+            f"api-retrain-chains-{cid}",
+            lambda kw=kw: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, **kw),
+            E,
+            m,
+        )
     # any training loss (docs/theory.md §13)
     from stability.numerical import LossModel
 

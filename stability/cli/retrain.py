@@ -83,7 +83,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         dest="lambdas",
         nargs="+",
         metavar="LAMBDA",
-        help="grid of numbers >= 0 and/or 'replace', 'accumulate' (default 0 0.25 0.5 1 replace)",
+        help="grid of chains: numbers >= 0 (fixed-real), 'replace', 'accumulate', or scheme:value for any scheme, "
+        "e.g. fresh-real:0.5, accumulate-subsample:1, fresh-fraction:0.3 (default 0 0.25 0.5 1 replace)",
     )
     p.add_argument("--generations", type=integer("--generations"), help="retraining rounds after pretraining, >= 1")
     add_out(p, help="run directory", required=True)

@@ -57,10 +57,12 @@ import numpy as np
 from .._domains import check_choice, check_scalar
 from ..errors import InputError, check_memory
 from ..families import LinearRegression
+from ..retraining import check_supported, supported_schemes
+from ..retraining import run as _run
 from ..schemes import Scheme
 from ..schemes import as_scheme as _scheme
 from ..weights import check_synthetic_weight, kish_weights
-from .simulator import SimulationResult, _check_cost, _check_recursion, _rng, _run
+from .simulator import SimulationResult, _check_cost, _check_recursion, _rng
 
 __all__ = [
     "NOISE_SCALES",
@@ -74,8 +76,6 @@ __all__ = [
 
 REGRESSION = "linear-regression"
 NOISE_SCALES = ("fitted", "known")
-# the schemes whose training sets are unions of real and synthetic label batches (the kernel's join)
-SCHEMES = ("fixed-real", "fresh-real", "replace", "accumulate")
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -170,10 +170,7 @@ def _init(init, design: Design) -> tuple[np.ndarray, float]:
 
 def _scheme_run(scheme, lambda_, n) -> tuple[Scheme, int]:
     declared = _scheme(scheme)
-    if declared.name not in SCHEMES:
-        raise InputError(
-            f"scheme must be one of {', '.join(map(repr, SCHEMES))} for family {REGRESSION!r}, got {declared.name!r}"
-        )
+    check_supported(_Regression, declared, what=f"family {REGRESSION!r}")
     run = declared.resolve(lambda_)
     return run, run.synthetic(n, lambda_)
 
@@ -236,7 +233,12 @@ def label_stats(rng, F: np.ndarray, m: int, scale: np.ndarray) -> tuple[np.ndarr
 
 
 class _Regression:
-    """Per-generation arrays: coefficients, fitted residual variance, the noise the next labels use."""
+    """Per-generation arrays: coefficients, fitted residual variance, the noise the next labels use.
+
+    A kernel of :func:`stability.retraining.run` whose real data are the labels of the ``n`` design
+    rows (``resizes_real = False``: no fraction scheme) and which keeps no points to subsample."""
+
+    resizes_real = False
 
     def __init__(self, design: Design, beta0, s0, G, C, noise_scale, estimator, k, weights=(1.0, 1.0)):
         self.design, self.noise_scale, self.estimator = design, noise_scale, estimator
@@ -333,6 +335,11 @@ class _RegressionNaive(_Regression):
     def real_fit(self, stats):
         beta, rss, N = self._solve(stats)
         return beta, rss / _divisor(N, self.design.d, self.estimator)
+
+
+# the schemes the regression kernels run: those whose training sets are unions of the n real labels
+# and synthetic label batches (their join); derived from the kernels' declared capabilities
+SCHEMES = supported_schemes(_Regression)
 
 
 # --------------------------------------------------------------------------------------- result

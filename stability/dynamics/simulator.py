@@ -34,7 +34,7 @@ Mixing schemes (declared in :mod:`stability.schemes`; :math:`k` synthetic points
   subsample indices by rejecting repeats (:math:`O(\text{chains}\cdot n)` per round), ``naive`` by
   ranking uniform keys over the whole pool (:math:`O(\text{chains}\cdot N_t)`); the two agree in law.
 
-The retraining loop is written once (:func:`_run`): each round's training set is built as the
+The retraining loop is written once (:func:`stability.retraining.run`): each round's training set is built as the
 scheme declares (:meth:`~stability.schemes.Scheme.training_set`) from sufficient statistics, which
 each family and method supplies (draw the real data's, draw the synthetic batch's, pool, fit):
 the family registered in :data:`stability.families.FAMILIES` gives its *simulation*
@@ -81,7 +81,7 @@ binomial split of the batch, each part's statistics drawn exactly; naive: the mi
 Curation (``curation=``, Gaussian; docs/theory.md §15, :mod:`~stability.dynamics.curation`): each
 synthetic point is the Luce choice among ``K`` model samples under a reward; ``K = inf`` draws the
 batch from the tilt of the current model (both methods exact), finite ``K`` draws the candidates
-(``naive`` only). The rest of the loop is unchanged (:class:`_Curated` wraps the kernel).
+(``naive`` only). The rest of the loop is unchanged (:class:`stability.retraining.Curated` wraps the kernel).
 
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
@@ -95,7 +95,6 @@ below ``COLLAPSE_RTOL`` :math:`=\epsilon_{mach}` times the data's (the edge of i
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -108,10 +107,12 @@ from ..errors import InputError, check_memory, check_time
 from ..families import FAMILIES, FamilySpec, simulated_families
 from ..families import samplers as samplers
 from ..families._simulation import NAIVE_BLOCK_FLOATS
+from ..retraining import Curated as _Curated
+from ..retraining import run as _run
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
 from ..schemes import as_scheme as _scheme
-from ..weights import check_synthetic_weight, kish_weights
+from ..weights import check_synthetic_weight
 from . import curation as _curation
 from .correction import check_correction, correct_kernel
 
@@ -394,12 +395,6 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _steps(generations: int, progress: bool):
-    if progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        return tqdm(range(generations), desc="generations", unit="gen", file=sys.stderr)
-    return range(generations)
 
 
 def _resolve(n, lambda_, scheme, real_fraction=None) -> tuple[Scheme, int]:
@@ -539,7 +534,7 @@ def simulate(
     if run.subsample:
         kernel.allocate(run.pool_size(n, k, G - 1), q, method)
     if cur is not None:
-        kernel = _Curated(kernel, cur)
+        kernel = _Curated(kernel, cur, NAIVE_BLOCK_FLOATS)
     corrected = correct_kernel(kernel, gamma, run, method, correction_target=correction_target, **sim.correction())
     real = _run(corrected, run, rng, n, k, G, progress, weight)
     return SimulationResult(
@@ -548,48 +543,6 @@ def simulate(
     )  # fmt: skip
 
 
-def _run(kernel, scheme: Scheme, rng, n: int, k: int, G: int, progress: bool, weight: float | None = None):
-    """The retraining loop, written once for every family and method.
-
-    Each round builds its training set as ``scheme`` declares, from sufficient statistics: the real
-    data's (:meth:`real`, drawn once or every round), the synthetic batch's (:meth:`synthetic`, ``k``
-    points of generation ``t``), pooled by the family's :meth:`join`; :meth:`fit` then stores
-    generation ``t + 1``. Random draws come in the order real (if drawn this round), synthetic.
-    With a synthetic ``weight`` (docs/theory.md §10) the synthetic part (this round's batch, or
-    under ``accumulate`` the pool of all batches) is kept apart and the round's set is
-    :func:`_weighted`. A subsampling scheme then fits ``n`` points of the pool
-    (:meth:`~stability.schemes.Scheme.fit_set`, the kernel's :meth:`subsample`). Returns the
-    statistics of the fixed real sample (schemes that keep it without redrawing), else None.
-    """
-    n_r = scheme.real_size(n)
-    real = kernel.real(rng, n_r) if scheme.keeps_real else None
-    previous = real
-    pool = None
-    for t in _steps(G, progress):
-        if scheme.redraws_real:
-            real = kernel.real(rng, n_r)
-        synthetic = kernel.synthetic(rng, t, k) if k else None
-        if weight is None:
-            previous = scheme.training_set(real, previous, synthetic, kernel.join)
-        else:
-            pool = synthetic if pool is None or not scheme.accumulate else kernel.join(pool, synthetic)
-            previous = _weighted(kernel, real, pool, weight)
-        kernel.fit(t + 1, scheme.fit_set(previous, n, lambda data, m: kernel.subsample(rng, data, m)))
-    return real if scheme.keeps_real and not scheme.redraws_real else None
-
-
-def _weighted(kernel, real, synthetic, w: float):
-    r"""The weighted union of the real and synthetic statistics (counts ``real[0]``, ``synthetic[0]``).
-
-    Each group's count is rescaled to its share of the Kish effective size
-    :math:`N_e = 1/((1-w)^2/n + w^2/m)`: real to :math:`(1-w)N_e`, synthetic to :math:`wN_e`; the
-    pooled mean is then :math:`(1-w)\hat m + w\bar y`, the pooled scatter over :math:`N_e` the weighted
-    covariance, and over :math:`N_e - 1` the reliability-weights unbiased one (module docstring).
-    """
-    if synthetic is None:  # k = 0, w = 0 (checked): real data only
-        return real
-    c_real, c_synth = kish_weights(w, real[0], synthetic[0])
-    return kernel.join(kernel.scale(real, c_real), kernel.scale(synthetic, c_synth))
 
 
 def _check_recursion(G: int, p: int, what: str) -> None:
@@ -598,42 +551,6 @@ def _check_recursion(G: int, p: int, what: str) -> None:
     (~5 us of Python per generation on one core, the fast side; measured 13-25 us on a busy core)."""
     check_memory(8.0 * 3 * (G + 1) * (p * p + p), f"{what} with generations={G} (p = {p})", "lower generations")
     check_time(G * (5e-6 + 1e-9 * p**3), f"{what} with generations={G}", "lower generations")
-
-
-class _Curated:
-    """A Gaussian kernel whose synthetic points are curated (docs/theory.md §15); everything else delegated.
-
-    ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
-    model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
-    and points in blocks of at most :data:`NAIVE_BLOCK_FLOATS` candidate numbers) reduced to the
-    kernel's statistics.
-    """
-
-    def __init__(self, kernel, curation):
-        self.kernel, self.curation = kernel, curation
-
-    def __getattr__(self, name):
-        return getattr(self.kernel, name)
-
-    def synthetic(self, rng, t, m):
-        kern, cur = self.kernel, self.curation
-        if cur.infinite:
-            mean, cov = _curation.tilt(kern.mean[t], kern.cov[t], cur.reward)
-            return kern.draw(rng, mean, samplers.sqrt_factor(cov)[0], m)
-        if cur.K == 1:
-            return kern.synthetic(rng, t, m)
-        C, d = kern.mean[t].shape
-        L = np.broadcast_to(kern.L, (C, d, d))
-        check_memory(8.0 * C * m * d, f"the kept points of {C} chains ({m} of dimension {d})", "lower chains")
-        x = np.empty((C, m, d))
-        chunk = max(1, NAIVE_BLOCK_FLOATS // (cur.K * d))  # kept points per draw of one chain's candidates
-        block = max(1, NAIVE_BLOCK_FLOATS // (min(m, chunk) * cur.K * d))
-        for lo in range(0, C, block):
-            sl = slice(lo, lo + block)
-            for start in range(0, m, chunk):
-                c = min(chunk, m - start)
-                x[sl, start : start + c] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], c, cur)
-        return kern.points_stats(x)
 
 
 def _check_cost(method, per_round, G, C, per_point, per_state) -> None:

@@ -35,7 +35,8 @@ from scipy.special import gammaincinv
 
 from .._domains import check, check_choice
 from ..bounds import bound, finite_sample_bound
-from ..schemes import synthetic_count
+from ..retraining import run
+from ..schemes import Scheme, as_scheme, names_where, synthetic_count
 from .simulator import _rng
 
 __all__ = ["Theorem2Check", "gaussian_stat_err", "theorem2_check"]
@@ -66,6 +67,42 @@ def gaussian_stat_err(*, n, lambda_, delta, dim=1, sigma=1.0) -> float:
     var = (1 - w) ** 2 / n + (w**2 / k if k else 0.0)
     q = 2.0 * gammaincinv(d / 2.0, 1.0 - dlt)  # chi^2_d quantile: P(chi^2_d <= x) = P(d/2, x/2)
     return s * math.sqrt(var * q)
+
+
+class _KnownVarianceMean:
+    r"""The kernel of :func:`theorem2_check` for :func:`stability.retraining.run`: data ``(N, mean)``.
+
+    Real data: the mean of ``m`` points of :math:`N(\mu^*, \sigma^2 I)`, :math:`\mu^* = 0`; a synthetic
+    batch: that of ``m`` points of :math:`N(\mu_t, \sigma^2 I)`; the fit (known variance) is the mean of
+    the training set, :math:`(1-w)\hat m + w\bar y`. Stores the current mean and every generation's
+    distance :math:`\|\mu_t-\mu^*\|` (memory :math:`O(\text{chains}\cdot d)` besides the distances).
+    """
+
+    def __init__(self, mu0: np.ndarray, sigma: float, G: int):
+        self.mu, self.sigma = mu0, sigma
+        self.dist = np.empty((G + 1, mu0.shape[0]))
+        self.dist[0] = np.linalg.norm(mu0, axis=1)
+
+    def real(self, rng, m):
+        return m, self.sigma * rng.standard_normal(self.mu.shape) / math.sqrt(m)
+
+    def synthetic(self, rng, t, m):
+        return m, self.mu + self.sigma * rng.standard_normal(self.mu.shape) / math.sqrt(m)
+
+    @staticmethod
+    def join(a, b):
+        (N1, M1), (N2, M2) = a, b
+        N = N1 + N2
+        w = N2 / N
+        return N, (1 - w) * M1 + w * M2
+
+    def fit(self, t, data):
+        self.mu = data[1]
+        self.dist[t] = np.linalg.norm(self.mu, axis=1)
+
+    @staticmethod
+    def real_fit(data):
+        return data[1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,13 +140,14 @@ def theorem2_check(
     dim: int = 1,
     sigma: float = 1.0,
     init_err: float = 1.0,
-    scheme: str = "fixed-real",
+    scheme: str | Scheme = "fixed-real",
     stat_err: float | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> Theorem2Check:
     r"""Simulate the known-variance Gaussian chains and count violations of Theorem 2.
 
-    Memory is :math:`O(\text{chains}\cdot d)` plus the (generations + 1, chains) distances.
+    A run of :func:`stability.retraining.run` with the known-variance Gaussian kernel. Memory is
+    :math:`O(\text{chains}\cdot d)` plus the (generations + 1, chains) distances.
 
     Parameters
     ----------
@@ -121,7 +159,8 @@ def theorem2_check(
     dim : integer ``>= 1``
     sigma : ``> 0``, the known standard deviation
     init_err : ``>= 0``, :math:`\|\mu_0-\mu^*\|` (the offset is along the first axis)
-    scheme : ``"fixed-real"`` or ``"fresh-real"``
+    scheme : a scheme whose rounds mix the ``n`` real points with ``k`` synthetic ones
+        (:attr:`~stability.schemes.Scheme.lambda_mixing`): ``"fixed-real"`` or ``"fresh-real"``
     stat_err : override of the one-step error (default :func:`gaussian_stat_err`), e.g. to show that
         a too small value is caught
     seed : int or ``numpy.random.Generator``
@@ -132,7 +171,8 @@ def theorem2_check(
     >>> c.holds, round(c.rho, 4)
     (True, 0.25)
     """
-    check_choice("scheme", scheme, ("fixed-real", "fresh-real"))
+    declared = as_scheme(scheme)
+    check_choice("scheme", declared.name, names_where(lambda x: x.lambda_mixing))
     n = int(check("n", n))
     G = int(check("generations", generations))
     C = int(check("chains", chains))
@@ -146,22 +186,14 @@ def theorem2_check(
         raise ValueError(f"Theorem 2 needs rho_paper < 1, i.e. floor(lambda_ n)/n < 1/2, got {k / n:g}")
     e = gaussian_stat_err(n=n, lambda_=lambda_, delta=dlt, dim=d, sigma=s) if stat_err is None else stat_err
     e = float(check("stat_err", e))
-    w = k / (n + k)
-    rng = _rng(seed)
-    mu = np.zeros((C, d))
-    mu[:, 0] = i0  # mu* = 0
-    dist = np.empty((G + 1, C))
-    dist[0] = np.linalg.norm(mu, axis=1)
-    m_hat = s * rng.standard_normal((C, d)) / math.sqrt(n)
-    for t in range(G):
-        if scheme == "fresh-real":
-            m_hat = s * rng.standard_normal((C, d)) / math.sqrt(n)
-        ybar = mu + (s * rng.standard_normal((C, d)) / math.sqrt(k) if k else 0.0)
-        mu = (1 - w) * m_hat + w * ybar
-        dist[t + 1] = np.linalg.norm(mu, axis=1)
+    mu0 = np.zeros((C, d))
+    mu0[:, 0] = i0  # mu* = 0
+    kernel = _KnownVarianceMean(mu0, s, G)
+    run(kernel, declared.resolve(lambda_), _rng(seed), n, k, G)
+    dist = kernel.dist
     t = np.arange(G + 1)
     b = np.asarray(finite_sample_bound(t, k / n, 0.0, e, i0))
     viol = np.mean(dist > b[:, None], axis=1)
     allowed = 1.0 - (1.0 - dlt) ** t
     se = np.sqrt(viol * (1 - viol) / C)
-    return Theorem2Check(rho, e, i0, dlt, scheme, b, viol, allowed, se, dist)
+    return Theorem2Check(rho, e, i0, dlt, declared.name, b, viol, allowed, se, dist)

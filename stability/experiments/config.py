@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .._domains import Interval, check, check_choice, check_seed
 from ..errors import InputError
-from ..schemes import SCHEMES, Scheme
+from ..schemes import FIXED_REAL, SCHEMES, Scheme, as_scheme, check_real_fraction
 from ._io import config_hash
 from .models import MODEL_KINDS, MODELS, GenerativeModel, make_model
 
@@ -29,43 +29,106 @@ __all__ = [
 ]
 
 DEFAULT_LAMBDAS = ("0", "0.25", "0.5", "1", "replace")
+# the label grammar: a bare number is this scheme at that lambda (the paper's protocol)
+NUMBER_SCHEME = FIXED_REAL
+
+
+def _number(text, what: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"lambdas must hold numbers >= 0, 'replace' or 'accumulate', or scheme:value with a scheme of "
+            f"{', '.join(map(repr, SCHEMES))} (e.g. 'fresh-real:0.5'), got {what!r}",
+            param="lambdas",
+        ) from None
+
+
+def _scheme_label(name: str, value: float | None) -> str:
+    """Canonical label of a named scheme: the bare name at its default value (lambda 1, or the registered
+    real fraction of a fraction scheme; ``replace`` has none), else ``name:value``."""
+    scheme = SCHEMES[name]
+    default = scheme.real_fraction if scheme.fraction else 1.0
+    if scheme.synthetic_only:
+        if value is not None:
+            raise InputError(
+                f"lambdas entry {name!r} takes no value (it fits n synthetic points a round)", param="lambdas"
+            )
+        return name
+    if value is None or value == default:
+        return name
+    return f"{name}:{value:g}"
 
 
 def chain_label(value) -> str:
-    """Canonical label of a lambda-grid entry: a number ``>= 0`` (``"0.5"``), ``"replace"`` or ``"accumulate"``.
+    """Canonical label of a lambda-grid entry (a chain: a scheme and its parameter).
 
-    >>> [chain_label(v) for v in (0, "0.50", 1.0, "replace")]
-    ['0', '0.5', '1', 'replace']
+    - a number ``>= 0`` (``"0.5"``): ``fixed-real`` at that lambda (the paper's protocol);
+    - ``scheme:value`` with a scheme of :data:`stability.schemes.SCHEMES`: that scheme at lambda
+      ``value`` (``"fresh-real:0.5"``, ``"accumulate:0.25"``), or at real fraction ``value`` for a
+      fraction scheme (``"fresh-fraction:0.3"``, docs/theory.md §11);
+    - a bare scheme name: its default, lambda 1 (``"accumulate"``: Gerstgrasser et al.'s ``k = n``) or
+      the registered real fraction; ``"replace"`` (purely synthetic) takes no value.
+
+    The label is canonical: ``fixed-real:x`` is written ``x``, a scheme at its default the bare name
+    (``"accumulate:1"`` is ``"accumulate"``), numbers by ``%g``; so the labels of stored runs keep
+    their meaning and their configuration hash.
+
+    >>> [chain_label(v) for v in (0, "0.50", 1.0, "replace", "fresh-real:0.50", "accumulate:1", "fixed-real:2")]
+    ['0', '0.5', '1', 'replace', 'fresh-real:0.5', 'accumulate', '2']
     """
-    if isinstance(value, str) and value in ("replace", "accumulate"):
-        return value
-    try:
-        lam = float(value)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"lambdas must hold numbers >= 0, 'replace' or 'accumulate', got {value!r}", param="lambdas"
-        ) from None
+    if isinstance(value, str) and (value in SCHEMES or ":" in value):
+        name, _, text = value.partition(":")
+        if name not in SCHEMES:
+            raise InputError(
+                f"lambdas entry {value!r} names no scheme: the schemes are {', '.join(map(repr, SCHEMES))}",
+                param="lambdas",
+            )
+        if not text:
+            return _scheme_label(name, None) if name != NUMBER_SCHEME.name else "1"
+        x = _number(text, value)
+        scheme = SCHEMES[name]
+        if scheme.fraction:
+            x = check_real_fraction(x)
+        elif not scheme.synthetic_only:
+            x = _finite_lambda(x, value)
+        if name == NUMBER_SCHEME.name:
+            return f"{x:g}"
+        return _scheme_label(name, x)
+    return f"{_finite_lambda(_number(value, value), value):g}"
+
+
+def _finite_lambda(lam: float, value) -> float:
     if not math.isfinite(lam):
         raise InputError(
             f"lambdas must hold finite numbers (use 'replace' for the fully synthetic limit), got {value!r}",
             param="lambdas",
         )
-    return f"{float(check('lambdas', lam, Interval(0.0))):g}"  # finite here: no "(inf allowed)"
+    return float(check("lambdas", lam, Interval(0.0)))  # finite here: no "(inf allowed)"
 
 
-def parse_chain(label: str) -> tuple[str, float]:
-    """``(scheme, lambda)`` of a chain label: ``("fixed-real", lam)``, ``("replace", inf)``, ``("accumulate", 1)``."""
-    if label == "replace":
-        return "replace", math.inf
-    if label == "accumulate":
-        return "accumulate", 1.0
-    return "fixed-real", float(label)
+def chain_scheme(label: str) -> tuple[Scheme, float | None]:
+    """The declared :class:`~stability.schemes.Scheme` of a chain label and its lambda (see :func:`chain_label`).
+
+    ``replace``'s lambda is ``inf``; a fraction scheme's is ``None`` (not used), its real fraction set
+    on the returned declaration.
+    """
+    name, _, text = label.partition(":")
+    if name not in SCHEMES:  # a number
+        return NUMBER_SCHEME, float(label)
+    scheme = SCHEMES[name]
+    if scheme.synthetic_only:
+        return scheme, math.inf
+    if scheme.fraction:
+        return as_scheme(scheme, real_fraction=float(text) if text else None), None
+    return scheme, float(text) if text else 1.0
 
 
-def chain_scheme(label: str) -> tuple[Scheme, float]:
-    """The declared :class:`~stability.schemes.Scheme` of a chain label and its lambda (see :func:`parse_chain`)."""
-    name, lam = parse_chain(label)
-    return SCHEMES[name], lam
+def parse_chain(label: str) -> tuple[str, float | None]:
+    """``(scheme name, lambda)`` of a chain label: ``("fixed-real", lam)``, ``("replace", inf)``,
+    ``("accumulate", 1)``, ``("fresh-real", 0.5)`` for ``"fresh-real:0.5"`` (see :func:`chain_scheme`)."""
+    scheme, lam = chain_scheme(label)
+    return scheme.name, lam
 
 
 @dataclass(frozen=True)

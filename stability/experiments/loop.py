@@ -10,7 +10,10 @@ Generation 0 is the model pretrained on the fixed real training set (``n`` point
    so the synthetic share is ``w = lambda / (1 + lambda)`` (docs/theory.md §1);
    ``replace``: ``n`` samples only (fully synthetic, lambda = inf);
    ``accumulate``: the real points plus every sample drawn so far, ``n`` new ones per round
-   (Gerstgrasser et al. 2024; docs/theory.md §7);
+   (Gerstgrasser et al. 2024; docs/theory.md §7); every other scheme of :mod:`stability.schemes`
+   through a chain label ``scheme:value`` (:func:`~stability.experiments.config.chain_label`, e.g.
+   ``fresh-real:0.5``; fresh real data are drawn with replacement from the ``n`` real points,
+   a subsampling scheme fits ``n`` points of its pool);
 3. fine-tune from ``theta_{t-1}`` for a fixed budget (``finetune_steps`` Adam steps on uniform
    minibatches of that set, a fresh optimiser each round), giving ``theta_t``;
 4. evaluate against the held-out real data and write an atomic checkpoint and a metrics row.
@@ -403,14 +406,26 @@ def _concat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cat([a, b])
 
 
-def _training_set(scheme, lam: float, model, real: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-    """Draw this round's synthetic points from ``model`` and mix them with the data as ``scheme`` declares.
+def _training_set(scheme, lam, model, train: torch.Tensor, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw this round's points and mix them with the data as ``scheme`` declares: ``(pool, fit set)``.
 
-    The count is :meth:`~stability.schemes.Scheme.synthetic`, i.e. :func:`~stability.schemes.synthetic_count`
-    of ``(len(real), lam)``: the same ``k`` as :func:`stability.dynamics.simulate`.
+    The real part is the training set ``train`` (``real="fixed"``) or, for a scheme that redraws its
+    real data, :meth:`~stability.schemes.Scheme.real_size` points drawn uniformly with replacement from
+    it (the empirical distribution of the ``n`` real points is this protocol's data distribution).
+    The synthetic count is :meth:`~stability.schemes.Scheme.synthetic`, i.e.
+    :func:`~stability.schemes.synthetic_count` of ``(len(train), lam)``: the same ``k`` as
+    :func:`stability.dynamics.simulate`. The pool is :meth:`~stability.schemes.Scheme.training_set`
+    (what the next round keeps), the fit set :meth:`~stability.schemes.Scheme.fit_set` (``n`` points of
+    the pool drawn without replacement for a subsampling scheme). Draws in the order of
+    :func:`stability.retraining.run`: real, synthetic, subsample (torch's generator, seeded per generation).
     """
-    k = scheme.synthetic(len(real), lam)
-    return scheme.training_set(real, previous, _draw(model, k), _concat)
+    n = len(train)
+    real = train
+    if scheme.redraws_real:
+        real = train[torch.randint(n, (scheme.real_size(n),), device=train.device)]
+    k = scheme.synthetic(n, lam)
+    pool = scheme.training_set(real, previous, _draw(model, k), _concat)
+    return pool, scheme.fit_set(pool, n, lambda x, m: x[torch.randperm(len(x), device=x.device)[:m]])
 
 
 @dataclass
@@ -446,7 +461,7 @@ def _generation(run: _Run, model, chain: _ChainState, theta0) -> dict:
     start = time.perf_counter()
     model.load_state_dict(chain.state)
     torch.manual_seed(_seed(config.seed, chain.label, g))
-    x = _training_set(chain.scheme, chain.lam, model, train, chain.previous)
+    pool, x = _training_set(chain.scheme, chain.lam, model, train, chain.previous)
     clock.lap("draw")
     desc = f"λ={chain.label} gen {g}"
     _fit(model, x, config.finetune_steps, config.batch_size, config.finetune_lr, run.progress, desc)
@@ -454,13 +469,13 @@ def _generation(run: _Run, model, chain: _ChainState, theta0) -> dict:
     metrics, samples = run.evaluate(model, theta0, _seed(config.seed, chain.label, g, 1))
     clock.lap("evaluate")
     seconds = time.perf_counter() - start
-    pool = x[len(train) :].clone() if chain.scheme.accumulate else None  # every synthetic point drawn so far
-    run.save(chain.label, g, model, {**metrics, "seconds": seconds}, samples, pool)
+    kept = pool[len(train) :].clone() if chain.scheme.accumulate else None  # every synthetic point drawn so far
+    run.save(chain.label, g, model, {**metrics, "seconds": seconds}, samples, kept)
     run.plot(samples, chain.label, g)
     clock.lap("save")
     run.timings.append({"step": f"{chain.label} gen {g}", "training_set": len(x), **clock.phases})
     chain.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    chain.previous = x if chain.scheme.accumulate else train
+    chain.previous = pool if chain.scheme.accumulate else train
     chain.done = g
     return _row(chain.label, g, metrics, seconds)
 

@@ -55,11 +55,14 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .. import retraining
 from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from ..errors import check_memory
+from ..schemes import Scheme, as_scheme, names_where
+from ..weights import check_synthetic_weight
 from .expectations import _samples, as_generator, fisher_diagonal
-from .objectives import CHUNK_NUMBERS, MixedObjective
+from .objectives import CHUNK_NUMBERS
 from .operator import GTOL, ConvergenceError, OptimResult, maximize
 from .optim import DTYPE, batched_newton
 
@@ -124,6 +127,9 @@ class ChainsResult:
     converged : bool array (generations, chains), ``grad_norm <= gtol``.
     fit : the :class:`~stability.numerical.operator.OptimResult` of the fit of :math:`\theta^*`.
     prior_precision : :math:`\beta` of the penalised real-data term (0: none).
+    scheme : the mixing scheme run (:mod:`stability.schemes`); ``real_fraction``: its :math:`a` (fraction
+        schemes). ``k``: synthetic points per round; ``lambda_``: ``inf`` under ``replace``, the implied
+        :math:`k/n_r` under a fraction scheme.
     """
 
     model: str
@@ -141,6 +147,8 @@ class ChainsResult:
     synthetic_weight: float | None = None
     prior_precision: float = 0.0
     correction: float = 0.0
+    scheme: str = "fixed-real"
+    real_fraction: float | None = None
 
     @property
     def generations(self) -> int:
@@ -229,19 +237,6 @@ def _draw(model, theta: torch.Tensor, k: int, generator: torch.Generator) -> tor
     return y
 
 
-class _Objective(MixedObjective):
-    """The likelihood chains' mixed objective: :class:`~.objectives.MixedObjective` of ``model.log_prob``."""
-
-    def __init__(
-        self, model, x: torch.Tensor, lam: float, k: int, synthetic_weight: float | None = None,
-        prior_precision: float = 0.0,
-    ):  # fmt: skip
-        super().__init__(model.log_prob, model.n_params, x, lam, k, synthetic_weight, prior_precision)
-
-
-_refit = batched_newton  # the batched refit (stability.numerical.optim)
-
-
 def _fit_theta_star(model, x: torch.Tensor, beta: float = 0.0) -> OptimResult:
     """The MLE of the real sample, exactly as Retraining fits theta* (same objective, start and optimiser);
     with ``beta > 0`` the maximum of the penalised real-data term (the diagonal preconditioner gets + beta)."""
@@ -288,7 +283,7 @@ def _check_theta_star(excess, ref: float, allow_failure: bool) -> None:
 def retrain_chains(
     model: object | str,
     real_sample: ArrayLike,
-    lambda_: float,
+    lambda_: float | None,
     *,
     generations: int,
     chains: int,
@@ -302,6 +297,8 @@ def retrain_chains(
     prior_precision: float = 0.0,
     correction: float = 0.0,
     n_noise: int | None = None,
+    scheme: str | Scheme = "fixed-real",
+    real_fraction: float | None = None,
 ) -> ChainsResult:
     r"""Run ``chains`` independent chains of finite-sample retraining for ``generations`` rounds.
 
@@ -314,7 +311,8 @@ def retrain_chains(
         start at :math:`\theta^*_\lambda` (:func:`retrain_loss_chains`; ``n_noise``: the bank of its
         analysis; ``theta0`` and ``prior_precision`` are not options then).
     real_sample : array (n,) or (n, data_dim), the fixed real sample, ``n >= 2``.
-    lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term).
+    lambda_ : ``>= 0`` and finite, the synthetic-to-real ratio (the weight of the synthetic term);
+        ``None`` or any value under ``replace`` and the fraction schemes, which do not use it.
     generations : integer ``>= 0``; chains : integer ``>= 1``.
     seed : int, numpy or torch Generator. Same seed, same numbers.
     k : integer ``>= 1``, synthetic points per round; default
@@ -340,6 +338,18 @@ def retrain_chains(
         draw from :math:`p_{\theta^*}`, the model at its fit to the real sample (the idealised
         corrector's target: a draw of the fitted model, not a resample of the real points, so the
         law is :func:`stability.stationary` with ``correction``). Default 0: no corrector.
+    scheme : a name of :data:`stability.schemes.SCHEMES` or a :class:`~stability.schemes.Scheme`
+        (default ``"fixed-real"``): the chains run through :func:`stability.retraining.run`, as
+        :func:`stability.simulate`'s. Fresh real data (``fresh-real``, ``fresh-fraction``) are drawn
+        from :math:`p_{\theta^*}`, the model at its fit to the real sample, the data distribution of this
+        process (docs/theory.md §9); ``replace`` fits ``n`` synthetic points a round; ``accumulate``
+        keeps the real sample and every synthetic batch; ``accumulate-subsample`` fits ``n`` points of
+        that pool drawn without replacement. The excess NLL is measured on the real sample under every
+        scheme. ``synthetic_weight`` where the scheme is :attr:`~stability.schemes.Scheme.weighted`
+        (default: the objective weights above under ``fixed-real`` / ``fresh-real``, the pooled
+        points' natural share under ``accumulate``); ``prior_precision`` where every round fits the
+        whole fixed sample (``fixed-real``, ``accumulate``).
+    real_fraction : the real share :math:`a` of a fraction scheme (``fresh-fraction``), as :func:`stability.simulate`.
 
     Examples
     --------
@@ -351,7 +361,6 @@ def retrain_chains(
     >>> bool((r.excess_nll >= 0).all()), float(r.excess_nll[0, 0])  # chains start at theta*
     (True, 0.0)
     """
-    from ..schemes import synthetic_count
     from .losses import LossModel
 
     if isinstance(model, LossModel):  # a model fitted by any loss (docs/theory.md §13)
@@ -359,6 +368,11 @@ def retrain_chains(
             raise ValueError(
                 "prior_precision, theta0 and correction are not options of a loss model's chains "
                 "(they start at theta*_lambda; self-correction is implemented for likelihood models)"
+            )
+        if not _fixed_sample_mix(as_scheme(scheme, real_fraction=real_fraction)):
+            raise ValueError(
+                f"scheme must be one of {', '.join(map(repr, names_where(_fixed_sample_mix)))} for a loss model's "
+                f"chains (a fixed real sample and k synthetic points per round), got {as_scheme(scheme).name!r}"
             )
         return retrain_loss_chains(
             model, real_sample, lambda_, generations=generations, chains=chains, seed=seed, k=k, gtol=gtol,
@@ -369,39 +383,55 @@ def retrain_chains(
     n, dim = x.shape
     if dim != model.data_dim:
         raise ValueError(f"real_sample must have dimension {model.data_dim} (the model's data_dim), got {dim}")
-    lam = float(check("lambda_", lambda_))
-    if math.isinf(lam):
+    declared = as_scheme(scheme, real_fraction=real_fraction)
+    lam = None if lambda_ is None else float(check("lambda_", lambda_))
+    if lam is not None and math.isinf(lam) and not declared.synthetic_only:
         raise ValueError(
-            "lambda_ must be finite, got inf: purely synthetic retraining has no real data, so the mixed "
-            "objective and the excess loss on the real sample are undefined"
+            "lambda_ must be finite, got inf: purely synthetic retraining is scheme 'replace' (pass scheme='replace'); "
+            f"scheme {declared.name!r} mixes the real data in"
         )
+    run = declared.resolve(0.0 if lam is None and declared.synthetic_only else lam)
     G = int(check("generations", generations))
     C = int(check("chains", chains))
-    k_int = synthetic_count(n, lam) if k is None else _count("k", k)
-    if lam > 0 and k_int < 1:
+    uses_lambda = not (run.synthetic_only or run.fraction)
+    if k is not None and not uses_lambda:
+        raise ValueError(
+            f"k must be None under scheme {run.name!r} (it draws {run.synthetic(n, lam)} points per round)"
+        )
+    k_int = run.synthetic(n, lam) if k is None else _count("k", k)
+    if uses_lambda and lam > 0 and k_int < 1:
         raise ValueError(
             f"k must be >= 1 (synthetic points per round), got k = floor(lambda_ * n) = {k_int} for lambda_ = "
             f"{lam:g}, n = {n}; pass k explicitly or use lambda_ = 0"
         )
-    if synthetic_weight is not None:
+    if synthetic_weight is not None and not run.synthetic_only:
         from ..stationary import _weight_ratio
 
         _weight_ratio(lam, k_int, synthetic_weight, "retrain_chains")  # in [0, 1), > 0 only if k >= 1
-        synthetic_weight = float(synthetic_weight)
+    weight = check_synthetic_weight(synthetic_weight, run, k_int)
+    synthetic_weight = weight
+    if weight is None and run.lambda_mixing and k_int != lam * n:
+        weight = lam / (1.0 + lam)  # the objective's documented default weights, 1/(1+lambda), lambda/(1+lambda)
     gtol = float(check("gtol", gtol, _POSITIVE))
     max_iter = _count("max_iter", max_iter)
     beta = check_scalar("prior_precision", prior_precision, _NONNEGATIVE)
+    if beta and not (run.keeps_real and not run.subsample):
+        raise ValueError(
+            f"prior_precision must be 0 under scheme {run.name!r}: the penalty is on the fixed real sample's term, "
+            f"which a round fits whole only under {', '.join(map(repr, names_where(_whole_real)))}"
+        )
     from .._corrector import check_correction, replaced_probability
 
-    gamma_c = check_correction(correction, None, "")
-    p_corr = replaced_probability(gamma_c)
+    gamma_c = check_correction(correction, run, "")
     gen = as_generator(seed)
     d = model.n_params
     # the trajectory (G + 1) C d, the records 3 G C, and per Newton step the draws, per-point
-    # gradients and Hessian products of every chain: ~4 C (n + k) max(dim, d) + 4 C d^2 numbers
+    # gradients and Hessian products of every chain: ~4 C N max(dim, d) + 4 C d^2 numbers, N the
+    # points of the last round's training set (n + k under fixed-real)
+    N = run.pool_size(n, k_int, max(G - 1, 0))
     check_memory(
-        8.0 * ((G + 1) * C * d + 3 * G * C + 4 * C * (n + k_int) * max(dim, d) + 4 * C * d * d),
-        f"retrain_chains with chains={C}, generations={G}, n + k = {n + k_int} points of {d} parameters",
+        8.0 * ((G + 1) * C * d + 3 * G * C + 4 * C * N * max(dim, d) + 4 * C * d * d),
+        f"retrain_chains with chains={C}, generations={G}, {N} points of {d} parameters in a training set",
         "lower chains, generations or lambda_",
     )
     fit = _fit_theta_star(model, x, beta)
@@ -413,40 +443,190 @@ def retrain_chains(
         if t0.shape not in ((d,), (C, d)) or not np.all(np.isfinite(t0)):
             raise ValueError(f"theta0 must be finite with shape ({d},) or ({C}, {d}), got shape {t0.shape}")
         start = torch.as_tensor(np.broadcast_to(t0, (C, d)).copy(), dtype=DTYPE)
-    obj = _Objective(model, x, lam, k_int, synthetic_weight, beta)
-    theta = torch.empty(G + 1, C, d, dtype=DTYPE)
-    theta[0] = start
-    grad_norm = torch.empty(G, C, dtype=DTYPE)
-    iterations = torch.empty(G, C, dtype=torch.long)
-    converged = torch.empty(G, C, dtype=torch.bool)
-    for t in range(G):
-        y = _draw(model, theta[t], k_int, gen) if k_int > 0 else torch.empty(C, 0, dim, dtype=DTYPE)
-        if p_corr > 0.0 and k_int > 0:  # each point replaced by a draw of p_theta* w.p. gamma/(1+gamma)
-            y_target = _draw(model, th_star.expand(C, d), k_int, gen)
-            use = torch.rand((C, k_int), generator=gen, dtype=DTYPE) < p_corr
-            y = torch.where(use[:, :, None], y_target, y)
-        theta[t + 1], grad_norm[t], iterations[t], converged[t] = _refit(obj, theta[t], y, gtol, max_iter)
-    ref = obj.data_mean(th_star[None])[0]
-    excess = (ref - obj.data_mean(theta.reshape(-1, d))).reshape(G + 1, C)
+    kernel = _ChainsKernel(model, x, th_star, start, G, run, gtol, max_iter, beta, replaced_probability(gamma_c))
+    retraining.run(kernel, run, gen, n, k_int, G, weight=weight)
+    theta = kernel.theta
+    ref = kernel.real_value(th_star[None])[0]
+    excess = (ref - kernel.real_value(theta.reshape(-1, d))).reshape(G + 1, C)
     _check_theta_star(excess, float(ref), allow_failure)
     result = ChainsResult(
         model=repr(model),
-        lambda_=lam,
+        lambda_=math.inf if run.synthetic_only else (k_int / run.real_size(n) if run.fraction else lam),
         n=n,
         k=k_int,
         gtol=gtol,
         theta=theta.numpy(),
         theta_star=fit.theta,
         excess_nll=excess.numpy(),
-        grad_norm=grad_norm.numpy(),
-        iterations=iterations.numpy(),
-        converged=converged.numpy(),
+        grad_norm=kernel.grad_norm.numpy(),
+        iterations=kernel.iterations.numpy(),
+        converged=kernel.converged.numpy(),
         fit=fit,
-        synthetic_weight=synthetic_weight,
+        synthetic_weight=None if synthetic_weight is None else float(synthetic_weight),
         prior_precision=beta,
         correction=gamma_c,
+        scheme=run.name,
+        real_fraction=run.real_fraction,
     )
     return result if allow_failure else result.raise_if_failed()
+
+
+def _fixed_sample_mix(s) -> bool:
+    """One fixed real sample and ``k`` synthetic points a round: what the loss chains
+    (:func:`retrain_loss_chains`) run and what the law of :func:`stability.stationary` describes."""
+    return s.keeps_real and s.lambda_mixing
+
+
+def _whole_real(s) -> bool:
+    """Every round fits the whole fixed real sample (where ``prior_precision`` penalises its term)."""
+    return s.keeps_real and not s.subsample
+
+
+class _ChainsKernel:
+    r"""The torch likelihood chains as a kernel of :func:`stability.retraining.run`; its fit is the batched refit.
+
+    Data: ``(N, a, y, u)``: total weight ``N``; weight ``a`` of the fixed real sample ``x`` (shared by
+    every chain, each of its ``n`` points weighing ``a/n``; 0 when absent); per-chain points ``y``
+    (C, m, data_dim) with per-point weights ``u`` (m,). The fixed real sample is ``x`` itself (no
+    draw); fresh real data (``real="fresh"``) are ``m`` points of :math:`p_{\theta^*}` per chain, the
+    model at its fit to the real sample, which this process takes as its data distribution
+    (docs/theory.md §9; as the corrector's target). A synthetic batch: ``model.sample`` at
+    :math:`\theta_t`, each point replaced by a draw of :math:`p_{\theta^*}` with probability ``p_corr``
+    (self-correction, docs/theory.md §14). The fit of generation :math:`t+1` maximises
+    :math:`\frac1N[\frac an\sum_i v(\theta, x_i) + \sum_j u_j v(\theta, y_j)]` (with ``prior_precision``
+    :math:`\beta`: :math:`-\frac aN\frac\beta2\|\theta\|^2`, the penalised real-data term), warm-started at
+    :math:`\theta_t`, by :func:`~stability.numerical.optim.batched_newton`. Subsampling: ``m`` points of
+    each chain's pool (the fixed sample's points and its own) drawn uniformly without replacement
+    (the ``m`` smallest of uniform keys).
+    """
+
+    def __init__(self, model, x, th_star, start, G, scheme, gtol, max_iter, beta, p_corr):
+        C, d = start.shape
+        self.model, self.x, self.th_star, self.scheme = model, x, th_star, scheme
+        self.gtol, self.max_iter, self.beta, self.p_corr = gtol, max_iter, beta, p_corr
+        self.theta = torch.empty(G + 1, C, d, dtype=DTYPE)
+        self.theta[0] = start
+        self.grad_norm = torch.empty(G, C, dtype=DTYPE)
+        self.iterations = torch.empty(G, C, dtype=torch.long)
+        self.converged = torch.empty(G, C, dtype=torch.bool)
+        self.real_value = _RoundObjective(model.log_prob, d, x, 1.0, None, beta).data_mean
+        self._objectives = {}
+
+    def _points(self, m):
+        return torch.ones(m, dtype=DTYPE)
+
+    def real(self, gen, m):
+        if self.scheme.redraws_real:
+            C, d = self.theta.shape[1:]
+            return float(m), 0.0, _draw(self.model, self.th_star.expand(C, d), m, gen), self._points(m)
+        return float(self.x.shape[0]), float(self.x.shape[0]), None, None
+
+    def synthetic(self, gen, t, m):
+        y = _draw(self.model, self.theta[t], m, gen)
+        if self.p_corr > 0.0:  # each point replaced by a draw of p_theta* w.p. gamma/(1+gamma)
+            C, d = self.theta.shape[1:]
+            y_target = _draw(self.model, self.th_star.expand(C, d), m, gen)
+            use = torch.rand((C, m), generator=gen, dtype=DTYPE) < self.p_corr
+            y = torch.where(use[:, :, None], y_target, y)
+        return float(m), 0.0, y, self._points(m)
+
+    @staticmethod
+    def join(a, b):
+        (Na, aa, ya, ua), (Nb, ab, yb, ub) = a, b
+        if ya is None:
+            return Na + Nb, aa + ab, yb, ub
+        if yb is None:
+            return Na + Nb, aa + ab, ya, ua
+        return Na + Nb, aa + ab, torch.cat([ya, yb], dim=1), torch.cat([ua, ub])
+
+    @staticmethod
+    def scale(a, c):
+        N, w, y, u = a
+        return N * c, w * c, y, None if u is None else u * c
+
+    def subsample(self, gen, data, m):
+        N, a, y, u = data
+        C = self.theta.shape[1]
+        pool = y
+        if a:
+            shared = self.x.expand(C, *self.x.shape)
+            pool = shared if y is None else torch.cat([shared, y], dim=1)
+        keys = torch.rand(pool.shape[:2], generator=gen, dtype=DTYPE)
+        idx = torch.topk(keys, m, dim=1, largest=False).indices
+        return float(m), 0.0, torch.gather(pool, 1, idx[:, :, None].expand(C, m, pool.shape[2])), self._points(m)
+
+    def fit(self, t, data):
+        N, a, y, u = data
+        C = self.theta.shape[1]
+        if y is None:
+            y, u = torch.empty(C, 0, self.x.shape[1], dtype=DTYPE), torch.empty(0, dtype=DTYPE)
+        key = (a / N, y.shape[1], tuple(u.tolist()) if u.unique().numel() > 1 else float(u[0]) if len(u) else 0.0)
+        obj = self._objectives.get(key)
+        if obj is None:  # one objective per distinct set of weights (one in all under fixed-real)
+            obj = self._objectives[key] = _RoundObjective(
+                self.model.log_prob, self.theta.shape[2], self.x if a else None, a / N, u / N, self.beta
+            )
+        self.theta[t], self.grad_norm[t - 1], self.iterations[t - 1], self.converged[t - 1] = batched_newton(
+            obj, self.theta[t - 1], y, self.gtol, self.max_iter
+        )
+
+    @staticmethod
+    def real_fit(data):
+        return data
+
+
+class _RoundObjective:
+    r"""Value, gradient and Hessian of one round's objective for every chain, vectorised in chunks.
+
+    :math:`f(\theta, y) = a\,(\frac1n\sum_i v(\theta, x_i) - \frac\beta2\|\theta\|^2) + \sum_j u_j v(\theta, y_j)`,
+    ``x`` (n, data_dim) shared by every chain (``None``: no shared term), ``y`` (C, m, data_dim) each
+    chain's points, ``u`` (m,) their weights (``None``: no per-chain points). As
+    :class:`~stability.numerical.objectives.MixedObjective` (whose real and synthetic terms are the
+    special case ``u = b/k``), with per-point weights.
+    """
+
+    def __init__(self, point_value, d: int, x, a: float, u, prior_precision: float = 0.0):
+        n = 0 if x is None else x.shape[0]
+        m = 0 if u is None else u.shape[0]
+        w = None if x is None else torch.full((n,), 1.0 / n, dtype=DTYPE)  # the weights of Expectations.data_mean
+        beta = float(prior_precision)
+        shared = x is not None and a > 0
+        synth = m > 0 and bool((u > 0).any())
+
+        def real(th):  # the (penalised) real-data term: the excess loss is measured on it
+            v = (w * point_value(th, x)).sum()
+            return v - 0.5 * beta * (th * th).sum() if beta else v
+
+        def f(th, y):
+            if not synth:
+                return a * real(th)
+            v = (u * point_value(th, y)).sum()
+            return a * real(th) + v if shared else v
+
+        def g_aux(th, y):
+            g, v = torch.func.grad_and_value(f)(th, y)
+            return g, (g, v)
+
+        self._all = torch.func.vmap(torch.func.jacrev(g_aux, has_aux=True), in_dims=(0, 0))
+        self._value = None if x is None else torch.func.vmap(real)
+        self.chunk = max(1, CHUNK_NUMBERS // ((n + m) * (d + 1)))
+        self.chunk_value = max(1, CHUNK_NUMBERS // max(n, 1))
+
+    def __call__(self, theta: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(values (C,), gradients (C, d), Hessians (C, d, d)) at theta (C, d) with points y (C, m, dim)."""
+        out_v, out_g, out_h = [], [], []
+        for i in range(0, theta.shape[0], self.chunk):  # chunks bound memory; each is vectorised
+            H, (g, v) = self._all(theta[i : i + self.chunk], y[i : i + self.chunk])
+            out_v.append(v)
+            out_g.append(g)
+            out_h.append(H)
+        return torch.cat(out_v), torch.cat(out_g), torch.cat(out_h)
+
+    def data_mean(self, theta: torch.Tensor) -> torch.Tensor:
+        r""":math:`\frac1n\sum_i v(\theta, x_i) - \frac\beta2\|\theta\|^2` for every row of theta (M, d)."""
+        step = self.chunk_value
+        with torch.no_grad():
+            return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
 
 
 @dataclass(frozen=True)
@@ -597,6 +777,13 @@ def check_stationary(
         raise ValueError(
             "prior_precision must be 0 in check_stationary (model.local_constants are taken at the unpenalised "
             "maximum); call retrain_chains(..., prior_precision=beta) and stationary(A + beta I, B, ...)"
+        )
+    declared = as_scheme(options.get("scheme", "fixed-real"))
+    if not _fixed_sample_mix(declared):
+        raise ValueError(
+            f"scheme must be one of {', '.join(map(repr, names_where(_fixed_sample_mix)))} in check_stationary "
+            f"(stability.stationary's law is that of a fixed real sample mixed with k synthetic points), "
+            f"got {declared.name!r}"
         )
     model = _resolve_model(model)
     consts = model.local_constants(real_sample)

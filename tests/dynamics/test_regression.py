@@ -246,9 +246,13 @@ def test_data_must_be_a_dict_and_noise_scale_is_regression_only(data):
 def test_unsupported_scheme_and_no_stationary_law_under_accumulate(data):
     from stability.schemes import Scheme
 
-    odd = Scheme("subsample-real", "fixed", False, "a scheme the family does not know")
+    # a new declaration is run by what it declares, not by its name: a subsampling one is refused (the
+    # kernel keeps no points), one with fixed-real's mechanics runs fixed-real's chains
+    odd = Scheme("subsample-pool", "fixed", True, "a scheme the family cannot run", subsample=True)
     with pytest.raises(ValueError, match="scheme must be one of 'fixed-real', 'fresh-real', 'replace', 'accumulate'"):
         _sim(data, scheme=odd, chains=2)
+    twin = Scheme("fixed-real-twin", "fixed", False, "fixed-real under another name")
+    np.testing.assert_array_equal(_sim(data, scheme=twin, chains=2).mean, _sim(data, chains=2).mean)
     for name in ("fresh-fraction", "accumulate-subsample"):  # declared in stability.schemes, not run here
         with pytest.raises(ValueError, match=f"for family 'linear-regression', got '{name}'"):
             _sim(data, scheme=name, chains=2)

@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from stability.cli import main
 from stability.experiments import chain_label, default_config, retrain
@@ -29,6 +30,71 @@ def test_chain_labels_and_config_validation():
         default_config("flow", "moons", "tiny", lambdas=["0.5", 0.5])
     with pytest.raises(ValueError, match="generations must be an integer >= 1"):
         default_config("flow", "moons", "tiny", generations=0)
+
+
+def test_every_scheme_has_a_chain_label_and_old_labels_keep_their_meaning():
+    from stability.experiments.config import chain_scheme, parse_chain
+
+    # the labels of stored runs: the same canonical text (so the same configuration hash) and scheme
+    for label, scheme, lam in [("0.5", "fixed-real", 0.5), ("replace", "replace", math.inf),
+                               ("accumulate", "accumulate", 1.0), ("0", "fixed-real", 0.0)]:  # fmt: skip
+        assert chain_label(label) == label and parse_chain(label) == (scheme, lam)
+    canonical = {
+        "fresh-real:0.50": "fresh-real:0.5",
+        "fixed-real:2": "2",
+        "fixed-real": "1",
+        "accumulate:1": "accumulate",
+        "accumulate:0.25": "accumulate:0.25",
+        "accumulate-subsample": "accumulate-subsample",
+        "fresh-fraction:0.3": "fresh-fraction:0.3",
+        "fresh-fraction:0.5": "fresh-fraction",  # the registered real fraction
+    }
+    assert {v: chain_label(v) for v in canonical} == canonical
+    scheme, lam = chain_scheme("fresh-fraction:0.3")
+    assert (scheme.name, scheme.real_fraction, lam) == ("fresh-fraction", 0.3, None)
+    assert chain_scheme("fresh-real:0.5")[0].redraws_real and chain_scheme("accumulate-subsample")[0].subsample
+    for bad, match in [("replace:2", "must not be given"), ("fresh-real:inf", "use 'replace'"),
+                       ("fresh-fraction:0", r"real_fraction must be a number in \(0, 1\]"),
+                       ("mix:0.5", "scheme must be one of"), ("fresh-real:x", "scheme:value")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            chain_label(bad)
+
+
+class _Zeros(torch.nn.Module):
+    """A stand-in model whose samples are zeros (the real points are ones)."""
+
+    def sample(self, m):
+        return torch.zeros(m, 2)
+
+
+def test_training_set_of_every_scheme():
+    from stability.experiments.config import chain_scheme
+
+    n = 10
+    train = torch.ones(n, 2)
+    torch.manual_seed(0)
+    sizes = {}
+    for label in (
+        "0.5",
+        "fresh-real:0.5",
+        "replace",
+        "accumulate:0.5",
+        "accumulate-subsample:0.5",
+        "fresh-fraction:0.3",
+    ):
+        scheme, lam = chain_scheme(chain_label(label))
+        previous = torch.cat([train, torch.zeros(5, 2)]) if scheme.accumulate else train  # one batch kept
+        pool, x = loop_module._training_set(scheme, lam, _Zeros(), train, previous)
+        sizes[label] = (len(pool), len(x), int(x[:, 0].sum()))  # points, fitted points, real ones among them
+    assert sizes == {
+        "0.5": (15, 15, 10),
+        "fresh-real:0.5": (15, 15, 10),  # n real points drawn with replacement from the n, and k = 5
+        "replace": (10, 10, 0),
+        "accumulate:0.5": (20, 20, 10),
+        "accumulate-subsample:0.5": (20, 10, sizes["accumulate-subsample:0.5"][2]),
+        "fresh-fraction:0.3": (10, 10, 3),
+    }
+    assert 0 < sizes["accumulate-subsample:0.5"][2] < 10  # a subsample of the pool mixes both
 
 
 @pytest.mark.slow

@@ -343,3 +343,122 @@ def test_prior_precision_errors():
             retrain_chains(model, NORMAL_300[:50], 1.0, generations=1, chains=1, prior_precision=bad)
     with pytest.raises(ValueError, match="prior_precision must be 0 in check_stationary"):
         check_stationary("student-t", NORMAL_300, 1.0, generations=1, chains=1, prior_precision=0.5)
+
+
+# --- every scheme through the one loop: the torch chains against the exact simulator -----------------
+
+SCHEME_N, SCHEME_C, SCHEME_G = 30, 300, 2
+SCHEME_X = np.random.default_rng(12).normal(0.5, 1.5, SCHEME_N)
+
+
+def _mean_var(theta):
+    """(mu, sigma^2) of the numerical Gaussian's natural parameters (eta1, eta2) = (mu/s^2, -1/(2 s^2))."""
+    var = -0.5 / theta[..., 1]
+    return theta[..., 0] * var, var
+
+
+def _summary(mu, var, centre):
+    """Per-chain statistics whose means are compared: mu, sigma^2, (mu - centre)^2."""
+    return np.stack([mu, var, (mu - centre) ** 2], axis=1)
+
+
+def _z(a, b):
+    """Largest two-sample z statistic of the column means of a and b (independent chains)."""
+    se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
+    return float(np.max(np.abs(a.mean(axis=0) - b.mean(axis=0)) / se))
+
+
+def _reference_pool(scheme, lam, seed):
+    """An independent numpy run of a scheme that keeps the fixed real sample SCHEME_X: the pool's points.
+
+    Gaussian MLE (mean and variance, ddof 0) of the training set: the real points plus every batch
+    (accumulate), or n of them drawn uniformly without replacement (accumulate-subsample)."""
+    rng = np.random.default_rng(seed)
+    n, C, k = SCHEME_N, SCHEME_C, int(round(lam * SCHEME_N))
+    pool = np.broadcast_to(SCHEME_X, (C, n))
+    mu, var = np.full(C, SCHEME_X.mean()), np.full(C, SCHEME_X.var())
+    for _ in range(SCHEME_G):
+        pool = np.concatenate([pool, mu[:, None] + np.sqrt(var)[:, None] * rng.standard_normal((C, k))], axis=1)
+        fit = pool
+        if scheme == "accumulate-subsample":
+            idx = np.argsort(rng.random(pool.shape), axis=1)[:, :n]
+            fit = np.take_along_axis(pool, idx, axis=1)
+        mu, var = fit.mean(axis=1), fit.var(axis=1)
+    return mu, var
+
+
+# Each case: retrain_chains (torch, Newton refits of the numerical Gaussian) against an independent
+# run of the same scheme: stability.simulate's exact method (data N(theta*), the law fresh real data
+# are drawn from) where no fixed sample enters, a numpy pooling of points given the fixed sample
+# otherwise. Compared: the means over chains of mu_G, sigma^2_G and (mu_G - mean(x))^2, two-sample
+# z < 4.5 (Monte Carlo SE of both runs; 3 statistics per case, 7 cases: a false alarm has
+# probability < 1e-4). A scheme run as another fails: fixed-real's second moment about mean(x) is
+# about 3x smaller than fresh-real's here (power check in test_wrong_scheme_is_detected: z ~ 8), and
+# accumulate and accumulate-subsample told apart from each other give z ~ 7-9.
+SCHEME_CASES = [
+    ("fresh-real", 1.0, {}),
+    ("fresh-real", 1.0, {"synthetic_weight": 0.9}),  # unweighted (w = 0.5) chains give z ~ 7 here
+    ("replace", math.inf, {}),
+    ("fresh-fraction", None, {"real_fraction": 0.4}),
+    ("accumulate", 1.0, {}),
+    ("accumulate-subsample", 1.0, {}),
+]
+
+
+@pytest.mark.parametrize(("scheme", "lam", "options"), SCHEME_CASES)
+def test_every_scheme_matches_an_independent_run(scheme, lam, options):
+    from stability import simulate
+
+    r = retrain_chains(Gaussian(), SCHEME_X, lam, generations=SCHEME_G, chains=SCHEME_C, seed=5, scheme=scheme,
+                       **options)  # fmt: skip
+    assert r.scheme == scheme and r.converged.all()
+    centre = SCHEME_X.mean()
+    mu, var = _mean_var(r.theta[-1])
+    ours = _summary(mu, var, centre)
+    if scheme.startswith("accumulate"):
+        ref = _summary(*_reference_pool(scheme, lam, 6), centre)
+    else:
+        data = {"mean": [centre], "cov": [[SCHEME_X.var()]]}
+        s = simulate("gaussian", n=SCHEME_N, lambda_=lam, generations=SCHEME_G, chains=4 * SCHEME_C, scheme=scheme,
+                     data=data, seed=6, **options)  # fmt: skip
+        ref = _summary(s.mean[-1, :, 0], s.cov[-1, :, 0, 0], centre)
+    assert _z(ours, ref) < 4.5, (scheme, ours.mean(axis=0), ref.mean(axis=0))
+
+
+def test_wrong_scheme_is_detected():
+    # power of the comparison above: fixed-real chains (the fixed sample kept) against fresh-real's law
+    from stability import simulate
+
+    r = retrain_chains(Gaussian(), SCHEME_X, 1.0, generations=SCHEME_G, chains=SCHEME_C, seed=5)
+    data = {"mean": [SCHEME_X.mean()], "cov": [[SCHEME_X.var()]]}
+    s = simulate("gaussian", n=SCHEME_N, lambda_=1.0, generations=SCHEME_G, chains=4 * SCHEME_C,
+                 scheme="fresh-real", data=data, seed=6)  # fmt: skip
+    ref = _summary(s.mean[-1, :, 0], s.cov[-1, :, 0, 0], SCHEME_X.mean())
+    assert _z(_summary(*_mean_var(r.theta[-1]), SCHEME_X.mean()), ref) > 6  # far beyond the 4.5 above
+
+
+def test_scheme_options_and_errors():
+    x = NORMAL_300[:40]
+    r = retrain_chains(unit_gaussian(), x, None, generations=1, chains=2, scheme="replace")
+    assert (r.k, r.lambda_, r.scheme) == (40, math.inf, "replace")
+    r = retrain_chains(unit_gaussian(), x, None, generations=1, chains=2, scheme="fresh-fraction", real_fraction=0.25)
+    assert (r.k, r.lambda_, r.real_fraction) == (30, 3.0, 0.25)
+    with pytest.raises(ValueError, match="lambda_ must be finite.*scheme='replace'"):
+        retrain_chains(unit_gaussian(), x, math.inf, generations=1, chains=1, scheme="accumulate")
+    with pytest.raises(ValueError, match="k must be None under scheme 'replace'"):
+        retrain_chains(unit_gaussian(), x, None, generations=1, chains=1, scheme="replace", k=3)
+    with pytest.raises(ValueError, match="synthetic_weight is supported under schemes"):
+        retrain_chains(unit_gaussian(), x, 1.0, generations=1, chains=1, scheme="accumulate-subsample",
+                       synthetic_weight=0.5)  # fmt: skip
+    with pytest.raises(ValueError, match="prior_precision must be 0 under scheme 'fresh-real'"):
+        retrain_chains(unit_gaussian(), x, 1.0, generations=1, chains=1, scheme="fresh-real", prior_precision=1.0)
+    with pytest.raises(ValueError, match="correction must be 0 for scheme 'accumulate-subsample'"):
+        retrain_chains(unit_gaussian(), x, 1.0, generations=1, chains=1, scheme="accumulate-subsample",
+                       correction=1.0)  # fmt: skip
+    with pytest.raises(ValueError, match="real_fraction must be given only for the fraction schemes"):
+        retrain_chains(unit_gaussian(), x, 1.0, generations=1, chains=1, real_fraction=0.5)
+
+
+def test_check_stationary_refuses_a_scheme_without_that_law():
+    with pytest.raises(ValueError, match="scheme must be one of 'fixed-real' in check_stationary"):
+        check_stationary(unit_gaussian(), NORMAL_300[:40], 1.0, generations=2, chains=2, scheme="fresh-real")
