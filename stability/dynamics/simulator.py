@@ -395,8 +395,6 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-
-
 def _resolve(n, lambda_, scheme, real_fraction=None) -> tuple[Scheme, int]:
     """The scheme run (``inf`` under a scheme with real data is ``replace``) and its synthetic points per round."""
     run = _scheme(scheme, real_fraction=real_fraction).resolve(lambda_)
@@ -541,8 +539,6 @@ def simulate(
         family, scheme_name, method, estimator, n, k_reported, lam, kernel.mean, synthetic_weight=weight,
         curation=cur, **sim.result(kernel, real), **extra, **extra_c,
     )  # fmt: skip
-
-
 
 
 def _check_recursion(G: int, p: int, what: str) -> None:

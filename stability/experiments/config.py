@@ -1,7 +1,7 @@
 """A retraining run's configuration: chain labels, profiles, and the model it builds.
 
 :class:`RetrainConfig` holds everything that determines a run's numbers (its hash, from
-:func:`~stability.experiments._io.config_hash`, is the run's identity); :func:`default_config`
+:func:`~stability._io.config_hash`, is the run's identity); :func:`default_config`
 fills it from a profile; :func:`build_model` makes the model it describes. Imports no run
 directory, loop or metric.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .._domains import Interval, check, check_choice, check_seed
 from ..errors import InputError
 from ..schemes import FIXED_REAL, SCHEMES, Scheme, as_scheme, check_real_fraction
-from ._io import config_hash
+from .._io import config_hash
 from .models import MODEL_KINDS, MODELS, GenerativeModel, make_model
 
 __all__ = [
