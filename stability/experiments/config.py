@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 
 from .._domains import Interval, check, check_choice, check_seed
+from .._io import config_hash
 from ..errors import InputError
 from ..schemes import FIXED_REAL, SCHEMES, Scheme, as_scheme, check_real_fraction
-from .._io import config_hash
 from .models import MODEL_KINDS, MODELS, GenerativeModel, make_model
 
 __all__ = [

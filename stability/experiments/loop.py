@@ -44,8 +44,8 @@ import numpy as np
 import torch
 
 from .._domains import Interval, check
-from ..errors import InputError, OutputError, check_memory
 from .._io import atomic_bytes, atomic_save, atomic_write_text, config_hash
+from ..errors import InputError, OutputError, check_memory
 from .config import DEFAULT_LAMBDAS, RetrainConfig, build_model, chain_label, chain_scheme, default_config, parse_chain
 from .data import load_dataset
 from .metrics import feature_net, features, frechet_distance, heldout_nll, param_distance, prdc_metrics, w2
