@@ -846,18 +846,34 @@ def api_cases(tmp) -> list[ApiCase]:
         "synthetic_weight",
     )
     # every scheme through the one loop (stability.retraining)
-    for cid, kw, m in [
-        ("scheme", dict(scheme="mixed"), r"scheme must be one of"),
-        ("real-fraction-fixed", dict(real_fraction=0.5), r"real_fraction must be given only for the fraction schemes"),
-        ("real-fraction-range", dict(scheme="fresh-fraction", real_fraction=1.5), r"real_fraction must be a number in"),
-        ("k-replace", dict(scheme="replace", k=3), r"k must be None under scheme 'replace'"),
-        ("prior-fresh", dict(scheme="fresh-real", prior_precision=1.0), r"prior_precision must be 0 under scheme"),
+    for cid, kw, m, param in [
+        ("scheme", dict(scheme="mixed"), r"scheme must be one of", "scheme"),
+        (
+            "real-fraction-fixed",
+            dict(real_fraction=0.5),
+            r"real_fraction must be given only for the fraction schemes",
+            "real_fraction",
+        ),
+        (
+            "real-fraction-range",
+            dict(scheme="fresh-fraction", real_fraction=1.5),
+            r"real_fraction must be a number in",
+            "real_fraction",
+        ),
+        ("k-replace", dict(scheme="replace", k=3), r"k must be None under scheme 'replace'", "k"),
+        (
+            "prior-fresh",
+            dict(scheme="fresh-real", prior_precision=1.0),
+            r"prior_precision must be 0 under scheme",
+            "prior_precision",
+        ),
     ]:
         add(
             f"api-retrain-chains-{cid}",
             lambda kw=kw: stability.retrain_chains("student-t", x, 1.0, generations=1, chains=1, **kw),
             E,
             m,
+            param,
         )
     # any training loss (docs/theory.md §13)
     from stability.numerical import LossModel
@@ -1137,7 +1153,7 @@ def _issue23_api(add) -> None:
         (
             "retrain-config-lambdas-text",
             lambda: loop.default_config("flow", "moons", lambdas=["abc"]),
-            r"^lambdas must hold numbers >= 0, 'replace' or 'accumulate', got 'abc'",
+            r"^lambdas must hold numbers >= 0, 'replace' or 'accumulate', or scheme:value with a scheme of .*got 'abc'",
             "lambdas",
         ),
         (
