@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import InputError, check_memory
+from .errors import InputError
 from .schemes import SCHEMES, Scheme
 
 __all__ = ["Capabilities", "Kernel", "capabilities", "check_supported", "run", "supported_schemes", "weighted"]
@@ -191,44 +191,3 @@ def weighted(kernel: Kernel, real: Any, synthetic: Any, w: float) -> Any:
         return real
     c_real, c_synth = kish_weights(w, real[0], synthetic[0])
     return kernel.join(kernel.scale(real, c_real), kernel.scale(synthetic, c_synth))
-
-
-class Curated:
-    """A Gaussian kernel whose synthetic points are curated (docs/theory.md §15); everything else delegated.
-
-    ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
-    model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
-    and points in blocks of at most ``block_floats`` candidate numbers) reduced to the kernel's
-    statistics (its ``points_stats``).
-    """
-
-    def __init__(self, kernel, curation, block_floats: int):
-        self.kernel, self.curation, self.block_floats = kernel, curation, block_floats
-
-    def __getattr__(self, name):
-        return getattr(self.kernel, name)
-
-    def synthetic(self, rng, t, m):
-        import numpy as np
-
-        from .dynamics import curation as _curation
-        from .dynamics import samplers
-
-        kern, cur = self.kernel, self.curation
-        if cur.infinite:
-            mean, cov = _curation.tilt(kern.mean[t], kern.cov[t], cur.reward)
-            return kern.draw(rng, mean, samplers.sqrt_factor(cov)[0], m)
-        if cur.K == 1:
-            return kern.synthetic(rng, t, m)
-        C, d = kern.mean[t].shape
-        L = np.broadcast_to(kern.L, (C, d, d))
-        check_memory(8.0 * C * m * d, f"the kept points of {C} chains ({m} of dimension {d})", "lower chains")
-        x = np.empty((C, m, d))
-        chunk = max(1, self.block_floats // (cur.K * d))  # kept points per draw of one chain's candidates
-        block = max(1, self.block_floats // (min(m, chunk) * cur.K * d))
-        for lo in range(0, C, block):
-            sl = slice(lo, lo + block)
-            for start in range(0, m, chunk):
-                c = min(chunk, m - start)
-                x[sl, start : start + c] = _curation.curated_points(rng, kern.mean[t][sl], L[sl], c, cur)
-        return kern.points_stats(x)

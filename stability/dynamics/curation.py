@@ -40,7 +40,8 @@ from typing import ClassVar
 import numpy as np
 
 from .._domains import Interval, check, check_scalar
-from ..errors import InputError
+from ..errors import InputError, check_memory
+from ..families import samplers
 
 __all__ = [
     "Curation",
@@ -649,3 +650,39 @@ def curated_replace(mean0, cov0, reward, generations: int) -> tuple[np.ndarray, 
     S = np.linalg.solve(M, np.broadcast_to(S0, M.shape))
     m = np.linalg.solve(M, (m0 + reward.strength * t[:, None] * (S0 @ reward.center))[..., None])[..., 0]
     return m, 0.5 * (S + np.swapaxes(S, -1, -2))
+
+
+class CuratedKernel:
+    """A Gaussian kernel whose synthetic points are curated (docs/theory.md §15); everything else delegated.
+
+    ``K = inf``: the kernel's own sampler (exact statistics or points) on the tilt of the current
+    model. Finite ``K``: the kept points (:func:`~stability.dynamics.curation.curated_points`, chains
+    and points in blocks of at most ``block_floats`` candidate numbers) reduced to the kernel's
+    statistics (its ``points_stats``).
+    """
+
+    def __init__(self, kernel, curation, block_floats: int):
+        self.kernel, self.curation, self.block_floats = kernel, curation, block_floats
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+    def synthetic(self, rng, t, m):
+        kern, cur = self.kernel, self.curation
+        if cur.infinite:
+            mean, cov = tilt(kern.mean[t], kern.cov[t], cur.reward)
+            return kern.draw(rng, mean, samplers.sqrt_factor(cov)[0], m)
+        if cur.K == 1:
+            return kern.synthetic(rng, t, m)
+        C, d = kern.mean[t].shape
+        L = np.broadcast_to(kern.L, (C, d, d))
+        check_memory(8.0 * C * m * d, f"the kept points of {C} chains ({m} of dimension {d})", "lower chains")
+        x = np.empty((C, m, d))
+        chunk = max(1, self.block_floats // (cur.K * d))  # kept points per draw of one chain's candidates
+        block = max(1, self.block_floats // (min(m, chunk) * cur.K * d))
+        for lo in range(0, C, block):
+            sl = slice(lo, lo + block)
+            for start in range(0, m, chunk):
+                c = min(chunk, m - start)
+                x[sl, start : start + c] = curated_points(rng, kern.mean[t][sl], L[sl], c, cur)
+        return kern.points_stats(x)

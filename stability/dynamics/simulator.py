@@ -81,7 +81,8 @@ binomial split of the batch, each part's statistics drawn exactly; naive: the mi
 Curation (``curation=``, Gaussian; docs/theory.md §15, :mod:`~stability.dynamics.curation`): each
 synthetic point is the Luce choice among ``K`` model samples under a reward; ``K = inf`` draws the
 batch from the tilt of the current model (both methods exact), finite ``K`` draws the candidates
-(``naive`` only). The rest of the loop is unchanged (:class:`stability.retraining.Curated` wraps the kernel).
+(``naive`` only). The rest of the loop is unchanged
+(:class:`stability.dynamics.curation.CuratedKernel` wraps the kernel).
 
 Collapse: a Gaussian chain has *collapsed* at generation :math:`t` when :math:`\Sigma_t` is singular
 to working precision, or its variance in some direction is below :math:`d\,\epsilon_{mach}` times
@@ -107,7 +108,6 @@ from ..errors import InputError, check_memory, check_time
 from ..families import FAMILIES, FamilySpec, simulated_families
 from ..families import samplers as samplers
 from ..families._simulation import NAIVE_BLOCK_FLOATS
-from ..retraining import Curated as _Curated
 from ..retraining import run as _run
 from ..schemes import SCHEMES as _SCHEMES
 from ..schemes import Scheme, synthetic_count
@@ -532,7 +532,7 @@ def simulate(
     if run.subsample:
         kernel.allocate(run.pool_size(n, k, G - 1), q, method)
     if cur is not None:
-        kernel = _Curated(kernel, cur, NAIVE_BLOCK_FLOATS)
+        kernel = _curation.CuratedKernel(kernel, cur, NAIVE_BLOCK_FLOATS)
     corrected = correct_kernel(kernel, gamma, run, method, correction_target=correction_target, **sim.correction())
     real = _run(corrected, run, rng, n, k, G, progress, weight)
     return SimulationResult(

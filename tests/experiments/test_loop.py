@@ -53,7 +53,7 @@ def test_every_scheme_has_a_chain_label_and_old_labels_keep_their_meaning():
     scheme, lam = chain_scheme("fresh-fraction:0.3")
     assert (scheme.name, scheme.real_fraction, lam) == ("fresh-fraction", 0.3, None)
     assert chain_scheme("fresh-real:0.5")[0].redraws_real and chain_scheme("accumulate-subsample")[0].subsample
-    for bad, match in [("replace:2", "must not be given"), ("fresh-real:inf", "use 'replace'"),
+    for bad, match in [("replace:2", "takes no value"), ("fresh-real:inf", "use 'replace'"),
                        ("fresh-fraction:0", r"real_fraction must be a number in \(0, 1\]"),
                        ("mix:0.5", "scheme must be one of"), ("fresh-real:x", "scheme:value")]:  # fmt: skip
         with pytest.raises(ValueError, match=match):

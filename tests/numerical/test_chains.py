@@ -352,8 +352,9 @@ SCHEME_X = np.random.default_rng(12).normal(0.5, 1.5, SCHEME_N)
 
 
 def _mean_var(theta):
-    """(mu, sigma^2) of the numerical Gaussian's natural parameters (eta1, eta2) = (mu/s^2, -1/(2 s^2))."""
-    var = -0.5 / theta[..., 1]
+    """(mu, sigma^2) of the numerical Gaussian's natural parameters (eta, Lambda) = (mu/s^2, 1/s^2)
+    (stability.families.gaussian, d = 1)."""
+    var = 1.0 / theta[..., 1]
     return theta[..., 0] * var, var
 
 
