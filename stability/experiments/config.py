@@ -81,7 +81,7 @@ def chain_label(value) -> str:
         name, _, text = value.partition(":")
         if name not in SCHEMES:
             raise InputError(
-                f"lambdas entry {value!r} names no scheme: the schemes are {', '.join(map(repr, SCHEMES))}",
+                f"lambdas entry {value!r}: its scheme must be one of {', '.join(map(repr, SCHEMES))}, got {name!r}",
                 param="lambdas",
             )
         if not text:
