@@ -167,7 +167,8 @@ def test_cuda_missing_is_one_line(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        "stability gpu-validation: error: argument --device: device 'cuda' is not available here (torch.cuda.is_available() is False)"
+        "stability gpu-validation: error: argument --device: device 'cuda' is not available here "
+        "(torch.cuda.is_available() is False)"
     ]
     assert not (tmp_path / "o").exists()  # nothing written
 
