@@ -223,7 +223,6 @@ def test_loss_jacobian_needs_the_rounds_hessian_positive():
         loss_jacobian(A, H, Mm, 0.0)  # λ = 0: A itself must be positive definite
 
 
-@pytest.mark.slow
 def test_chains_follow_the_law_where_A_is_indefinite():
     # the refit chains at λ = 1 (A = diag(-0.25, 0.22)) against the closed-form stationary law about θ*_λ:
     # 400 chains, three covariance entries, |z| <= 4 (the SE is itself estimated from 400 chains)
