@@ -6,7 +6,9 @@ n points standardised as in ``results/cpu/flow_validation``):
 
 1. ``fit``: θ̂ = argmin R_n (Adam warm start, then the library's modified Newton to |∇|∞ ≤ 1e-10;
    the prior (β/2)‖θ‖² is part of every point's loss); A ≻ 0 checked (its smallest eigenvalue stored);
-2. ``analysis`` per λ: ``analyze_loss`` (θ*_λ, self_consistency ‖H+M‖/‖H‖, bias_loss, rate_exact);
+2. ``analysis`` per λ: ``analyze_loss`` (θ*_λ by continuation in λ from θ̂; self_consistency ‖H+M‖/‖H‖,
+   bias_loss, rate_exact; A need not be positive definite at θ*_λ, A + λH must: docs/theory.md §13). Where
+   the branch of fixed points folds before λ the stored error says so (J's spectral radius near 1);
 3. ``operator`` per λ (prediction 1): the expected retraining operator with common random numbers
    (the analysis bank; the sampler's output cached per step, since θ' is fixed during a step),
    θ_{t+1} = argmin R_n(θ) + λ g(θ, θ_t), from θ*_λ + δ·(slowest eigenvector of J) and from
@@ -14,7 +16,14 @@ n points standardised as in ``results/cpu/flow_validation``):
    linearised ratio ‖J^{t+1}e_0‖/‖J^t e_0‖;
 4. ``chains`` per λ (prediction 2): ``retrain_loss_chains`` (refits to |∇|∞ ≤ 1e-10) against the
    first-order stationary law: excess real loss over θ̂, observed (bias_loss + mean of
-   R_n(θ_t) − R_n(θ*_λ) after the burn-in) against bias_loss + ½tr(AC).
+   R_n(θ_t) − R_n(θ*_λ) after the burn-in) against bias_loss + ½tr(AC), with :func:`diagnose` of the
+   chains' own states;
+5. ``budget`` per λ (prediction 3): the paper's fixed budget of Adam steps per round;
+6. ``steps`` (prediction 4): bias and rate against the sampler's step count (T or K);
+7. ``diagnose`` per λ: rerun the chains (same seeds) and store :func:`diagnose` for rows whose chains were
+   stored before the chains stage recorded it.
+
+``--beta B`` runs a stronger prior as the variant ``{model}_{data}_beta{B}`` (extra rows with their β).
 
 Every stage is stored as JSON under ``--out`` (default ``results/cpu/diffusion_validation``) keyed by
 model, data and λ; a rerun skips stored stages (delete a file to recompute it). ``summary.json``

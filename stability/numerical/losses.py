@@ -685,10 +685,15 @@ def analyze_loss(
 
     1. :math:`\hat\theta = \mathrm{argmin}\,R_n`, :math:`R_n(\theta) = \frac1n\sum_i\ell(\theta, x_i)`;
     2. :math:`\theta^*_\lambda` solves
-       :math:`F(\theta) = \nabla R_n(\theta) + \lambda\nabla_\theta g(\theta, \theta) = 0` by Newton's method
-       from :math:`\hat\theta` (Jacobian :math:`A + \lambda(H + M)`), to
-       :math:`\|F\|_\infty/(1+\lambda) \le` ``gtol`` (the scale of the chains' mixed objective);
-       g over the bank of :meth:`LossModel.bank` (``n_noise`` draws from ``seed``);
+       :math:`F(\theta) = \nabla R_n(\theta) + \lambda\nabla_\theta g(\theta, \theta) = 0` on the branch of fixed
+       points that starts at :math:`\hat\theta`: continuation in λ from 0 (steps of at most 0.5, an Euler
+       predictor along :math:`d\theta^*/d\lambda`, Newton's method with Jacobian :math:`A + \lambda(H + M)` as
+       corrector; ``_continuation``), to :math:`\|F\|_\infty/(1+\lambda) \le` ``gtol`` (the scale of the
+       chains' mixed objective); g over the bank of :meth:`LossModel.bank` (``n_noise`` draws from ``seed``).
+       Every accepted point must have :math:`A + \lambda H \succ 0` (a round has a strict minimum there);
+       A itself need not be positive definite at :math:`\theta^*_\lambda` (docs/theory.md §13). Where the
+       branch folds (J reaches the eigenvalue 1) there is no fixed point beyond, and a
+       :class:`~stability.errors.ConvergenceError` names the last λ reached and J's spectral radius there;
     3. at :math:`\theta^*_\lambda`: :math:`A = \nabla^2R_n`, :math:`H = \partial^2_{\theta\theta}g`,
        :math:`M = \partial^2_{\theta\theta'}g` (autograd through the sampler),
        :math:`S = \mathrm{Cov}_z\nabla_\theta\ell(\theta^*, T_{\theta^*}(z))` over the bank, and
