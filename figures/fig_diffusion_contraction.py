@@ -106,13 +106,15 @@ def main(argv=None):
         (axes[0, 2], "bias_loss", "(c) bias_loss against lambda"),
         (axes[1, 0], "rate_exact", "(d) rate_exact against lambda"),
     ):
+        top = 0.96
         for key, (c, m) in STYLE.items():
             mine = [r for r in _base(rows) if (r["model"], r["data"]) == key and r[key_] is not None]
             ax.plot([r["lambda"] for r in mine], [r[key_] for r in mine], m + "-", color=c,
                     label=f"{key[0]} {NAMES[key[1]]}")  # fmt: skip
             miss = [r["lambda"] for r in _base(rows) if (r["model"], r["data"]) == key and r[key_] is None]
             if miss:  # no fixed point on the branch from theta_hat: a mark at the top of the panel
-                ax.plot(miss, [0.96] * len(miss), m, color=c, mfc="none", ms=9, transform=ax.get_xaxis_transform())
+                ax.plot(miss, [top] * len(miss), m, color=c, mfc="none", ms=9, transform=ax.get_xaxis_transform())
+                top -= 0.05
         if key_ == "rate_exact":
             grid = np.geomspace(min(lams) / 1.2, max(lams) * 1.2, 50)
             ax.plot(grid, grid / (1 + grid), "k:", label="lambda/(1+lambda) (likelihood, A = H = -M)")
@@ -139,7 +141,10 @@ def main(argv=None):
         ax.set_xticks(counts, [str(v) for v in counts])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(yscale="log" if key_ == "bias_loss" else "linear", ylabel=key_)
-        ax.legend(fontsize=6.5, ncol=2)
+        if key_ == "bias_loss":
+            ax.legend(fontsize=6.5, ncol=2, framealpha=0.9)
+        else:
+            ax.set_title(title + " (legend as in (e))")
     fig.suptitle(
         "DDPM and OT-CFM (26 parameters, n = 500) retrained at their loss fixed point: the first-order theory "
         "(docs/theory.md §13) against observation",
