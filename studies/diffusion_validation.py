@@ -443,7 +443,7 @@ def summary(out: Path) -> list[dict]:
                     op = _load(base / f"operator_{lam:g}.json")
                     ch = _load(base / f"chains_{lam:g}.json")
                     bu = _load(base / f"budget_{lam:g}.json")
-                    dg = (ch or {}).get("diagnosis") or _load(base / f"diagnose_{lam:g}.json")
+                    dg = _load(base / f"diagnose_{lam:g}.json") or (ch or {}).get("diagnosis")
                     row = dict.fromkeys(KEYS)
                     row.update(
                         model=kind, data=name, **{"lambda": lam}, n=CONFIG["n"], d=fit["d"],
