@@ -499,11 +499,12 @@ def table(rows: list[dict]) -> str:
         return "-" if v is None else f"{1e3 * v:.3f}"
 
     head = (
-        "| model | data | lambda | self-cons | bias_loss | rate_exact | ratio slowest | ratio random | linear "
-        "| excess pred (1e-3) | excess obs +- se (1e-3) | budget (1e-3) |\n|" + "---|" * 12 + "\n"
+        "| model | data | lambda | beta | self-cons | bias_loss | rate_exact | ratio slowest | ratio random | linear "
+        "| excess pred (1e-3) | excess obs +- se (1e-3) | budget (1e-3) |\n|" + "---|" * 13 + "\n"
     )
     body = "".join(
-        f"| {r['model']} | {r['data']} | {r['lambda']:g} | {f(r['self_consistency'], '.3f')} | "
+        f"| {r['model']} | {r['data']} | {r['lambda']:g} | {r.get('beta', CONFIG['models'][r['model']]['beta']):g} | "
+        f"{f(r['self_consistency'], '.3f')} | "
         f"{f(r['bias_loss'], '.3g')} | {f(r['rate_exact'], '.5f')} | {f(r['observed_ratio_slowest'], '.5f')} | "
         f"{f(r['observed_ratio'], '.5f')} | {f(r['linear_ratio'], '.5f')} | {k(r['excess_pred'])} | "
         f"{k(r['excess_obs'])} +- {k(r['excess_se'])} | {k(r['excess_obs_budget'])} |\n"
