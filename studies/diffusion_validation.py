@@ -92,7 +92,9 @@ def _prepared(model, x):
 
 def _save(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1))
+    # the chains' trajectories (diagnosis "theta") on one line: a stage file stays small
+    has_theta = "theta" in obj or "theta" in (obj.get("diagnosis") or {}) if isinstance(obj, dict) else False
+    path.write_text(json.dumps(obj, separators=(",", ":")) if has_theta else json.dumps(obj, indent=1))
 
 
 def stage_fit(model, x, path: Path, log) -> dict:
