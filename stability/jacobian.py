@@ -222,10 +222,16 @@ class LossJacobian:
 def loss_jacobian(A: ArrayLike, H: ArrayLike, M: ArrayLike, lambda_: float) -> LossJacobian:
     r"""The Jacobian of the retraining map of a loss at its fixed point, :math:`J = -\lambda(A+\lambda H)^{-1}M`.
 
-    ``A`` (d×d, symmetric positive definite): Hessian of the real-data loss; ``H`` (symmetric):
+    ``A`` (d×d, symmetric): Hessian of the real-data loss; ``H`` (symmetric):
     :math:`\partial^2_{\theta\theta} g`; ``M`` (any square matrix): the cross derivative
     :math:`\partial^2_{\theta\theta'} g` through the sampler, :math:`g(\theta, \theta') = E_z\,\ell(\theta,
-    T_{\theta'}(z))`; ``lambda_`` finite and ``>= 0``. :math:`A + \lambda H` must be positive definite.
+    T_{\theta'}(z))`; ``lambda_`` finite and ``>= 0``.
+
+    What must be positive definite is :math:`A + \lambda H`, the Hessian in θ of a round's objective
+    :math:`R_n(\theta) + \lambda g(\theta, \theta')` at the fixed point: the round then has a strict local
+    minimum there and the implicit function theorem gives J. ``A`` alone need not be (docs/theory.md §13:
+    off self-consistency :math:`\theta^*_\lambda` is not the minimiser of :math:`R_n` and can sit where
+    :math:`R_n` curves down in some direction); at λ = 0 the condition is :math:`A \succ 0`.
     The likelihood is :math:`H = B`, :math:`M = -B`:
 
     >>> r = loss_jacobian(np.eye(2), np.eye(2), -np.eye(2), 1.0)
@@ -233,18 +239,20 @@ def loss_jacobian(A: ArrayLike, H: ArrayLike, M: ArrayLike, lambda_: float) -> L
     (0.5, 0.0)
     >>> float(loss_jacobian(np.eye(1), np.eye(1), -0.5 * np.eye(1), 1.0).rate_exact)  # not self-consistent
     0.25
+    >>> float(loss_jacobian(-np.eye(1), 2 * np.eye(1), -0.5 * np.eye(1), 1.0).rate_exact)  # A < 0 < A + H
+    0.5
     """
     lam = float(check("lambda_", lambda_))
     if math.isinf(lam):
         raise ValueError("lambda_ must be finite for the Jacobian of a loss, got inf")
-    A = check_spd("A", A)
+    A = _square("A", A)
     H = _square("H", H)
     M = np.asarray(M, dtype=float)
     if M.shape != A.shape or H.shape != A.shape:
         raise ValueError(f"A, H and M must have the same shape, got {A.shape}, {H.shape} and {M.shape}")
     if not np.all(np.isfinite(M)):
         raise ValueError("M must be finite, got a matrix containing NaN or inf")
-    K = check_spd("A + lambda_ H", A + lam * H)
+    K = check_spd("A + lambda_ H", A + lam * H)  # the round's Hessian (A itself may be indefinite)
     J = -lam * linalg.cho_solve(linalg.cho_factor(K, lower=True), M)
     ev = np.linalg.eigvals(J)
     ev = ev[np.argsort(np.abs(ev), kind="stable")]

@@ -59,7 +59,7 @@ from scipy import linalg
 
 from ._domains import check, check_scalar
 from ._domains import count as _count
-from .jacobian import check_psd, check_spd, loss_jacobian
+from .jacobian import _square, check_psd, check_spd, loss_jacobian
 
 __all__ = ["BASIS_COND_MAX", "StationaryLaw", "loss_stationary", "stationary"]
 
@@ -334,8 +334,11 @@ def loss_stationary(
       :func:`scipy.linalg.solve_discrete_lyapunov` (``method = "lyapunov"``).
 
     ``rate`` is the spectral radius of J (a law exists only below 1); ``gammas`` the generalised
-    eigenvalues of :math:`(H, A)`; ``excess_loss`` is :math:`\tfrac12\operatorname{tr}(AC)`, the
-    expected excess real-data loss at stationarity (second order, about :math:`\theta^*_\lambda`).
+    eigenvalues of :math:`(H, A)` (:math:`Hv = \gamma Av`; from the definite pencil :math:`(H, A+\rho H)`,
+    so they are real, and ``inf`` where A is singular, when ``M`` is given and A is indefinite);
+    ``excess_loss`` is :math:`\tfrac12\operatorname{tr}(AC)`, the expected excess real-data loss at
+    stationarity (second order, about :math:`\theta^*_\lambda`). With ``M`` given, A need only be
+    symmetric: :math:`A + \rho H` (a round's Hessian) is what must be positive definite (docs/theory.md §13).
 
     >>> law = loss_stationary(np.eye(1), np.eye(1), 1.0, 100, S=3 * np.eye(1))  # 3 x (1/300)
     >>> law.method, round(float(law.cov[0, 0]), 8)
@@ -346,7 +349,8 @@ def loss_stationary(
     """
     lam, n_int, k_int = _ratio_and_counts(lambda_, n, k)
     rho = _weight_ratio(lam, k_int, synthetic_weight)
-    A = check_spd("A", A)
+    # off self-consistency only A + rho H (the round's Hessian) must be positive definite (loss_jacobian)
+    A = check_spd("A", A) if M is None else _square("A", A)
     H = check_psd("H", H) if M is None else np.asarray(H, dtype=float)
     if H.shape != A.shape:
         raise ValueError(f"A and H (B) must have the same shape, got {A.shape} and {H.shape}")
@@ -358,7 +362,7 @@ def loss_stationary(
     jac = loss_jacobian(A, H, Mm, rho)
     d = A.shape[0]
     w = None if synthetic_weight is None else float(synthetic_weight)
-    gammas = linalg.eigh(H, A, eigvals_only=True)
+    gammas = _loss_gammas(A, H, rho)
     if jac.rate_exact >= 1.0:
         raise ValueError(
             f"the spectral radius of J must be < 1 for a stationary law, got {jac.rate_exact:.6g}: retraining "
@@ -369,8 +373,9 @@ def loss_stationary(
         return StationaryLaw(lam, n_int, k_int, np.zeros((d, d)), 0.0, 0.0, 0.0, gammas, "eigenbasis", w)
     hn = float(np.linalg.norm(H, 2))
     consistent = M is None or float(np.linalg.norm(H + Mm, 2)) <= 1e-12 * hn
-    g, V = linalg.eigh(H, A)
-    if consistent and np.linalg.cond(V) <= BASIS_COND_MAX:
+    a_pd = np.linalg.eigvalsh(A)[0] > 0.0
+    g, V = linalg.eigh(H, A) if a_pd else (gammas, None)
+    if consistent and a_pd and np.linalg.cond(V) <= BASIS_COND_MAX:
         St = V.T @ S @ V
         denom = k_int * (1.0 + rho * (g[:, None] + g[None, :]))
         Ct = rho**2 * St / denom
@@ -386,3 +391,15 @@ def loss_stationary(
         method = "lyapunov"
     C = (C + C.T) / 2
     return StationaryLaw(lam, n_int, k_int, C, excess, jac.rate_exact, relax, gammas, method, w)
+
+
+def _loss_gammas(A: np.ndarray, H: np.ndarray, rho: float) -> np.ndarray:
+    r"""Generalised eigenvalues of :math:`Hv = \gamma Av`, ascending. With A positive definite, ``eigh(H, A)``;
+    otherwise (A indefinite, :math:`A + \rho H \succ 0` checked by :func:`loss_jacobian`) from the definite
+    pencil :math:`Hv = \mu(A+\rho H)v`: :math:`\gamma = \mu/(1-\rho\mu)` (``inf`` where :math:`\rho\mu = 1`)."""
+    if np.linalg.eigvalsh(A)[0] > 0.0:
+        return linalg.eigh(H, A, eigvals_only=True)
+    mu = linalg.eigh(H, A + rho * H, eigvals_only=True)
+    with np.errstate(divide="ignore"):
+        gam = np.where(np.isclose(rho * mu, 1.0, rtol=1e-12, atol=0.0), np.inf, mu / (1.0 - rho * mu))
+    return np.sort(gam)

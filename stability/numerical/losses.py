@@ -51,7 +51,7 @@ from .._domains import Interval, check, check_scalar
 from .._domains import count as _count
 from ..errors import ConvergenceError, InputError
 from .expectations import _samples, as_generator
-from .optim import DTYPE, GTOL, maximize, newton_root
+from .optim import DTYPE, GTOL, OptimResult, maximize, newton_root
 
 __all__ = [
     "DEFAULT_N_NOISE",
@@ -685,10 +685,15 @@ def analyze_loss(
 
     1. :math:`\hat\theta = \mathrm{argmin}\,R_n`, :math:`R_n(\theta) = \frac1n\sum_i\ell(\theta, x_i)`;
     2. :math:`\theta^*_\lambda` solves
-       :math:`F(\theta) = \nabla R_n(\theta) + \lambda\nabla_\theta g(\theta, \theta) = 0` by Newton's method
-       from :math:`\hat\theta` (Jacobian :math:`A + \lambda(H + M)`), to
-       :math:`\|F\|_\infty/(1+\lambda) \le` ``gtol`` (the scale of the chains' mixed objective);
-       g over the bank of :meth:`LossModel.bank` (``n_noise`` draws from ``seed``);
+       :math:`F(\theta) = \nabla R_n(\theta) + \lambda\nabla_\theta g(\theta, \theta) = 0` on the branch of fixed
+       points that starts at :math:`\hat\theta`: continuation in λ from 0 (steps of at most 0.5, an Euler
+       predictor along :math:`d\theta^*/d\lambda`, Newton's method with Jacobian :math:`A + \lambda(H + M)` as
+       corrector; ``_continuation``), to :math:`\|F\|_\infty/(1+\lambda) \le` ``gtol`` (the scale of the
+       chains' mixed objective); g over the bank of :meth:`LossModel.bank` (``n_noise`` draws from ``seed``).
+       Every accepted point must have :math:`A + \lambda H \succ 0` (a round has a strict minimum there);
+       A itself need not be positive definite at :math:`\theta^*_\lambda` (docs/theory.md §13). Where the
+       branch folds (J reaches the eigenvalue 1) there is no fixed point beyond, and a
+       :class:`~stability.errors.ConvergenceError` names the last λ reached and J's spectral radius there;
     3. at :math:`\theta^*_\lambda`: :math:`A = \nabla^2R_n`, :math:`H = \partial^2_{\theta\theta}g`,
        :math:`M = \partial^2_{\theta\theta'}g` (autograd through the sampler),
        :math:`S = \mathrm{Cov}_z\nabla_\theta\ell(\theta^*, T_{\theta^*}(z))` over the bank, and
@@ -718,6 +723,73 @@ def analyze_loss(
     return _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, max_iter)[0]
 
 
+_CONT_MAX_STEP = 0.5  # continuation: the largest step in lambda (so the branch is followed, not jumped)
+_CONT_MIN_STEP = 2.0**-10  # continuation: give up below this step in lambda
+_CONT_ITER = 25  # continuation: Newton steps allowed per intermediate lambda before the step is halved
+
+
+def _continuation(F, JF, round_hessian, theta_hat: np.ndarray, rho: float, tol: float):
+    r"""The fixed point :math:`\theta^*_\rho` on the branch that starts at :math:`\hat\theta` (λ = 0).
+
+    Natural-parameter continuation with an Euler predictor (docs/theory.md §13): from the fixed point
+    :math:`\theta_j` at :math:`\lambda_j`, predict :math:`\theta_j + \Delta\,d\theta/d\lambda` with
+    :math:`(A + \lambda_j(H+M))\,d\theta/d\lambda = -\nabla_\theta g(\theta_j, \theta_j)` (the derivative of
+    the fixed-point equation in λ), correct by backtracking Newton (:func:`~.optim.newton_root`) at
+    :math:`\lambda_j + \Delta`, and accept when it converges within ``_CONT_ITER`` steps with the round's
+    Hessian :math:`A + \lambda H` positive definite at the root (a retraining round has a strict minimum
+    there; A alone need not be positive definite). A failed step is halved, an accepted one doubles
+    the next (at most ``_CONT_MAX_STEP``). Returns (the final Newton result, the accepted λ path).
+    ``F(theta, lam)``, ``JF(theta, lam)`` and ``round_hessian(theta, lam)`` take numpy arrays.
+    """
+    th, lam_j = np.array(theta_hat, dtype=float), 0.0
+    step = min(rho, _CONT_MAX_STEP)
+    path = [0.0]
+    tangent = None
+    while True:
+        target = min(rho, lam_j + step)
+        final = target == rho
+        if tangent is None:  # d theta / d lambda at (th, lam_j); F is affine in lambda: dF/dlambda = F(., 1) - F(., 0)
+            try:
+                tangent = -np.linalg.solve(JF(th, lam_j), F(th, 1.0) - F(th, 0.0))
+            except np.linalg.LinAlgError:
+                tangent = np.zeros_like(th)
+        pred = th + (target - lam_j) * tangent
+        sol = newton_root(
+            lambda t, lam=target: F(t, lam),
+            lambda t, lam=target: JF(t, lam),
+            pred,
+            tol,
+            _FIXED_POINT_ITER if final else _CONT_ITER,
+            what="fixed-point equation",
+            method="continuation in lambda from theta_hat (Euler predictor, Newton corrector on grad R_n + "
+            "lambda grad_theta g = 0, autograd Jacobian A + lambda (H + M) reused while it contracts)",
+            reuse_jacobian=True,
+        )
+        ok = sol.converged and np.linalg.eigvalsh(_sym(round_hessian(sol.theta, target)))[0] > 0.0
+        if ok:
+            th, lam_j, tangent = sol.theta, target, None
+            path.append(target)
+            if final:
+                return sol, "0 -> " + " -> ".join(f"{v:.4g}" for v in path[1:])
+            step = min(2.0 * step, _CONT_MAX_STEP)
+        else:
+            step /= 2.0
+            if step < _CONT_MIN_STEP:
+                why = sol.message if not sol.converged else "A + lambda H is not positive definite at the root"
+                if lam_j > 0.0:  # J = I - (A + lam H)^{-1}(A + lam (H + M)) at the last fixed point: near 1 at a fold
+                    J = np.eye(th.size) - np.linalg.solve(_sym(round_hessian(th, lam_j)), JF(th, lam_j))
+                    why += f"; there the spectral radius of J is {np.abs(np.linalg.eigvals(J)).max():.4g}"
+                return (
+                    OptimResult(sol.theta, math.nan, sol.grad_norm, sol.iterations, False, sol.method,
+                                f"continuation stalled at lambda = {lam_j:.4g} (step to {target:.4g}: {why})"),
+                    " -> ".join(f"{v:.4g}" for v in path),
+                )  # fmt: skip
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return (a + a.T) / 2
+
+
 def _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, max_iter):
     """analyze_loss on validated inputs and prepared real points xp: (LossReport, fit of theta_hat)."""
     from ..jacobian import loss_jacobian
@@ -739,28 +811,29 @@ def _analyze(loss_model, x_raw, xp, lam, rho, synthetic_weight, N, gen, gtol, ma
     def F(th):
         return grad_R(th) + rho * grad_g(th, th)
 
-    JF = torch.func.jacrev(F)
+    def F_at(th, r):
+        th = torch.as_tensor(th, dtype=DTYPE)
+        return (grad_R(th) + r * grad_g(th, th)).detach().numpy()
+
+    def JF_at(th, r):
+        th = torch.as_tensor(th, dtype=DTYPE)
+        return torch.func.jacrev(lambda t: grad_R(t) + r * grad_g(t, t))(th).detach().numpy()
+
+    def round_hessian(th, r):  # A + r H at (th, th): the Hessian in theta of a round's objective
+        th = torch.as_tensor(th, dtype=DTYPE)
+        return torch.func.hessian(lambda t: R(t) + r * g(t, th))(th).detach().numpy()
+
     if rho == 0.0:
         theta_star, solve = theta_hat, "lambda = 0: theta_hat"
     else:
-        sol = newton_root(
-            lambda th: F(torch.as_tensor(th, dtype=DTYPE)).detach().numpy(),
-            lambda th: JF(torch.as_tensor(th, dtype=DTYPE)).detach().numpy(),
-            fit.theta,
-            gtol * (1.0 + rho),
-            _FIXED_POINT_ITER,
-            what="fixed-point equation",
-            method="Newton on grad R_n + lambda grad_theta g = 0 (autograd Jacobian A + lambda (H + M), reused "
-            "while it contracts)",
-            reuse_jacobian=True,
-        )
+        sol, path = _continuation(F_at, JF_at, round_hessian, fit.theta, rho, gtol * (1.0 + rho))
         if not sol.converged:
             raise ConvergenceError(
                 f"the fixed point theta*_lambda of {loss_model.name} at lambda = {rho:g} was not found: {sol.message} "
                 f"(|F|_inf = {sol.grad_norm:.3g} after {sol.iterations} Newton steps)"
             )
         theta_star = torch.as_tensor(sol.theta, dtype=DTYPE)
-        solve = f"{sol.method}: |F|_inf = {sol.grad_norm:.3g} after {sol.iterations} steps"
+        solve = f"{sol.method}: |F|_inf = {sol.grad_norm:.3g} after {sol.iterations} steps; lambda path {path}"
     ts = theta_star.detach()
     A = torch.func.hessian(R)(ts).detach().numpy()
     H = torch.func.hessian(lambda th: g(th, ts))(ts).detach().numpy()

@@ -158,6 +158,87 @@ def test_least_squares_closed_form():
         assert law.cov[0, 0] == pytest.approx(lam / (100 * (1 + 2 * lam)), rel=1e-9)
 
 
+def _double_well(means=(1.0, 4.0), n=200, seed=11):
+    """ℓ(θ, x) = Σ_i θ_i⁴/4 - x_i θ_i²/2 with the sign-flipping sampler y = -θ' + z (2-D), and real points
+    with column means exactly ``means`` (the loss is linear in x: only the means matter).
+
+    Closed forms per coordinate (mean m, c = -1): R_n = θ⁴/4 - mθ²/2 (θ̂ = √m, A(θ̂) = 2m > 0);
+    g(θ, θ') = θ⁴/4 + θ'θ²/2 + const; the fixed point solves (1+λ)θ² + λθ - m = 0 (the root on the
+    branch from θ̂); A = 3θ² - m, H = 3θ² + θ, M = θ, S = Var(θ³ - yθ) = θ² (the bank is whitened);
+    A + λH = (1+λ)(3θ²) + λθ - m + ... > 0 while A < 0 once θ² < m/3."""
+    x = np.random.default_rng(seed).standard_normal((n, 2))
+    x = x - x.mean(0) + np.asarray(means)
+    lm = LossModel(
+        lambda th, x: (th**4).sum() / 4 - (x * th**2).sum(-1) / 2, lambda th, z: -th + z, np.sqrt(means),
+        noise_dim=2, data_dim=2, name="double-well",
+    )  # fmt: skip
+    return lm, x
+
+
+def _double_well_closed(lam, means=(1.0, 4.0)):
+    m = np.asarray(means)
+    th = (-lam + np.sqrt(lam**2 + 4 * (1 + lam) * m)) / (2 * (1 + lam))
+    A, H, Mm, S = 3 * th**2 - m, 3 * th**2 + th, th, th**2
+    return th, A, H, Mm, S
+
+
+@pytest.mark.parametrize("lam", [1.0, 1.5])
+def test_fixed_point_with_indefinite_A(lam):
+    # docs/theory.md §13: a round needs A + λH > 0, not A > 0. At λ = 1 A = diag(-0.25, 0.22) (indefinite),
+    # at λ = 1.5 A = diag(-0.52, -1) (negative definite): θ*_λ is a saddle / maximum of R_n, yet the
+    # round's objective has a strict minimum there. Everything against the closed forms (_double_well);
+    # the bank is moment-matched and the loss linear in y, so g, H, M, S are exact up to rounding.
+    lm, x = _double_well()
+    th, A, H, Mm, S = _double_well_closed(lam)
+    assert A.min() < 0 < (A + lam * H).min()
+    r = analyze_loss(lm, x, lam, n_noise=256)
+    np.testing.assert_allclose(r.theta_star, th, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(r.A), A, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.diag(r.H), H, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(r.M), Mm, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(r.S), S, rtol=1e-9)
+    J = -lam * Mm / (A + lam * H)  # diagonal
+    assert r.rate_exact == pytest.approx(np.abs(J).max(), rel=1e-9)
+    assert r.bias_loss == pytest.approx(((th**2 - np.array([1.0, 4.0])) ** 2).sum() / 4, rel=1e-9)
+    assert "lambda path 0 ->" in r.details["theta_star"]
+    # the law: C = Q / (1 - J²) per coordinate, Q = λ²S/(k(A + λH)²); 1/2 tr(AC) is negative here
+    # (θ*_λ is solved to |F| <= 1e-10(1+λ), and 1/(1 - J²) <= 2.3 amplifies its error: 1e-7 relative)
+    law = r.stationary(200)
+    k = math.floor(lam * 200)
+    C = lam**2 * S / (k * (A + lam * H) ** 2) / (1 - J**2)
+    np.testing.assert_allclose(np.diag(law.cov), C, rtol=1e-7)
+    assert law.excess_loss == pytest.approx(0.5 * (A * C).sum(), rel=1e-7)
+    gam = H / A  # H v = γ A v, diagonal
+    np.testing.assert_allclose(np.sort(law.gammas), np.sort(gam), rtol=1e-7)
+
+
+def test_loss_jacobian_needs_the_rounds_hessian_positive():
+    # A indefinite but A + λH > 0: accepted, J = -λ(A+λH)^{-1}M by hand
+    A, H, Mm = np.diag([-0.5, 1.0]), np.diag([1.0, 1.0]), np.diag([-0.25, -0.5])
+    r = loss_jacobian(A, H, Mm, 1.0)
+    np.testing.assert_allclose(np.diag(r.jacobian), [0.5, 0.25], rtol=1e-14)
+    with pytest.raises(ValueError, match="A \\+ lambda_ H must be positive definite"):
+        loss_jacobian(A, H, Mm, 0.4)  # -0.5 + 0.4 < 0
+    with pytest.raises(ValueError, match="A \\+ lambda_ H must be positive definite"):
+        loss_jacobian(A, H, Mm, 0.0)  # λ = 0: A itself must be positive definite
+
+
+def test_chains_follow_the_law_where_A_is_indefinite():
+    # the refit chains at λ = 1 (A = diag(-0.25, 0.22)) against the closed-form stationary law about θ*_λ:
+    # 400 chains, three covariance entries, |z| <= 4 (the SE is itself estimated from 400 chains)
+    from stability.numerical.chains import default_burn_in, retrain_loss_chains
+
+    lm, x = _double_well()
+    res = retrain_loss_chains(lm, x, 1.0, generations=16, chains=400, seed=2, n_noise=256)
+    assert bool(res.converged.all())
+    th, A, H, Mm, S = _double_well_closed(1.0)
+    J = -Mm / (A + H)
+    C = np.diag(S / (200 * (A + H) ** 2) / (1 - J**2))
+    obs = res.observed(default_burn_in(float(np.abs(J).max())))
+    z = (obs.cov - C) / np.maximum(obs.cov_se, 1e-300)
+    assert np.abs(z).max() <= 4.0, z
+
+
 def test_noise_bank_is_moment_matched():
     lm = LinearGaussianDDPM(BETAS)
     z = noise_bank(lm, 1001, torch.Generator().manual_seed(0))

@@ -6,7 +6,9 @@ n points standardised as in ``results/cpu/flow_validation``):
 
 1. ``fit``: θ̂ = argmin R_n (Adam warm start, then the library's modified Newton to |∇|∞ ≤ 1e-10;
    the prior (β/2)‖θ‖² is part of every point's loss); A ≻ 0 checked (its smallest eigenvalue stored);
-2. ``analysis`` per λ: ``analyze_loss`` (θ*_λ, self_consistency ‖H+M‖/‖H‖, bias_loss, rate_exact);
+2. ``analysis`` per λ: ``analyze_loss`` (θ*_λ by continuation in λ from θ̂; self_consistency ‖H+M‖/‖H‖,
+   bias_loss, rate_exact; A need not be positive definite at θ*_λ, A + λH must: docs/theory.md §13). Where
+   the branch of fixed points folds before λ the stored error says so (J's spectral radius near 1);
 3. ``operator`` per λ (prediction 1): the expected retraining operator with common random numbers
    (the analysis bank; the sampler's output cached per step, since θ' is fixed during a step),
    θ_{t+1} = argmin R_n(θ) + λ g(θ, θ_t), from θ*_λ + δ·(slowest eigenvector of J) and from
@@ -14,7 +16,14 @@ n points standardised as in ``results/cpu/flow_validation``):
    linearised ratio ‖J^{t+1}e_0‖/‖J^t e_0‖;
 4. ``chains`` per λ (prediction 2): ``retrain_loss_chains`` (refits to |∇|∞ ≤ 1e-10) against the
    first-order stationary law: excess real loss over θ̂, observed (bias_loss + mean of
-   R_n(θ_t) − R_n(θ*_λ) after the burn-in) against bias_loss + ½tr(AC).
+   R_n(θ_t) − R_n(θ*_λ) after the burn-in) against bias_loss + ½tr(AC), with :func:`diagnose` of the
+   chains' own states;
+5. ``budget`` per λ (prediction 3): the paper's fixed budget of Adam steps per round;
+6. ``steps`` (prediction 4): bias and rate against the sampler's step count (T or K);
+7. ``diagnose`` per λ: rerun the chains (same seeds) and store :func:`diagnose` for rows whose chains were
+   stored before the chains stage recorded it.
+
+``--beta B`` runs a stronger prior as the variant ``{model}_{data}_beta{B}`` (extra rows with their β).
 
 Every stage is stored as JSON under ``--out`` (default ``results/cpu/diffusion_validation``) keyed by
 model, data and λ; a rerun skips stored stages (delete a file to recompute it). ``summary.json``
@@ -54,10 +63,12 @@ KEYS = (
 )  # fmt: skip
 
 
-def _model(kind: str, steps: int | None = None):
+def _model(kind: str, steps: int | None = None, beta: float | None = None):
     from stability.numerical.generative import MLPDDPM, MLPFlowMatching
 
     opts = dict(CONFIG["models"][kind])
+    if beta is not None:
+        opts["beta"] = beta
     if steps is not None:
         opts["T" if kind == "ddpm" else "K"] = steps
     return MLPDDPM(**opts) if kind == "ddpm" else MLPFlowMatching(**opts)
@@ -81,7 +92,9 @@ def _prepared(model, x):
 
 def _save(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1))
+    # the chains' trajectories (diagnosis "theta") on one line: a stage file stays small
+    has_theta = "theta" in obj or "theta" in (obj.get("diagnosis") or {}) if isinstance(obj, dict) else False
+    path.write_text(json.dumps(obj, separators=(",", ":")) if has_theta else json.dumps(obj, indent=1))
 
 
 def stage_fit(model, x, path: Path, log) -> dict:
@@ -115,7 +128,7 @@ def stage_fit(model, x, path: Path, log) -> dict:
     return out
 
 
-def stage_analysis(model, x, lam, path: Path, log):
+def stage_analysis(model, x, lam, path: Path, log) -> dict:
     from stability.errors import ConvergenceError
     from stability.numerical.losses import analyze_loss
 
@@ -141,7 +154,7 @@ def stage_analysis(model, x, lam, path: Path, log):
     return out
 
 
-def stage_operator(model, x, lam, an: dict, path: Path, log):
+def stage_operator(model, x, lam, an: dict, path: Path, log) -> dict:
     """Prediction 1: the expected operator with common random numbers (module docstring)."""
     from stability.numerical.optim import newton
 
@@ -181,7 +194,7 @@ def stage_operator(model, x, lam, an: dict, path: Path, log):
     return out
 
 
-def stage_chains(model, x, lam, an: dict, path: Path, log):
+def stage_chains(model, x, lam, an: dict, path: Path, log) -> dict:
     """Prediction 2: refit chains against the first-order stationary law (module docstring)."""
     from stability.numerical.chains import retrain_loss_chains
 
@@ -201,6 +214,7 @@ def stage_chains(model, x, lam, an: dict, path: Path, log):
     e = res.theta[cfg["burn_in"] :] - res.theta_star
     lin_term = float(gR @ e.mean((0, 1)))
     quad_term = float(0.5 * np.einsum("tci,ij,tcj->", e, A, e) / (e.shape[0] * e.shape[1]))
+    diag = diagnose(model, xp, res, cfg["burn_in"], lam)
     out = {
         "lambda": lam, "excess_obs_theta_star": obs.excess_loss, "excess_se": obs.excess_loss_se,
         "half_tr_AC": an["half_tr_AC"], "bias_loss": an["bias_loss"],
@@ -208,7 +222,7 @@ def stage_chains(model, x, lam, an: dict, path: Path, log):
         "all_converged": bool(res.converged.all()), "max_grad": float(np.max(res.grad_norm)),
         "mean_offset_norm": float(np.linalg.norm(e.mean((0, 1)))), "grad_term": lin_term, "quad_term": quad_term,
         "theta_star_norm": float(np.linalg.norm(res.theta_star)),
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0, "diagnosis": diag,
     }  # fmt: skip
     log(f"  chains lambda {lam:g}: excess over theta* obs {obs.excess_loss:.3g} +- {obs.excess_loss_se:.2g}, "
         f"1/2 tr AC {an['half_tr_AC']:.3g} (grad term {lin_term:.3g}, quadratic {quad_term:.3g}); "
@@ -217,7 +231,106 @@ def stage_chains(model, x, lam, an: dict, path: Path, log):
     return out
 
 
-def stage_budget(model, x, lam, an: dict, path: Path, log):
+def diagnose(model, xp, res, burn_in: int, lam: float) -> dict:
+    """Where the first-order law can fail: measurements on the chains' own states (README, finding 3).
+
+    With e = theta_t - theta*_lambda after the burn-in (chains c, generations t):
+
+    - the excess real loss to second order about theta*, ``grad_term`` + ``quad_term`` =
+      grad R_n(theta*) . mean(e) + mean(1/2 e'Ae), each with its standard error over the chains (the
+      chains are independent; generations within a chain are not): the first-order law sets mean(e) = 0
+      and predicts E[1/2 e'Ae] = 1/2 tr(AC); when the sum matches the observed excess but the grad term
+      does not vanish, the gap to the prediction is the chains' mean offset (a second-order effect the
+      first-order law leaves out), not a failure of the quadratic model;
+    - along A's slowest eigenvector v (smallest eigenvalue at theta*): the chains' rms coordinate
+      sqrt(mean((v.e)^2)) against the law's sqrt(v'Cv), and the quadratic regime's size along v, the
+      smallest |s| at which R_n(theta* + s v) - R_n(theta*) departs from its quadratic model
+      s grad.v + s^2 v'Av/2 by more than half the quadratic term (scanned on a log grid): when the chains
+      go well beyond it, the second-order expansion does not describe them;
+    - ``quad_model_excess``: the quadratic model averaged over the chains' states against the exact
+      R_n(theta_t) - R_n(theta*) (``excess_exact``); ``quad_term`` split into the chains' spread about their
+      own mean, ``quad_cov_term`` = mean(1/2 (e - mean e)'A(e - mean e)) (the part the law's 1/2 tr(AC)
+      predicts), and ``quad_mean_term`` = 1/2 mean(e)'A mean(e); ``theta``: the chains (generations, chains, d).
+    """
+    from stability.stationary import loss_stationary
+
+    theta, theta_star = res.theta, res.theta_star
+    ts = torch.as_tensor(theta_star)
+    R = lambda t: model.loss(t, xp).mean()  # noqa: E731
+    gR, A = torch.func.grad(R)(ts).numpy(), torch.func.hessian(R)(ts).numpy()
+    A = (A + A.T) / 2
+    e = np.asarray(theta)[burn_in:] - theta_star  # (T, C, d)
+    lin_c = (e @ gR).mean(0)  # per chain
+    quad_c = 0.5 * np.einsum("tci,ij,tcj->tc", e, A, e).mean(0)
+    eb = e.mean((0, 1))
+    ec = e - eb
+    quad_cov = float(0.5 * np.einsum("tci,ij,tcj->", ec, A, ec) / (e.shape[0] * e.shape[1]))
+    with torch.no_grad():
+        R_star = float(R(ts))
+        exact = np.array(
+            [[float(R(torch.as_tensor(th))) - R_star for th in row] for row in np.asarray(theta)[burn_in:]]
+        )
+    C = len(lin_c)
+    w, V = np.linalg.eigh(A)
+    v = V[:, 0]
+    rep = res.report
+    law = loss_stationary(rep.A, rep.H, lam, CONFIG["n"], S=rep.S, M=rep.M)
+    proj = e @ v
+    R_line = []
+    with torch.no_grad():
+        grid = np.geomspace(1e-3, 3.0, 40)
+        for sv in grid:
+            q = sv * float(gR @ v) + 0.5 * sv**2 * float(v @ A @ v)
+            r = float(R(ts + sv * torch.as_tensor(v))) - R_star
+            qm = -sv * float(gR @ v) + 0.5 * sv**2 * float(v @ A @ v)
+            rm = float(R(ts - sv * torch.as_tensor(v))) - R_star
+            R_line.append((sv, q, r, qm, rm))
+    size = next(
+        (sv for sv, q, r, qm, rm in R_line if abs(r - q) > 0.5 * abs(0.5 * sv**2 * w[0]) + 1e-300
+         or abs(rm - qm) > 0.5 * abs(0.5 * sv**2 * w[0]) + 1e-300),
+        float("inf"),
+    )  # fmt: skip
+    return {
+        "grad_term": float(lin_c.mean()), "grad_term_se": float(lin_c.std(ddof=1) / np.sqrt(C)),
+        "quad_term": float(quad_c.mean()), "quad_term_se": float(quad_c.std(ddof=1) / np.sqrt(C)),
+        "quad_model_excess": float(lin_c.mean() + quad_c.mean()), "excess_exact": float(exact.mean()),
+        "quad_cov_term": quad_cov, "quad_mean_term": float(0.5 * eb @ A @ eb),
+        "excess_exact_se": float(exact.mean(0).std(ddof=1) / np.sqrt(C)),
+        "mean_offset": e.mean((0, 1)).tolist(), "mean_offset_norm": float(np.linalg.norm(e.mean((0, 1)))),
+        "A_eig_min": float(w[0]), "A_eig_max": float(w[-1]), "slow_rms": float(np.sqrt((proj**2).mean())),
+        "slow_mean": float(proj.mean()), "quadratic_regime_size": float(size),
+        "slow_sd_law": float(np.sqrt(v @ law.cov @ v)), "half_tr_AC": float(law.excess_loss),
+        "theta": np.asarray(theta).tolist(),
+    }  # fmt: skip
+
+
+def stage_diagnose(model, x, lam, an: dict, path: Path, log) -> dict:
+    """Rerun the refit chains (same seeds, so the same chains as ``chains``) and store :func:`diagnose`,
+    plus the first-order law's variance along A's slowest eigenvector (for rows stored before the
+    chains stage recorded the diagnosis)."""
+    from stability.numerical.chains import retrain_loss_chains
+
+    cfg = CONFIG["chains"]
+    t0 = time.perf_counter()
+    res = retrain_loss_chains(
+        model, x, lam, generations=cfg["generations"], chains=cfg["chains"], seed=CONFIG["seed"],
+        n_noise=CONFIG["n_noise"], allow_failure=True,
+    )  # fmt: skip
+    xp, _ = _prepared(model, x)
+    out = diagnose(model, xp, res, cfg["burn_in"], lam)
+    out.update(
+        {"lambda": lam, "excess_obs_theta_star": float(res.observed(cfg["burn_in"]).excess_loss),
+         "seconds": time.perf_counter() - t0}
+    )  # fmt: skip
+    log(f"  diagnose {lam:g}: excess exact {out['excess_exact']:.3g} quad model {out['quad_model_excess']:.3g} "
+        f"(grad {out['grad_term']:.3g} +- {out['grad_term_se']:.2g}, quad {out['quad_term']:.3g} +- "
+        f"{out['quad_term_se']:.2g}; 1/2 tr AC {out['half_tr_AC']:.3g}); slow rms {out['slow_rms']:.3g} vs law "
+        f"{out['slow_sd_law']:.3g}, quadratic regime {out['quadratic_regime_size']:.3g}")  # fmt: skip
+    _save(path, out)
+    return out
+
+
+def stage_budget(model, x, lam, an: dict, path: Path, log) -> dict:
     """Prediction 3, the paper's protocol: each round ``steps`` full-batch Adam steps (fresh state) on the
     round's mixed objective from the current weights instead of a refit; same chains, generations, burn-in.
     Round t of chain c draws its synthetic points (with fresh attached draws) from the seed (seed, c, t)."""
@@ -284,35 +397,75 @@ def _load(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _variants(out: Path, kind: str, name: str) -> list[tuple[Path, float]]:
+    """The study's folder for (kind, name) and its stronger-prior variants ``{kind}_{name}_beta{b}``."""
+    found = [(out / f"{kind}_{name}", float(CONFIG["models"][kind]["beta"]))]
+    for path in sorted(out.glob(f"{kind}_{name}_beta*")):
+        found.append((path, float(path.name.rsplit("_beta", 1)[1])))
+    return found
+
+
+def checks(row: dict) -> dict:
+    """The issue's Done-when tests of one row: slowest-mode ratio within 3 % of rate_exact, random-start
+    ratio within 3 % of the linearised one, excess within 4 SE + 5 % of the prediction (None: not computed)."""
+
+    def rel(a, b):
+        return None if a is None or b is None else abs(a / b - 1.0) <= 0.03
+
+    ex = None
+    if row["excess_obs"] is not None:
+        ex = abs(row["excess_obs"] - row["excess_pred"]) <= 4 * row["excess_se"] + 0.05 * abs(row["excess_pred"])
+    return {
+        "ok_slowest": rel(row["observed_ratio_slowest"], row["rate_exact"]),
+        "ok_random": rel(row["observed_ratio"], row["linear_ratio"]),
+        "ok_excess": ex,
+    }
+
+
+DIAGNOSIS = ("grad_term", "grad_term_se", "quad_term", "quad_term_se", "quad_cov_term", "quad_mean_term",
+             "quad_model_excess", "excess_exact", "excess_exact_se", "half_tr_AC", "slow_rms", "slow_sd_law",
+             "quadratic_regime_size", "mean_offset_norm", "A_eig_min")  # fmt: skip
+
+
 def summary(out: Path) -> list[dict]:
+    """Collect the stored stages into ``summary.json`` (the issue's keys, plus ``beta``, ``error`` where the
+    fixed point was not found, the Done-when ``checks`` and the chains' ``diagnosis``), ``steps.json`` and
+    ``table.md``."""
     rows = []
     for kind in CONFIG["models"]:
         for name in ("moons", "eight_gaussians"):
-            base = out / f"{kind}_{name}"
-            fit = _load(base / "fit.json")
-            if fit is None:
-                continue
-            for lam in CONFIG["lambdas"]:
-                an = _load(base / f"analysis_{lam:g}.json")
-                op = _load(base / f"operator_{lam:g}.json")
-                ch = _load(base / f"chains_{lam:g}.json")
-                bu = _load(base / f"budget_{lam:g}.json")
-                row = dict.fromkeys(KEYS)
-                row.update(
-                    model=kind, data=name, **{"lambda": lam}, n=CONFIG["n"], d=fit["d"], grad_rel=fit["grad_rel"]
-                )
-                if an and "error" not in an:
-                    row.update({k: an[k] for k in ("self_consistency", "bias_loss", "rate_exact")})
-                if op:
+            for base, beta in _variants(out, kind, name):
+                fit = _load(base / "fit.json")
+                if fit is None:
+                    continue
+                for lam in CONFIG["lambdas"]:
+                    an = _load(base / f"analysis_{lam:g}.json")
+                    if an is None and beta != CONFIG["models"][kind]["beta"]:
+                        continue  # a variant holds only the rows computed for it
+                    op = _load(base / f"operator_{lam:g}.json")
+                    ch = _load(base / f"chains_{lam:g}.json")
+                    bu = _load(base / f"budget_{lam:g}.json")
+                    dg = _load(base / f"diagnose_{lam:g}.json") or (ch or {}).get("diagnosis")
+                    row = dict.fromkeys(KEYS)
                     row.update(
-                        observed_ratio=op["random"]["ratio"][-1], linear_ratio=op["random"]["linear_ratio"][-1],
-                        observed_ratio_slowest=op["slowest"]["ratio"][-1],
+                        model=kind, data=name, **{"lambda": lam}, n=CONFIG["n"], d=fit["d"],
+                        grad_rel=fit["grad_rel"], beta=beta, error=(an or {}).get("error"),
                     )  # fmt: skip
-                if ch:
-                    row.update({k: ch[k] for k in ("excess_pred", "excess_obs", "excess_se")})
-                if bu:
-                    row["excess_obs_budget"] = bu["excess_obs_budget"]
-                rows.append(row)
+                    if an and "error" not in an:
+                        row.update({k: an[k] for k in ("self_consistency", "bias_loss", "rate_exact")})
+                        row["A_eig_min"] = an["A_eig_min"]
+                    if op:
+                        row.update(
+                            observed_ratio=op["random"]["ratio"][-1], linear_ratio=op["random"]["linear_ratio"][-1],
+                            observed_ratio_slowest=op["slowest"]["ratio"][-1],
+                        )  # fmt: skip
+                    if ch:
+                        row.update({k: ch[k] for k in ("excess_pred", "excess_obs", "excess_se")})
+                    if bu:
+                        row["excess_obs_budget"] = bu["excess_obs_budget"]
+                    row["checks"] = checks(row)
+                    row["diagnosis"] = {k: dg.get(k) for k in DIAGNOSIS} if dg else None
+                    rows.append(row)
     _save(out / "summary.json", rows)
     steps = []
     for kind in CONFIG["models"]:
@@ -348,11 +501,12 @@ def table(rows: list[dict]) -> str:
         return "-" if v is None else f"{1e3 * v:.3f}"
 
     head = (
-        "| model | data | lambda | self-cons | bias_loss | rate_exact | ratio slowest | ratio random | linear "
-        "| excess pred (1e-3) | excess obs +- se (1e-3) | budget (1e-3) |\n|" + "---|" * 12 + "\n"
+        "| model | data | lambda | beta | self-cons | bias_loss | rate_exact | ratio slowest | ratio random | linear "
+        "| excess pred (1e-3) | excess obs +- se (1e-3) | budget (1e-3) |\n|" + "---|" * 13 + "\n"
     )
     body = "".join(
-        f"| {r['model']} | {r['data']} | {r['lambda']:g} | {f(r['self_consistency'], '.3f')} | "
+        f"| {r['model']} | {r['data']} | {r['lambda']:g} | {r.get('beta', CONFIG['models'][r['model']]['beta']):g} | "
+        f"{f(r['self_consistency'], '.3f')} | "
         f"{f(r['bias_loss'], '.3g')} | {f(r['rate_exact'], '.5f')} | {f(r['observed_ratio_slowest'], '.5f')} | "
         f"{f(r['observed_ratio'], '.5f')} | {f(r['linear_ratio'], '.5f')} | {k(r['excess_pred'])} | "
         f"{k(r['excess_obs'])} +- {k(r['excess_se'])} | {k(r['excess_obs_budget'])} |\n"
@@ -368,6 +522,11 @@ def main(argv=None) -> None:
     p.add_argument("--data", choices=["moons", "eight_gaussians"], action="append")
     p.add_argument("--lambdas", type=float, nargs="*")
     p.add_argument("--stages", default="fit,analysis")
+    p.add_argument(
+        "--beta",
+        type=float,
+        help="a stronger prior than the configuration's: stored as the variant {model}_{data}_beta{b}",
+    )
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(a.out)
@@ -375,8 +534,10 @@ def main(argv=None) -> None:
     stages = a.stages.split(",")
     for kind in a.model or list(CONFIG["models"]):
         for name in a.data or ["moons", "eight_gaussians"]:
-            print(f"[{kind} / {name}]", flush=True)
-            model, x, base = _model(kind), _data(name), out / f"{kind}_{name}"
+            print(f"[{kind} / {name}]" + ("" if a.beta is None else f" beta {a.beta:g}"), flush=True)
+            model, x, base = _model(kind, beta=a.beta), _data(name), out / f"{kind}_{name}"
+            if a.beta is not None:
+                base = out / f"{kind}_{name}_beta{a.beta:g}"
             fit = _load(base / "fit.json") or stage_fit(model, x, base / "fit.json", print)
             if not (fit["converged"] and fit["A_eig_min"] > 0):
                 print("  no true minimum: skipped")
@@ -394,6 +555,8 @@ def main(argv=None) -> None:
                     stage_chains(model, x, lam, an, base / f"chains_{lam:g}.json", print)
                 if "budget" in stages and not (base / f"budget_{lam:g}.json").exists():
                     stage_budget(model, x, lam, an, base / f"budget_{lam:g}.json", print)
+                if "diagnose" in stages and not (base / f"diagnose_{lam:g}.json").exists():
+                    stage_diagnose(model, x, lam, an, base / f"diagnose_{lam:g}.json", print)
             if "steps" in stages:
                 stage_steps(kind, x, base, print)
     summary(out)
