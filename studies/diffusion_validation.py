@@ -194,16 +194,22 @@ def stage_operator(model, x, lam, an: dict, path: Path, log) -> dict:
     return out
 
 
-def stage_chains(model, x, lam, an: dict, path: Path, log) -> dict:
-    """Prediction 2: refit chains against the first-order stationary law (module docstring)."""
+def _refit_chains(model, x, lam):
+    """The refit chains of the chains and diagnose stages (the same seeds, so the same chains)."""
     from stability.numerical.chains import retrain_loss_chains
 
     cfg = CONFIG["chains"]
-    t0 = time.perf_counter()
-    res = retrain_loss_chains(
+    return retrain_loss_chains(
         model, x, lam, generations=cfg["generations"], chains=cfg["chains"], seed=CONFIG["seed"],
         n_noise=CONFIG["n_noise"], allow_failure=True,
     )  # fmt: skip
+
+
+def stage_chains(model, x, lam, an: dict, path: Path, log) -> dict:
+    """Prediction 2: refit chains against the first-order stationary law (module docstring)."""
+    cfg = CONFIG["chains"]
+    t0 = time.perf_counter()
+    res = _refit_chains(model, x, lam)
     obs = res.observed(cfg["burn_in"])
     # the split of the observed excess about theta*: grad R_n(theta*) . mean(e) (not 0 when the loss is not
     # self-consistent: theta* is not the minimiser of R_n) plus the quadratic part mean(1/2 e'Ae)
@@ -308,14 +314,9 @@ def stage_diagnose(model, x, lam, an: dict, path: Path, log) -> dict:
     """Rerun the refit chains (same seeds, so the same chains as ``chains``) and store :func:`diagnose`,
     plus the first-order law's variance along A's slowest eigenvector (for rows stored before the
     chains stage recorded the diagnosis)."""
-    from stability.numerical.chains import retrain_loss_chains
-
     cfg = CONFIG["chains"]
     t0 = time.perf_counter()
-    res = retrain_loss_chains(
-        model, x, lam, generations=cfg["generations"], chains=cfg["chains"], seed=CONFIG["seed"],
-        n_noise=CONFIG["n_noise"], allow_failure=True,
-    )  # fmt: skip
+    res = _refit_chains(model, x, lam)
     xp, _ = _prepared(model, x)
     out = diagnose(model, xp, res, cfg["burn_in"], lam)
     out.update(

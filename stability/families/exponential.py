@@ -11,11 +11,9 @@ import numpy as np
 from scipy import special, stats
 
 from .._domains import DOMAINS, check
-from . import samplers
-from ._simulation import per_chain
 from .base import ExponentialFamily
 from .data import Moments, is_scipy_distribution
-from .positive import _continuous_positive, _positive_sample
+from .positive import GammaSums, _continuous_positive, _positive_sample
 from .wasserstein import w1_cdf_quadrature, w1_sample_continuous
 
 if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
@@ -24,7 +22,7 @@ if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this mo
 __all__ = ["Exponential"]
 
 
-class Exponential(ExponentialFamily):
+class Exponential(GammaSums, ExponentialFamily):
     """Exponential family with rate ``b`` on [0, inf).
 
     >>> e = Exponential()
@@ -50,27 +48,7 @@ class Exponential(ExponentialFamily):
     def initial_theta(self, x, w) -> np.ndarray:
         return np.array([-1.0 / max((w * x[:, 0]).sum(), 1e-300)])
 
-    # --- the simulator's hooks: the gamma's with shape a = 1 (eta = mean, V(eta) = eta^2)
-
-    @staticmethod
-    def sum_exact(rng, eta, m, shape) -> np.ndarray:
-        return samplers.gamma_sum(rng, eta, shape, per_chain(m))
-
-    @staticmethod
-    def sum_points(rng, e, m, shape) -> np.ndarray:
-        return rng.gamma(shape, e / shape, (e.shape[0], m)).sum(axis=1, keepdims=True)
-
-    @staticmethod
-    def sum_kl(eta_data, eta, shape) -> np.ndarray:
-        e = eta[..., 0]
-        ok = e > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = eta_data[0] / np.where(ok, e, 1.0)
-            return np.where(ok, shape * (r - 1.0 - np.log(r)), np.inf)
-
-    @staticmethod
-    def variance_function(eta_mean, eta_second, shape) -> np.ndarray:
-        return eta_second / shape
+    # the simulator's hooks are the gamma's (GammaSums) with shape a = 1: eta = mean, V(eta) = eta^2
 
     dim = 1
 

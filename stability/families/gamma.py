@@ -14,11 +14,10 @@ import numpy as np
 from scipy import special, stats
 
 from .._domains import DOMAINS, check
-from . import samplers
-from ._simulation import FamilySpec, per_chain
+from ._simulation import FamilySpec
 from .base import ExponentialFamily, MeanMapSolve
 from .data import Moments, is_scipy_distribution
-from .positive import _MEAN_LOG, S_FLOOR, _continuous_positive, _positive_sample, solve_gamma_shape
+from .positive import _MEAN_LOG, S_FLOOR, GammaSums, _continuous_positive, _positive_sample, solve_gamma_shape
 from .wasserstein import w1_cdf_quadrature, w1_sample_continuous
 
 if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this module
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # torch is imported where a torch hook runs, never by this mo
 __all__ = ["Gamma"]
 
 
-class Gamma(ExponentialFamily):
+class Gamma(GammaSums, ExponentialFamily):
     """Gamma family with shape ``a`` and rate ``b`` on (0, inf); theta = (a - 1, -b).
 
     >>> g = Gamma()
@@ -76,26 +75,6 @@ class Gamma(ExponentialFamily):
     @classmethod
     def params_from_statistic(cls, fam, mu) -> dict:
         return {"shape": float(fam.params(fam.natural(mu))["shape"]), "mean": float(mu[1])}
-
-    @staticmethod
-    def sum_exact(rng, eta, m, shape) -> np.ndarray:
-        return samplers.gamma_sum(rng, eta, shape, per_chain(m))
-
-    @staticmethod
-    def sum_points(rng, e, m, shape) -> np.ndarray:
-        return rng.gamma(shape, e / shape, (e.shape[0], m)).sum(axis=1, keepdims=True)
-
-    @staticmethod
-    def sum_kl(eta_data, eta, shape) -> np.ndarray:
-        e = eta[..., 0]
-        ok = e > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = eta_data[0] / np.where(ok, e, 1.0)
-            return np.where(ok, shape * (r - 1.0 - np.log(r)), np.inf)
-
-    @staticmethod
-    def variance_function(eta_mean, eta_second, shape) -> np.ndarray:
-        return eta_second / shape
 
     dim = 2
 

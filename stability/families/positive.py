@@ -23,6 +23,8 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from . import samplers
+from ._simulation import per_chain
 from .base import MeanMapSolve
 from .data import as_sample
 
@@ -94,3 +96,33 @@ _MEAN_LOG = {
     "chi2": lambda sh, scale: special.digamma(sh[0] / 2) + np.log(2.0) + np.log(scale),
     "weibull_min": lambda sh, scale: np.log(scale) - np.euler_gamma / sh[0],
 }
+
+
+class GammaSums:
+    r"""The simulator's hooks of a gamma family with known shape :math:`a` (the exponential: :math:`a = 1`).
+
+    The mean parameter is :math:`\eta` = the mean; a sum of :math:`m` points is
+    :math:`\mathrm{Gamma}(ma, \eta/a)` (drawn exactly by :func:`~stability.families.samplers.gamma_sum`), the
+    variance function is :math:`V(\eta) = \eta^2/a` and the KL of the data's law from the model's is
+    :math:`a(r - 1 - \log r)` with :math:`r = \eta_{data}/\eta`.
+    """
+
+    @staticmethod
+    def sum_exact(rng, eta, m, shape) -> np.ndarray:
+        return samplers.gamma_sum(rng, eta, shape, per_chain(m))
+
+    @staticmethod
+    def sum_points(rng, e, m, shape) -> np.ndarray:
+        return rng.gamma(shape, e / shape, (e.shape[0], m)).sum(axis=1, keepdims=True)
+
+    @staticmethod
+    def sum_kl(eta_data, eta, shape) -> np.ndarray:
+        e = eta[..., 0]
+        ok = e > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = eta_data[0] / np.where(ok, e, 1.0)
+            return np.where(ok, shape * (r - 1.0 - np.log(r)), np.inf)
+
+    @staticmethod
+    def variance_function(eta_mean, eta_second, shape) -> np.ndarray:
+        return eta_second / shape

@@ -62,7 +62,7 @@ from ..errors import check_memory
 from ..schemes import Scheme, as_scheme, names_where
 from ..weights import check_synthetic_weight
 from .expectations import _samples, as_generator, fisher_diagonal
-from .objectives import CHUNK_NUMBERS
+from .objectives import CHUNK_NUMBERS, MixedObjective
 from .operator import GTOL, ConvergenceError, OptimResult, maximize
 from .optim import DTYPE, batched_newton
 
@@ -575,7 +575,7 @@ class _ChainsKernel:
         return data
 
 
-class _RoundObjective:
+class _RoundObjective(MixedObjective):
     r"""Value, gradient and Hessian of one round's objective for every chain, vectorised in chunks.
 
     :math:`f(\theta, y) = a\,(\frac1n\sum_i v(\theta, x_i) - \frac\beta2\|\theta\|^2) + \sum_j u_j v(\theta, y_j)`,
@@ -611,22 +611,6 @@ class _RoundObjective:
         self._value = None if x is None else torch.func.vmap(real)
         self.chunk = max(1, CHUNK_NUMBERS // ((n + m) * (d + 1)))
         self.chunk_value = max(1, CHUNK_NUMBERS // max(n, 1))
-
-    def __call__(self, theta: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(values (C,), gradients (C, d), Hessians (C, d, d)) at theta (C, d) with points y (C, m, dim)."""
-        out_v, out_g, out_h = [], [], []
-        for i in range(0, theta.shape[0], self.chunk):  # chunks bound memory; each is vectorised
-            H, (g, v) = self._all(theta[i : i + self.chunk], y[i : i + self.chunk])
-            out_v.append(v)
-            out_g.append(g)
-            out_h.append(H)
-        return torch.cat(out_v), torch.cat(out_g), torch.cat(out_h)
-
-    def data_mean(self, theta: torch.Tensor) -> torch.Tensor:
-        r""":math:`\frac1n\sum_i v(\theta, x_i) - \frac\beta2\|\theta\|^2` for every row of theta (M, d)."""
-        step = self.chunk_value
-        with torch.no_grad():
-            return torch.cat([self._value(theta[i : i + step]) for i in range(0, theta.shape[0], step)])
 
 
 @dataclass(frozen=True)
@@ -872,7 +856,6 @@ def retrain_loss_chains(
     from ..schemes import synthetic_count
     from ..stationary import _weight_ratio
     from .losses import DEFAULT_N_NOISE, LossModel, _analyze, _as_points
-    from .objectives import MixedObjective
 
     if n_noise is None:
         n_noise = DEFAULT_N_NOISE
