@@ -117,6 +117,10 @@ def check_real_fraction(real_fraction) -> float:
 class Scheme:
     r"""A mixing scheme: which real data a round's training set holds and which synthetic points it adds.
 
+    Capabilities derived from these declarations: :attr:`keeps_real`, :attr:`redraws_real`,
+    :attr:`synthetic_only`, :attr:`fixed_size`, :attr:`has_moment_recursion`, :attr:`lambda_mixing`.
+    What a model can run is declared by its kernel (:func:`stability.retraining.capabilities`).
+
     Attributes
     ----------
     name : the scheme's name (a key of :data:`SCHEMES`)
@@ -134,10 +138,6 @@ class Scheme:
         training set is a real part and a synthetic part (this batch, or all batches so far when
         accumulating), weighed :math:`1-w` and :math:`w` (:func:`stability.retraining.weighted`).
         Not for a purely synthetic or a subsampling scheme.
-
-    Capabilities derived from these declarations: :attr:`keeps_real`, :attr:`redraws_real`,
-    :attr:`synthetic_only`, :attr:`fixed_size`, :attr:`has_moment_recursion`, :attr:`lambda_mixing`.
-    What a model can run is declared by its kernel (:func:`stability.retraining.capabilities`).
     """
 
     name: str
