@@ -78,26 +78,16 @@ QUOTIENT_RTOL = 1e-8
 MASS_TOL = 1e-2
 
 
-class _LogProb(nn.Module):
-    """``forward(x) = flow.log_prob(x)``: the whole density evaluation inside one module call."""
+class _FlowCall(nn.Module):
+    """``forward(x) = flow.<method>(x)`` (``log_prob``: the whole density evaluation; ``push``: base
+    noise through the flow) inside one module call, the parameters named ``flow.*`` either way."""
 
-    def __init__(self, flow):
+    def __init__(self, flow, method: str):
         super().__init__()
-        self.flow = flow
+        self.flow, self.method = flow, method
 
     def forward(self, x):
-        return self.flow.log_prob(x)
-
-
-class _Push(nn.Module):
-    """``forward(z) = flow.push(z)``: base noise through the flow (parameter names as in :class:`_LogProb`)."""
-
-    def __init__(self, flow):
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, z):
-        return self.flow.push(z)
+        return getattr(self.flow, self.method)(x)
 
 
 class FlowLikelihood(LikelihoodModel):
@@ -119,7 +109,7 @@ class FlowLikelihood(LikelihoodModel):
         if not (isinstance(rtol, float | int) and 0 < rtol < 1):
             raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
         self.quotient, self.rtol, self.fit, self.estimate_L = bool(quotient), float(rtol), bool(fit), bool(estimate_L)
-        self.module = _LogProb(copy.deepcopy(flow).to("cpu", DTYPE).eval())
+        self.module = _FlowCall(copy.deepcopy(flow).to("cpu", DTYPE).eval(), "log_prob")
         self.names, self.shapes, masks = [], [], []
         for name, p in self.module.named_parameters():
             owner = self.module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else self.module
@@ -165,7 +155,7 @@ class FlowLikelihood(LikelihoodModel):
         if not callable(getattr(self.module.flow, "push", None)):
             raise ValueError(f"the wrapped {type(self.module.flow).__name__} has no push(z) method")
         if getattr(self, "_push_module", None) is None:
-            self._push_module = _Push(self.module.flow)  # shares the wrapped flow's parameters
+            self._push_module = _FlowCall(self.module.flow, "push")  # shares the wrapped flow's parameters
         return torch.func.functional_call(self._push_module, self._params(theta), (z,))
 
     def initial_theta(self, x, w) -> np.ndarray:

@@ -368,7 +368,7 @@ class ExponentialFamily(ABC):
 
     def reference_point(self) -> np.ndarray:
         """A valid natural parameter used as the default start (the "standard" member)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"family {self.name!r} must define reference_point() (its default start)")
 
     # ------------------------------------------------------------------ sized from the data
     @classmethod
@@ -440,12 +440,12 @@ class ExponentialFamily(ABC):
     @staticmethod
     def sum_exact(rng: np.random.Generator, eta: np.ndarray, m, shape: float) -> np.ndarray:
         r""":math:`\sum_{i \le m} T(x_i)` drawn from its law, per chain (``m`` an int or (chains,))."""
-        raise NotImplementedError
+        raise NotImplementedError("a simulated family must define sum_exact (the exact law of the summed statistic)")
 
     @staticmethod
     def sum_points(rng: np.random.Generator, e: np.ndarray, m: int, shape: float) -> np.ndarray:
         """Draw ``m`` points per row of ``e`` and return the sum of their statistics, (rows, p)."""
-        raise NotImplementedError
+        raise NotImplementedError("a simulated family must define sum_points (the naive method's draw)")
 
     @staticmethod
     def floats_per_point(p: int) -> int:
@@ -460,13 +460,13 @@ class ExponentialFamily(ABC):
     @staticmethod
     def sum_kl(eta_data: np.ndarray, eta: np.ndarray, shape: float) -> np.ndarray:
         r""":math:`KL(p_{\eta_{data}}\|p_\eta)` over the last axis; ``inf`` where support was lost."""
-        raise NotImplementedError
+        raise NotImplementedError("a simulated family must define sum_kl (the KL of the data from a fit)")
 
     @staticmethod
     def variance_function(eta_mean: np.ndarray, eta_second: np.ndarray, shape: float) -> np.ndarray:
         r""":math:`E[V(\eta)]`, :math:`V(\eta) = \mathrm{Cov}_\eta T(x)`, from :math:`E\eta` and
         :math:`E\eta\eta^\top` (the variance function is at most quadratic in these families)."""
-        raise NotImplementedError
+        raise NotImplementedError("a simulated family must define variance_function (for the moment recursions)")
 
     # ------------------------------------------------------------------ the torch hooks
     # (stability.numerical.models.FamilyModel): the log-density log h(x) + theta . T(x) - A(theta)
