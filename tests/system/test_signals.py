@@ -19,8 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The child restores Python's own Ctrl-C handler first: a process started in the background by a
+# non-interactive shell (``(pytest &)``, some CI runners) inherits SIGINT *ignored*, Python then
+# installs no KeyboardInterrupt handler, and the child would run on after the signal. A user's
+# terminal Ctrl-C reaches a process with the default handler, which is what these tests are about.
 CHILD = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from stability.cli import main
 print("ready", flush=True)
 sys.exit(main(sys.argv[1:]))
@@ -43,7 +48,12 @@ def _start(argv):
 def _interrupt(p, after: float, sig=signal.SIGINT) -> tuple[int, str]:
     time.sleep(after)
     p.send_signal(sig)
-    _, err = p.communicate(timeout=120)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()  # no orphan left burning a core for the tests that follow
+        p.communicate()
+        raise
     return p.returncode, err
 
 
